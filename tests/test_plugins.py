@@ -1,0 +1,266 @@
+"""The plugin host: built-ins, entry points, broken plugins, allow/block lists, duplicates (F23)."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import zoo
+from zoo.api import Session
+from zoo.errors import DuplicateNameError, NoProviderError, PluginError, PluginWarning
+from zoo.plugins import PluginHost
+
+from .conftest import MemoryPlugin, MemoryProvider
+
+
+def test_builtins_are_ordinary_plugins(host: PluginHost) -> None:
+    (info,) = [i for i in host.info() if i.name == "keras_apps"]
+    assert info.builtin and info.loaded
+    assert info.providers == ["keras"]
+    assert host.provider("keras").name == "keras"
+    assert host.provider_owner("keras") == "keras_apps"
+
+
+def test_in_memory_plugin_registers_provider_and_model(memory_session: Session) -> None:
+    info = memory_session.host.plugin("memory")
+    assert info.providers == ["memory"] and info.models == ["tiny"]
+    spec = memory_session.get_spec("tiny")
+    assert spec.origin == "plugin memory" and spec.tags == ("test",)
+    backbone = memory_session.load_backbone("tiny")
+    assert backbone.provider == "memory" and backbone.num_classes == 10
+    assert memory_session.load_backbone("mem://tiny").name == "tiny"  # claimed ad-hoc source
+    assert memory_session.load_backbone("memory:tiny", classes=4).num_classes == 4
+
+
+def test_misspelt_hook_is_reported_and_plugin_skipped(host: PluginHost) -> None:
+    class Misspelt:
+        @zoo.hookimpl
+        def zoo_register_provider(self, register: Any) -> None:  # missing "s"
+            register(MemoryProvider())
+
+    with pytest.warns(PluginWarning, match="zoo_register_provider"):
+        info = host.add_plugin(Misspelt(), "misspelt")
+    assert "did you mean 'zoo_register_providers'" in (info.error or "")
+    assert "memory" not in host.provider_names()
+    assert host.provider("keras")  # the rest keeps working
+
+
+def test_hook_that_raises_is_reported_and_nothing_of_it_kept(host: PluginHost) -> None:
+    class Raises:
+        @zoo.hookimpl
+        def zoo_register_providers(self, register: Any) -> None:
+            register(MemoryProvider())
+            raise RuntimeError("boom")
+
+    host.add_plugin(Raises(), "raises")
+    with pytest.warns(PluginWarning, match="boom"):
+        errors = host.errors()
+    assert "RuntimeError: boom" in errors["raises"]
+    assert "memory" not in host.provider_names()  # staged registrations were dropped
+    assert host.provider("keras")
+
+
+def test_invalid_registrations_are_reported(host: PluginHost) -> None:
+    class BadProvider:
+        @zoo.hookimpl
+        def zoo_register_providers(self, register: Any) -> None:
+            register(object())
+
+    class BadModel:
+        @zoo.hookimpl
+        def zoo_register_models(self, register: Any) -> None:
+            register("x", provider="keras")  # no source
+
+    host.add_plugin(BadProvider(), "bad_provider")
+    host.add_plugin(BadModel(), "bad_model")
+    with pytest.warns(PluginWarning):
+        errors = host.errors()
+    assert "non-empty 'name'" in errors["bad_provider"]
+    assert "missing required key 'source'" in errors["bad_model"]
+
+
+def test_duplicate_provider_and_model_names_name_both_plugins(host: PluginHost) -> None:
+    host.add_plugin(MemoryPlugin(), "first")
+    host.add_plugin(MemoryPlugin(), "second")
+    session = Session(host)
+    with pytest.warns(PluginWarning, match="registered by both 'first' and 'second'"):
+        host.provider_names()
+    with pytest.raises(DuplicateNameError, match="'first' and 'second'") as info:
+        host.provider("memory")
+    assert info.value.plugins == ["first", "second"]
+    with pytest.raises(DuplicateNameError, match="model 'tiny'"):
+        session.get_spec("tiny")
+    assert [s.name for s in session.list_models("tiny")] == ["tiny"]  # listing still works
+    assert session.get_spec("vgg16")  # and the rest of the zoo
+
+
+def test_user_file_resolves_a_plugin_model_conflict(host: PluginHost, isolated: Path) -> None:
+    host.add_plugin(MemoryPlugin(), "first")
+    host.add_plugin(MemoryPlugin(), "second")
+    (isolated / "zoo.yaml").write_text("models:\n  tiny:\n    provider: keras\n    source: VGG16\n")
+    with pytest.warns(PluginWarning):
+        assert Session(host).get_spec("tiny").source == "VGG16"
+
+
+def test_unknown_provider_lists_registered_ones(host: PluginHost) -> None:
+    with pytest.raises(NoProviderError, match=r"no provider named 'kears'; did you mean 'keras'"):
+        host.provider("kears")
+
+
+def test_block_a_builtin(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZOO_BLOCK_PLUGINS", "keras_apps")
+    host = PluginHost(entry_points=False)
+    assert host.plugin("keras_apps").blocked
+    assert "keras" not in host.provider_names()
+    with pytest.raises(NoProviderError):
+        Session(host).load_backbone("vgg16")
+
+
+def test_provider_returning_something_else_is_a_plugin_error(host: PluginHost) -> None:
+    class Liar(MemoryProvider):
+        name = "liar"
+
+        def load(self, spec: zoo.ModelSpec) -> Any:
+            return "not a backbone"
+
+    class LiarPlugin:
+        @zoo.hookimpl
+        def zoo_register_providers(self, register: Any) -> None:
+            register(Liar())
+
+    host.add_plugin(LiarPlugin(), "liar_plugin")
+    with pytest.raises(PluginError, match="returned str") as info:
+        Session(host).load_backbone("liar:tiny")
+    assert info.value.plugin == "liar_plugin"
+
+
+# -- real installed distributions ---------------------------------------------------------
+
+PLUGIN_CODE = """
+import zoo
+
+class EchoProvider(zoo.Provider):
+    name = "echo"
+    def load(self, spec):
+        raise zoo.SourceNotFoundError("echo has no models", provider="echo")
+
+@zoo.hookimpl
+def zoo_register_providers(register):
+    register(EchoProvider())
+
+@zoo.hookimpl
+def zoo_register_models(register):
+    register("echo_net", provider="echo", source="net", tags=["echo"], description="from a plugin")
+"""
+
+
+def _make_dist(root: Path, name: str, module: str, code: str) -> Path:
+    src = root / name
+    (src / module).mkdir(parents=True)
+    (src / module / "__init__.py").write_text(code)
+    (src / "pyproject.toml").write_text(
+        textwrap.dedent(
+            f"""\
+            [build-system]
+            requires = ["hatchling"]
+            build-backend = "hatchling.build"
+
+            [project]
+            name = "{name}"
+            version = "1.2.3"
+
+            [project.entry-points.zoo]
+            {module} = "{module}"
+
+            [tool.hatch.build.targets.wheel]
+            packages = ["{module}"]
+            """
+        )
+    )
+    return src
+
+
+@pytest.fixture(scope="module")
+def installed_plugins(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two real distributions pip-installed into a target directory: one good, one broken."""
+    root = tmp_path_factory.mktemp("dists")
+    target = root / "site"
+    good = _make_dist(root, "zoo-echo", "zoo_echo", PLUGIN_CODE)
+    broken = _make_dist(
+        root, "zoo-broken", "zoo_broken", "raise ImportError('broken on purpose')\n"
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(good),
+            str(broken),
+        ],
+        check=True,
+    )
+    return target
+
+
+@pytest.fixture
+def on_path(installed_plugins: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.syspath_prepend(str(installed_plugins))
+    importlib.invalidate_caches()
+    return installed_plugins
+
+
+def test_installed_entry_point_is_discovered_and_broken_one_reported(on_path: Path) -> None:
+    with pytest.warns(PluginWarning, match="broken on purpose"):
+        host = PluginHost()
+    echo = host.plugin("zoo_echo")
+    assert (echo.distribution, echo.version, echo.providers, echo.models) == (
+        "zoo-echo",
+        "1.2.3",
+        ["echo"],
+        ["echo_net"],
+    )
+    broken = host.plugin("zoo_broken")
+    assert broken.distribution == "zoo-broken" and "broken on purpose" in (broken.error or "")
+    session = Session(host)
+    assert session.get_spec("echo_net").description == "from a plugin"
+    assert session.get_spec("vgg16")
+
+
+def test_allowlist_and_blocklist(on_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZOO_LOAD_PLUGINS", "zoo_echo")
+    host = PluginHost()  # the broken plugin is not even imported: no warning
+    assert "zoo_broken" not in host.plugin_names() and "echo" in host.provider_names()
+    monkeypatch.setenv("ZOO_LOAD_PLUGINS", "")
+    host = PluginHost()
+    assert "zoo_echo" not in host.plugin_names() and "keras" in host.provider_names()
+    monkeypatch.delenv("ZOO_LOAD_PLUGINS")
+    monkeypatch.setenv("ZOO_BLOCK_PLUGINS", "zoo-broken,zoo_echo")
+    host = PluginHost()
+    assert host.plugin("zoo_echo").blocked and host.plugin("zoo_broken").blocked
+    assert "echo" not in host.provider_names()
+
+
+def test_broken_plugin_does_not_break_zoo_list_command(on_path: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(on_path)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "zoo", "list", "echo*", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert '"echo_net"' in proc.stdout
+    assert "zoo_broken" in proc.stderr and "broken on purpose" in proc.stderr

@@ -1,0 +1,78 @@
+"""tfzoo: name a model, get a normalized backbone, fine-tune it (TensorFlow / Keras 3).
+
+Importing ``zoo`` does not import TensorFlow; loading a model does.
+
+Example:
+    >>> import zoo
+    >>> [s.name for s in zoo.list_models("inception*")]
+    ['inception_resnet_v2', 'inception_v3']
+    >>> model = zoo.create("inception_v3", num_classes=5, weights=None)
+"""
+
+from zoo.api import create, get_spec, list_models, load_backbone
+from zoo.backbone import Backbone
+from zoo.errors import (
+    ArchiveError,
+    DataError,
+    DuplicateNameError,
+    FetchError,
+    FinetuneError,
+    IntegrityError,
+    InvalidModelError,
+    InvalidOptionError,
+    MissingDependencyError,
+    NoProviderError,
+    OfflineError,
+    PluginError,
+    PluginLoadError,
+    PluginWarning,
+    ProviderError,
+    RegistryError,
+    SourceNotFoundError,
+    TrainingDivergedError,
+    UnknownModelError,
+    UnsafeURLError,
+    UntrustedModelError,
+    ZooError,
+    ZooWarning,
+)
+from zoo.hookspecs import hookimpl
+from zoo.provider import Provider
+from zoo.spec import InputSpec, ModelSpec
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ArchiveError",
+    "Backbone",
+    "DataError",
+    "DuplicateNameError",
+    "FetchError",
+    "FinetuneError",
+    "InputSpec",
+    "IntegrityError",
+    "InvalidModelError",
+    "InvalidOptionError",
+    "MissingDependencyError",
+    "ModelSpec",
+    "NoProviderError",
+    "OfflineError",
+    "PluginError",
+    "PluginLoadError",
+    "PluginWarning",
+    "Provider",
+    "ProviderError",
+    "RegistryError",
+    "SourceNotFoundError",
+    "TrainingDivergedError",
+    "UnknownModelError",
+    "UnsafeURLError",
+    "UntrustedModelError",
+    "ZooError",
+    "ZooWarning",
+    "create",
+    "get_spec",
+    "hookimpl",
+    "list_models",
+    "load_backbone",
+]

@@ -1,0 +1,324 @@
+"""The public functions: list, look up, load, create. Re-exported by ``zoo``.
+
+A :class:`Session` ties a :class:`~zoo.plugins.PluginHost` to the merged
+:class:`~zoo.registry.Registry`; the module-level functions use one default session, built on
+first use (``reset()`` forgets it, e.g. after changing ``ZOO_REGISTRY``). Only ``load_backbone``
+and ``create`` import TensorFlow, and only when they run.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zoo.errors import InvalidOptionError, NoProviderError, PluginError, UnknownModelError
+from zoo.plugins import PluginHost
+from zoo.registry import SHA256_RE, Registry, load_registry_file, registry_locations
+from zoo.spec import ModelSpec
+
+if TYPE_CHECKING:
+    import keras
+
+    from zoo.backbone import Backbone
+    from zoo.provider import Provider
+
+__all__ = [
+    "CORE_OVERRIDES",
+    "Session",
+    "create",
+    "default_session",
+    "get_spec",
+    "list_models",
+    "load_backbone",
+    "reset",
+]
+
+#: Overrides every provider accepts; anything else must be in the provider's ``options``.
+CORE_OVERRIDES: Mapping[str, str] = {
+    "weights": "weights to load ('imagenet', None, a path or URL)",
+    "sha256": "pin of the downloaded artifact",
+    "input_shape": "(height, width, channels)",
+    "preprocessing": "a mode name or a mapping of numbers",
+    "feature_layer": "layer name or index giving the features",
+    "classifier_layer": "layer name or index of the original classifier",
+    "labels": "class names of the original classifier",
+}
+
+
+class Session:
+    """A plugin host plus the registry merged from every source.
+
+    Args:
+        host: the plugin host; a default one (built-ins + entry points) when omitted.
+        cwd: directory whose ``zoo.yaml`` is read; the working directory when omitted.
+    """
+
+    def __init__(self, host: PluginHost | None = None, *, cwd: Path | None = None) -> None:
+        self.host = host if host is not None else PluginHost()
+        self._cwd = cwd
+        self._registry: Registry | None = None
+
+    @property
+    def registry(self) -> Registry:
+        """The merged registry (built on first use)."""
+        if self._registry is None:
+            from zoo.paths import packaged_registry
+
+            registry = Registry(load_registry_file(packaged_registry()))
+            registry.extend(self.host.models())
+            for location in registry_locations(self._cwd):
+                registry.extend(load_registry_file(location))
+            self._registry = registry
+        return self._registry
+
+    # -- names -------------------------------------------------------------------------------
+
+    def list_models(
+        self, pattern: str | None = None, *, provider: str | None = None, tag: str | None = None
+    ) -> list[ModelSpec]:
+        """Registered models matching ``pattern`` (fnmatch on names and aliases)."""
+        return self.registry.select(pattern, provider=provider, tag=tag)
+
+    def get_spec(self, name: str) -> ModelSpec:
+        """The ModelSpec registered under ``name`` or an alias."""
+        spec = self.registry.get(name)
+        self._check_conflict(spec)
+        return spec
+
+    def _check_conflict(self, spec: ModelSpec) -> None:
+        if spec.origin.startswith("plugin "):
+            conflict = self.host.model_conflict(spec.name)
+            if conflict is not None:
+                raise conflict
+
+    # -- sources -----------------------------------------------------------------------------
+
+    def spec_for(self, source: object) -> ModelSpec:
+        """The ModelSpec for a registry name, ``provider:source``, path, URL or object."""
+        if isinstance(source, ModelSpec):
+            return source
+        if isinstance(source, str):
+            if not source.strip():
+                raise UnknownModelError(source)
+            found = self.registry.find(source)
+            if found is not None:
+                self._check_conflict(found)
+                return found
+            prefix, sep, rest = source.partition(":")
+            if sep and rest and prefix in self.host.provider_names():
+                claimed = self.host.provider(prefix).claim(rest)
+                if isinstance(claimed, ModelSpec):
+                    return claimed
+                return self._adhoc(prefix, claimed or rest)
+        for provider in self.host.providers():
+            claimed = provider.claim(source)
+            if isinstance(claimed, ModelSpec):
+                return claimed
+            if claimed is not None:
+                return self._adhoc(provider.name, claimed)
+        if isinstance(source, str):
+            raise UnknownModelError(source, self.registry.suggest(source))
+        raise NoProviderError(
+            f"no provider accepts a {type(source).__name__} object; pass a registry name, a "
+            "path, a URL or 'provider:source'",
+        )
+
+    def _adhoc(self, provider: str, source: str) -> ModelSpec:
+        entry = self.registry.find_by_source(provider, source)
+        if entry is not None:
+            return entry
+        return ModelSpec(name=_adhoc_name(source), provider=provider, source=source)
+
+    def resolve(self, source: object, overrides: Mapping[str, Any]) -> tuple[ModelSpec, Provider]:
+        """The spec (with overrides applied and checked) and the provider that loads it."""
+        spec = self.spec_for(source)
+        provider = self.host.provider(spec.provider)
+        return apply_overrides(spec, provider, overrides), provider
+
+    def load_backbone(self, source: object, **overrides: Any) -> Backbone:
+        """See :func:`zoo.load_backbone`."""
+        from zoo.backbone import Backbone
+
+        if isinstance(source, Backbone):
+            if overrides:
+                raise InvalidOptionError(
+                    f"overrides {sorted(overrides)} cannot apply to an already loaded Backbone"
+                )
+            return source
+        spec, provider = self.resolve(source, overrides)
+        backbone = provider.load(spec)
+        if not isinstance(backbone, Backbone):
+            owner = self.host.provider_owner(provider.name)
+            raise PluginError(
+                f"provider {provider.name!r} returned {type(backbone).__name__}; a provider's "
+                "load() must return a zoo.Backbone",
+                plugin=owner,
+            )
+        return backbone
+
+
+def apply_overrides(spec: ModelSpec, provider: Provider, overrides: Mapping[str, Any]) -> ModelSpec:
+    """Check overrides (and the spec's own options) against what the provider accepts."""
+    accepted = {**CORE_OVERRIDES, **dict(getattr(provider, "options", {}) or {})}
+    for key, where in [(k, "override") for k in overrides] + [
+        (k, f"option of {spec.name!r} ({spec.origin})") for k in spec.options
+    ]:
+        if key not in accepted:
+            close = difflib.get_close_matches(key, list(accepted), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise InvalidOptionError(
+                f"provider {provider.name!r} does not accept the {where} {key!r}; {hint}"
+                f"accepted: {', '.join(sorted(accepted))}",
+                provider=provider.name,
+            )
+    changes: dict[str, Any] = {}
+    options = dict(spec.options)
+    for key, value in overrides.items():
+        if key not in CORE_OVERRIDES:
+            options[key] = value
+        elif key == "input_shape":
+            changes[key] = _input_shape(value, spec)
+        elif key == "sha256":
+            if value is not None and not (
+                isinstance(value, str) and SHA256_RE.match(value.lower())
+            ):
+                raise InvalidOptionError(f"sha256 is 64 hexadecimal digits, received {value!r}")
+            changes[key] = value.lower() if isinstance(value, str) else None
+        elif key == "labels":
+            changes[key] = tuple(value) if value is not None else None
+        else:
+            changes[key] = value
+    return spec.replace(**changes, options=options)
+
+
+def _input_shape(value: object, spec: ModelSpec) -> tuple[int | None, int | None, int] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) not in (2, 3):
+        raise InvalidOptionError(f"input_shape is (height, width[, channels]), received {value!r}")
+    dims = list(value)
+    if len(dims) == 2:
+        dims.append(spec.input_shape[2] if spec.input_shape else 3)
+    for d in dims[:2]:
+        if d is not None and (not isinstance(d, int) or isinstance(d, bool) or d < 1):
+            raise InvalidOptionError(f"input_shape has positive integers, received {value!r}")
+    if not isinstance(dims[2], int) or dims[2] < 1:
+        raise InvalidOptionError(f"input_shape needs a channel count, received {value!r}")
+    return dims[0], dims[1], dims[2]
+
+
+def _adhoc_name(source: str) -> str:
+    tail = source.rstrip("/").rsplit("/", 1)[-1] or source
+    tail = re.sub(r"\.(keras|h5|hdf5|tar\.gz|tgz|zip)$", "", tail)
+    name = re.sub(r"[^a-z0-9_.\-]+", "_", tail.lower()).strip("_.-")
+    return name or "model"
+
+
+_session: Session | None = None
+
+
+def default_session() -> Session:
+    """The session the module-level functions use (built on first call)."""
+    global _session
+    if _session is None:
+        _session = Session()
+    return _session
+
+
+def reset() -> None:
+    """Forget the default session: plugins and registry files are read again on next use."""
+    global _session
+    _session = None
+
+
+def list_models(
+    pattern: str | None = None, *, provider: str | None = None, tag: str | None = None
+) -> list[ModelSpec]:
+    """Registered models, sorted by name. Never imports TensorFlow.
+
+    Args:
+        pattern: fnmatch pattern matched against names and aliases ("resnet*").
+        provider: only models of this provider ("keras", "tfhub", ...).
+        tag: only models carrying this tag.
+
+    Example:
+        >>> [s.name for s in zoo.list_models("efficientnet_v2_*")][:2]
+        ['efficientnet_v2_b0', 'efficientnet_v2_b1']
+    """
+    return default_session().list_models(pattern, provider=provider, tag=tag)
+
+
+def get_spec(name: str) -> ModelSpec:
+    """The ModelSpec of a registered name or alias.
+
+    Raises:
+        UnknownModelError: the name is unknown; ``.suggestions`` holds the closest names.
+
+    Example:
+        >>> zoo.get_spec("InceptionV3").name
+        'inception_v3'
+    """
+    return default_session().get_spec(name)
+
+
+def load_backbone(name_or_source: object, **overrides: Any) -> Backbone:
+    """Load a model as a normalized :class:`~zoo.Backbone`.
+
+    Args:
+        name_or_source: a registry name or alias, ``"provider:source"``, a path or URL a
+            provider claims, a ``keras.applications`` function, a ``keras.Model``, or a
+            Backbone (returned as is).
+        **overrides: ``weights``, ``input_shape``, ``preprocessing``, ``feature_layer``,
+            ``classifier_layer``, ``labels``, ``sha256``, and the provider's own options.
+
+    Example:
+        >>> bb = zoo.load_backbone("inception_v3", weights=None, input_shape=(96, 96, 3))
+        >>> bb.feature_dim
+        2048
+    """
+    return default_session().load_backbone(name_or_source, **overrides)
+
+
+def create(
+    name_or_source: object,
+    num_classes: int,
+    *,
+    dropout: float = 0.0,
+    hidden_units: Sequence[int] = (),
+    classifier_activation: str | None = "softmax",
+    preprocess: bool = True,
+    **overrides: Any,
+) -> keras.Model:
+    """A backbone with a fresh classification head, ready to compile and fit.
+
+    The model takes raw [0, 255] pixels: the backbone's preprocessing is a layer inside it
+    (pass ``preprocess=False`` to feed preprocessed input instead).
+
+    Args:
+        name_or_source: anything :func:`load_backbone` takes.
+        num_classes: outputs of the new Dense classifier.
+        dropout: dropout rate before the classifier.
+        hidden_units: widths of hidden Dense layers before the classifier.
+        classifier_activation: "softmax" (default), "sigmoid", or None for logits.
+        preprocess: put preprocessing inside the model.
+        **overrides: as for :func:`load_backbone`.
+
+    Example:
+        >>> model = zoo.create("inception_v3", 5, weights=None)
+        >>> model.layers[-1].units
+        5
+    """
+    from zoo.head import build_classifier
+
+    backbone = load_backbone(name_or_source, **overrides)
+    return build_classifier(
+        backbone,
+        num_classes,
+        dropout=dropout,
+        hidden_units=hidden_units,
+        classifier_activation=classifier_activation,
+        preprocess=preprocess,
+    )

@@ -1,0 +1,176 @@
+"""Backbone: the one normalized interface every provider returns and the engine consumes.
+
+A Backbone is a pretrained network without its head, described well enough that a new head
+can be put on it without knowing where it came from:
+
+- ``input_spec``: shape, dtype, and how raw [0, 255] pixels become the input (``preprocess``)
+- ``features``: a Keras model from the (preprocessed) input to ``(batch, feature_dim)``
+- ``classifier`` / ``num_classes`` / ``labels``: the original top, when the model had one
+
+This module imports Keras only inside methods, so ``import zoo`` stays free of TensorFlow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from zoo.spec import InputSpec, ModelSpec
+
+if TYPE_CHECKING:
+    import keras
+    import numpy as np
+
+__all__ = ["Backbone"]
+
+
+@dataclass(eq=False)
+class Backbone:
+    """A pretrained feature extractor with everything needed to fine-tune it.
+
+    Example:
+        >>> bb = zoo.load_backbone("mobilenet_v2", weights=None, input_shape=(96, 96, 3))
+        >>> bb.feature_dim
+        1280
+        >>> feats = bb.features(bb.preprocess(images))  # (batch, 1280)
+    """
+
+    name: str  # registry name or a name derived from the source
+    input_spec: InputSpec  # what the network takes and how to get there from raw pixels
+    features: keras.Model  # preprocessed input -> pooled features (batch, feature_dim)
+    feature_dim: int  # width of the feature vector
+    classifier: keras.layers.Layer | None = None  # the original top layer, if any
+    num_classes: int | None = None  # outputs of the original top layer
+    labels: tuple[str, ...] | None = None  # class names of the original top, when known
+    provider: str = ""  # name of the provider that built it
+    model: keras.Model | None = None  # the whole model as loaded, classifier included
+    feature_layer: str | None = None  # name of the layer whose output the features are
+    spec: ModelSpec | None = None  # the spec it was loaded from
+
+    @classmethod
+    def from_model(
+        cls,
+        model: keras.Model,
+        *,
+        name: str,
+        provider: str,
+        input_spec: InputSpec | None = None,
+        feature_layer: str | int | None = None,
+        classifier_layer: str | int | None = None,
+        labels: Sequence[str] | None = None,
+        spec: ModelSpec | None = None,
+        pooling: str = "avg",
+    ) -> Backbone:
+        """Normalize any functional or Sequential Keras model into a Backbone.
+
+        The classifier is found the way users find it by hand: the last Dense (or 1x1
+        convolution) with a softmax, sigmoid or linear activation, looking past trailing
+        activation / reshape / dropout layers; the features are what feeds it
+        (``model.layers[-2].output`` in the simple case). ``feature_layer`` (name or
+        ``model.layers`` index) overrides the choice; spatial features are pooled.
+
+        Args:
+            model: a built functional or Sequential model.
+            name: name to report.
+            provider: name of the provider calling this.
+            input_spec: preprocessing and shape; defaults to the model's input shape, "raw".
+            feature_layer: layer (name or index into ``model.layers``) giving the features.
+            classifier_layer: layer (name or index) that is the classifier, to skip detection.
+            labels: class names of the classifier.
+            spec: the ModelSpec it came from.
+            pooling: "avg" or "max", for spatial feature maps.
+        """
+        from zoo import introspect
+
+        found = introspect.split_model(
+            model,
+            feature_layer=feature_layer,
+            classifier_layer=classifier_layer,
+            pooling=pooling,
+            source=name,
+            provider=provider,
+        )
+        shape = introspect.image_input_shape(model, source=name, provider=provider)
+        dtype = introspect.input_dtype(model)
+        if input_spec is None:
+            input_spec = InputSpec(shape=shape, dtype=dtype)
+        else:
+            input_spec = input_spec.with_shape(shape)
+        if (
+            labels is not None
+            and found.num_classes is not None
+            and len(labels) != found.num_classes
+        ):
+            labels = None  # a label list that does not fit the classifier is not the classifier's
+        return cls(
+            name=name,
+            input_spec=input_spec,
+            features=found.features,
+            feature_dim=found.feature_dim,
+            classifier=found.classifier,
+            num_classes=found.num_classes,
+            labels=tuple(labels) if labels is not None else None,
+            provider=provider,
+            model=model,
+            feature_layer=found.feature_layer,
+            spec=spec,
+        )
+
+    # -- using it --------------------------------------------------------------------------
+
+    def preprocess(self, x: Any) -> Any:
+        """Map raw pixels in [0, 255] to what the network takes (see ``input_spec``)."""
+        return self.input_spec.preprocess(x)
+
+    def __call__(self, x: Any, training: bool = False) -> Any:
+        """Features of an already preprocessed batch."""
+        return self.features(x, training=training)
+
+    def extract(self, images: Any, batch_size: int = 32) -> np.ndarray:
+        """Features (NumPy) of raw [0, 255] images shaped like ``input_spec.shape``."""
+        import numpy as np
+
+        out = []
+        for start in range(0, len(images), batch_size):
+            batch = self.preprocess(images[start : start + batch_size])
+            out.append(np.asarray(self.features(batch, training=False)))
+        if not out:
+            return np.zeros((0, self.feature_dim), dtype="float32")
+        return np.concatenate(out)
+
+    @property
+    def trainable(self) -> bool:
+        """Whether the feature extractor's weights are trainable."""
+        return bool(self.features.trainable)
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self.features.trainable = value
+
+    def count_params(self) -> int:
+        """Parameters of the feature extractor."""
+        return int(self.features.count_params())
+
+    def describe(self) -> dict[str, Any]:
+        """A JSON-friendly summary (``zoo info NAME --load``)."""
+        return {
+            "name": self.name,
+            "provider": self.provider,
+            "parameters": self.count_params(),
+            "input_spec": self.input_spec.to_dict(),
+            "feature_layer": self.feature_layer,
+            "feature_dim": self.feature_dim,
+            "classifier": getattr(self.classifier, "name", None),
+            "num_classes": self.num_classes,
+            "labels": list(self.labels) if self.labels else None,
+        }
+
+    def __repr__(self) -> str:
+        top = (
+            f", classifier={self.classifier.name!r}[{self.num_classes}]" if self.classifier else ""
+        )
+        return (
+            f"Backbone({self.name!r}, provider={self.provider!r}, input={self.input_spec.shape}, "
+            f"preprocessing={self.input_spec.mode!r}, feature_dim={self.feature_dim}{top})"
+        )

@@ -1,0 +1,212 @@
+"""Find the input, the classifier and the feature layer of a Keras model.
+
+Used by every provider that starts from a ``keras.Model`` (keras.applications, local files,
+plugins) through :meth:`zoo.backbone.Backbone.from_model`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any
+
+import keras
+
+from zoo.errors import InvalidModelError
+
+__all__ = ["Split", "image_input_shape", "input_dtype", "resolve_layer", "split_model"]
+
+# Layers that sit between a classifier and the model output without changing what it means.
+_PASSTHROUGH = (
+    keras.layers.Activation,
+    keras.layers.Softmax,
+    keras.layers.Flatten,
+    keras.layers.Reshape,
+    keras.layers.Dropout,
+    keras.layers.Identity,
+)
+_CLASSIFIER_ACTIVATIONS = {"softmax", "sigmoid", "linear"}
+
+
+@dataclass
+class Split:
+    """A model split into features and classifier."""
+
+    features: keras.Model  # input -> pooled features
+    feature_dim: int  # width of the features
+    feature_layer: str | None  # name of the layer whose output the features are
+    classifier: keras.layers.Layer | None  # the original classifier layer, if any
+    num_classes: int | None  # its number of outputs
+
+
+def _producer(tensor: Any) -> Any:
+    history = getattr(tensor, "_keras_history", None)
+    return history.operation if history is not None else None
+
+
+def _inputs_of(layer: Any, tensor: Any) -> list[Any]:
+    history = tensor._keras_history
+    node = layer._inbound_nodes[history.node_index]
+    return list(node.input_tensors)
+
+
+def _is_classifier(layer: Any) -> bool:
+    activation = getattr(getattr(layer, "activation", None), "__name__", "linear")
+    if activation not in _CLASSIFIER_ACTIVATIONS:
+        return False
+    if isinstance(layer, keras.layers.Dense):
+        return True
+    if isinstance(layer, keras.layers.Conv2D):
+        # MobileNet-style heads: a 1x1 convolution over a 1x1 map
+        shape = tuple(layer.output.shape)
+        return tuple(layer.kernel_size) == (1, 1) and shape[1:3] == (1, 1)
+    return False
+
+
+def resolve_layer(model: keras.Model, ref: str | int, *, source: str, provider: str) -> Any:
+    """``model.layers[ref]`` for an int (Python list semantics) or the layer named ``ref``."""
+    layers = model.layers
+    if isinstance(ref, int):
+        try:
+            return layers[ref]
+        except IndexError:
+            raise InvalidModelError(
+                f"{source}: layer index {ref} is out of range; the model has {len(layers)} "
+                f"layers (valid: {-len(layers)} .. {len(layers) - 1})",
+                provider=provider,
+                source=source,
+            ) from None
+    names = [layer.name for layer in layers]
+    if ref in names:
+        return layers[names.index(ref)]
+    close = difflib.get_close_matches(ref, names, n=3)
+    hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+    raise InvalidModelError(
+        f"{source}: no layer named {ref!r}{hint} (last layers: {', '.join(names[-5:])})",
+        provider=provider,
+        source=source,
+    )
+
+
+def _find_classifier(model: keras.Model) -> tuple[Any, Any] | None:
+    """(classifier layer, its input tensor), walking back from the output."""
+    tensor = model.outputs[0]
+    for _ in range(16):  # a handful of pass-through layers at most
+        layer = _producer(tensor)
+        if layer is None:
+            return None
+        if _is_classifier(layer):
+            return layer, _inputs_of(layer, tensor)[0]
+        if isinstance(layer, _PASSTHROUGH):
+            inputs = _inputs_of(layer, tensor)
+            if len(inputs) != 1:
+                return None
+            tensor = inputs[0]
+            continue
+        return None
+    return None
+
+
+def _pool(tensor: Any, pooling: str) -> Any:
+    rank = len(tensor.shape)
+    if rank == 2:
+        return tensor
+    if rank == 4:
+        layer = (
+            keras.layers.GlobalMaxPooling2D()
+            if pooling == "max"
+            else keras.layers.GlobalAveragePooling2D()
+        )
+        return layer(tensor)
+    if rank == 3:
+        layer = (
+            keras.layers.GlobalMaxPooling1D()
+            if pooling == "max"
+            else keras.layers.GlobalAveragePooling1D()
+        )
+        return layer(tensor)
+    return keras.layers.Flatten()(tensor)
+
+
+def split_model(
+    model: keras.Model,
+    *,
+    feature_layer: str | int | None = None,
+    classifier_layer: str | int | None = None,
+    pooling: str = "avg",
+    source: str,
+    provider: str,
+) -> Split:
+    """Split a functional or Sequential model into a pooled feature model and its classifier."""
+    if not getattr(model, "inputs", None) or not getattr(model, "outputs", None):
+        raise InvalidModelError(
+            f"{source}: a subclassed model without a functional graph cannot be split into "
+            "features and classifier; save it as a functional or Sequential model",
+            provider=provider,
+            source=source,
+        )
+    if len(model.outputs) != 1 and feature_layer is None:
+        raise InvalidModelError(
+            f"{source}: the model has {len(model.outputs)} outputs; name the one to use with "
+            "feature_layer=",
+            provider=provider,
+            source=source,
+        )
+    classifier = None
+    feature_tensor = None
+    if classifier_layer is not None:
+        classifier = resolve_layer(model, classifier_layer, source=source, provider=provider)
+        feature_tensor = classifier.input
+    elif model.outputs:
+        found = _find_classifier(model)
+        if found is not None:
+            classifier, feature_tensor = found
+    if feature_layer is not None:
+        layer = resolve_layer(model, feature_layer, source=source, provider=provider)
+        feature_tensor = layer.output
+    elif feature_tensor is None:
+        feature_tensor = model.outputs[0]
+    producer = _producer(feature_tensor)
+    if feature_tensor is model.outputs[0] and len(feature_tensor.shape) == 2:
+        features, pooled = model, feature_tensor  # already pooled features: no second graph
+    else:
+        pooled = _pool(feature_tensor, pooling)
+        features = keras.Model(model.inputs, pooled, name=f"{model.name}_features")
+    num_classes = None
+    if classifier is not None:
+        num_classes = int(getattr(classifier, "units", 0) or getattr(classifier, "filters", 0))
+    return Split(
+        features=features,
+        feature_dim=int(pooled.shape[-1]),
+        feature_layer=getattr(producer, "name", None),
+        classifier=classifier,
+        num_classes=num_classes,
+    )
+
+
+def image_input_shape(
+    model: keras.Model, *, source: str, provider: str
+) -> tuple[int | None, int | None, int]:
+    """(H, W, C) of an image model's single input; refuses anything else."""
+    inputs = getattr(model, "inputs", None) or []
+    if len(inputs) != 1:
+        raise InvalidModelError(
+            f"{source}: tfzoo needs a model with one image input, found {len(inputs)} inputs",
+            provider=provider,
+            source=source,
+        )
+    shape = tuple(inputs[0].shape)[1:]
+    if len(shape) != 3 or shape[2] is None:
+        raise InvalidModelError(
+            f"{source}: tfzoo needs an image input shaped (height, width, channels), found {shape}",
+            provider=provider,
+            source=source,
+        )
+    h, w, c = shape
+    return h, w, int(c)
+
+
+def input_dtype(model: keras.Model) -> str:
+    """The dtype of the model's input, as a string."""
+    dtype = getattr(model.inputs[0], "dtype", "float32")
+    return str(getattr(dtype, "name", dtype))

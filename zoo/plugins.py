@@ -1,0 +1,364 @@
+"""The plugin host: a pluggy PluginManager with the built-ins, entry points and allow/block lists.
+
+Built-in providers are ordinary plugin modules listed in :data:`BUILTIN_PLUGINS` and go through
+exactly the same path as third-party ones. A plugin that fails to import, implements a hook
+that does not exist, or raises inside a hook is reported (a :class:`~zoo.errors.PluginWarning`
+and an ``error`` in its :class:`PluginInfo`) and skipped; the rest keeps working.
+
+Environment:
+    ZOO_LOAD_PLUGINS   comma-separated allowlist of entry-point plugins ("" loads none)
+    ZOO_BLOCK_PLUGINS  comma-separated plugins not to load (built-ins included)
+
+No TensorFlow is imported here.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.metadata
+import os
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from zoo import hookspecs
+from zoo.errors import (
+    DuplicateNameError,
+    NoProviderError,
+    PluginError,
+    PluginWarning,
+    RegistryError,
+)
+from zoo.provider import Provider
+from zoo.registry import entry_to_spec
+from zoo.spec import ModelSpec
+
+__all__ = ["BUILTIN_PLUGINS", "ENTRY_POINT_GROUP", "PluginHost", "PluginInfo"]
+
+ENTRY_POINT_GROUP = "zoo"
+
+#: The built-in plugins: plugin name -> module. Registered exactly like entry points.
+BUILTIN_PLUGINS: Mapping[str, str] = {
+    "keras_apps": "zoo.providers.keras_apps",
+}
+
+
+@dataclass
+class PluginInfo:
+    """What the host knows about one plugin (``zoo plugins`` prints this)."""
+
+    name: str  # plugin name: the entry-point name, or the built-in's short name
+    module: str  # the module (or object repr) that implements the hooks
+    builtin: bool = False  # shipped with tfzoo
+    distribution: str | None = None  # the installed distribution that provides it
+    version: str | None = None  # that distribution's version
+    providers: list[str] = field(default_factory=list)  # provider names it registered
+    models: list[str] = field(default_factory=list)  # model names it registered
+    error: str | None = None  # why it was skipped, or what it registered wrongly
+    blocked: bool = False  # skipped because of ZOO_BLOCK_PLUGINS / ZOO_LOAD_PLUGINS
+
+    @property
+    def loaded(self) -> bool:
+        """True when its hooks ran (it may still have a partial error)."""
+        return not self.blocked and self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (used by `zoo plugins --json`)."""
+        return {
+            "name": self.name,
+            "module": self.module,
+            "builtin": self.builtin,
+            "distribution": self.distribution,
+            "version": self.version,
+            "providers": list(self.providers),
+            "models": list(self.models),
+            "error": self.error,
+            "blocked": self.blocked,
+        }
+
+
+def _env_list(name: str) -> set[str] | None:
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    return {item.strip() for item in value.split(",") if item.strip()}
+
+
+class PluginHost:
+    """Loads plugins, runs their registration hooks, and answers "which provider is X?".
+
+    Args:
+        builtins: built-in plugins to register (name -> module); tests pass fewer.
+        entry_points: whether to load plugins from the ``zoo`` entry-point group.
+
+    Example:
+        >>> host = PluginHost()
+        >>> host.provider("keras")
+        <KerasAppsProvider 'keras'>
+    """
+
+    def __init__(
+        self,
+        builtins: Mapping[str, str] = BUILTIN_PLUGINS,
+        *,
+        entry_points: bool = True,
+    ) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self._plugins: dict[str, PluginInfo] = {}
+        self._providers: dict[str, list[tuple[str, Provider]]] = {}
+        self._models: dict[str, list[tuple[str, ModelSpec]]] = {}
+        self._collected = False
+        self._block = _env_list("ZOO_BLOCK_PLUGINS") or set()
+        for name, module in builtins.items():
+            self._add_builtin(name, module)
+        if entry_points:
+            self._load_entry_points()
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def add_plugin(
+        self,
+        plugin: object,
+        name: str,
+        *,
+        builtin: bool = False,
+        distribution: str | None = None,
+        version: str | None = None,
+    ) -> PluginInfo:
+        """Register a plugin object (a module, class or instance with hook implementations)."""
+        module = getattr(plugin, "__name__", None) or type(plugin).__module__
+        info = PluginInfo(name, module, builtin, distribution, version)
+        if name in self._plugins:
+            first = self._plugins[name]
+            info.error = str(DuplicateNameError("plugin", name, [first.module, module]))
+            self._plugins[f"{name} [{module}]"] = info  # keep it visible in `zoo plugins`
+            self._report(info)
+            return info
+        self._plugins[name] = info
+        if name in self._block:
+            info.blocked = True
+            return info
+        try:
+            self.pm.register(plugin, name=name)
+        except (ValueError, pluggy.PluginValidationError) as exc:
+            info.error = f"invalid plugin: {exc}"
+            self._report(info)
+            return info
+        unknown = [
+            caller.name for caller in self.pm.get_hookcallers(plugin) or [] if not caller.has_spec()
+        ]
+        if unknown:
+            self.pm.unregister(plugin)
+            hints = []
+            for hook in unknown:
+                close = difflib.get_close_matches(hook, _hook_names(), n=1)
+                hints.append(f"{hook!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            info.error = f"implements unknown hook {', '.join(hints)}; known hooks: " + ", ".join(
+                _hook_names()
+            )
+            self._report(info)
+            return info
+        self._collected = False
+        return info
+
+    def _add_builtin(self, name: str, module_name: str) -> None:
+        if name in self._block:
+            self._plugins[name] = PluginInfo(name, module_name, builtin=True, blocked=True)
+            return
+        module = importlib.import_module(module_name)  # a broken built-in is a bug: let it raise
+        self.add_plugin(module, name, builtin=True)
+
+    def _load_entry_points(self) -> None:
+        allow = _env_list("ZOO_LOAD_PLUGINS")
+        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            dist = getattr(ep, "dist", None)
+            dist_name = dist.metadata["Name"] if dist is not None else None
+            version = dist.version if dist is not None else None
+            if allow is not None and ep.name not in allow and dist_name not in allow:
+                continue
+            if ep.name in self._block or (dist_name is not None and dist_name in self._block):
+                self._plugins.setdefault(
+                    ep.name, PluginInfo(ep.name, ep.value, False, dist_name, version, blocked=True)
+                )
+                continue
+            try:
+                plugin = ep.load()
+            except Exception as exc:  # a broken plugin must not break tfzoo (F23)
+                info = PluginInfo(ep.name, ep.value, False, dist_name, version)
+                info.error = f"failed to import {ep.value!r}: {type(exc).__name__}: {exc}"
+                self._plugins.setdefault(ep.name, info)
+                self._report(info)
+                continue
+            self.add_plugin(plugin, ep.name, distribution=dist_name, version=version)
+
+    def _report(self, info: PluginInfo) -> None:
+        warnings.warn(
+            f"tfzoo plugin {info.name!r} ({info.module}) skipped: {info.error}",
+            PluginWarning,
+            stacklevel=3,
+        )
+
+    # -- registration hooks ------------------------------------------------------------------
+
+    def _collect(self) -> None:
+        if self._collected:
+            return
+        self._providers = {}
+        self._models = {}
+        for info in self._plugins.values():
+            info.providers.clear()
+            info.models.clear()
+        self._run_hook("zoo_register_providers", self._provider_register)
+        self._run_hook("zoo_register_models", self._model_register)
+        self._collected = True
+
+    def _run_hook(
+        self, hook_name: str, make_register: Callable[[str, list[Any]], Callable[..., None]]
+    ) -> None:
+        caller = getattr(self.pm.hook, hook_name)
+        for impl in caller.get_hookimpls():  # registration order (pluggy calls LIFO)
+            info = self._plugins[impl.plugin_name]
+            staged: list[Any] = []
+            try:
+                impl.function(**{arg: make_register(info.name, staged) for arg in impl.argnames})
+            except Exception as exc:  # the plugin's fault: report, keep the rest working
+                info.error = f"{hook_name} raised {type(exc).__name__}: {exc}"
+                self._report(info)
+                continue
+            for kind, name, item in staged:
+                self._commit(info, kind, name, item)
+
+    def _provider_register(self, plugin: str, staged: list[Any]) -> Callable[..., None]:
+        def register(provider: Provider) -> None:
+            name = getattr(provider, "name", None)
+            if (
+                not isinstance(name, str)
+                or not name
+                or not callable(getattr(provider, "load", None))
+            ):
+                raise PluginError(
+                    f"register() takes a Provider with a non-empty 'name' and a 'load' method; "
+                    f"received {provider!r}",
+                    plugin=plugin,
+                )
+            if ":" in name or name != name.strip():
+                raise PluginError(
+                    f"a provider name may not contain ':'; received {name!r}", plugin=plugin
+                )
+            staged.append(("provider", name, provider))
+
+        return register
+
+    def _model_register(self, plugin: str, staged: list[Any]) -> Callable[..., None]:
+        def register(name_or_spec: str | ModelSpec, /, **entry: Any) -> None:
+            if isinstance(name_or_spec, ModelSpec):
+                if entry:
+                    raise PluginError("register(spec) takes no keyword arguments", plugin=plugin)
+                spec = name_or_spec.replace(origin=f"plugin {plugin}")
+            else:
+                try:
+                    spec = entry_to_spec(
+                        name_or_spec, entry, origin=f"plugin {plugin}", path=f"plugin {plugin}"
+                    )
+                except RegistryError as exc:
+                    raise PluginError(str(exc), plugin=plugin) from None
+            staged.append(("model", spec.name, spec))
+
+        return register
+
+    def _commit(self, info: PluginInfo, kind: str, name: str, item: Any) -> None:
+        table: dict[str, list[tuple[str, Any]]] = (
+            self._providers if kind == "provider" else self._models
+        )
+        owners = table.setdefault(name, [])
+        owners.append((info.name, item))
+        (info.providers if kind == "provider" else info.models).append(name)
+        if len(owners) == 2:
+            warnings.warn(
+                str(DuplicateNameError(kind, name, [p for p, _ in owners])),
+                PluginWarning,
+                stacklevel=4,
+            )
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def providers(self) -> list[Provider]:
+        """Usable providers in registration order (names registered twice are left out)."""
+        self._collect()
+        return [owners[0][1] for owners in self._providers.values() if len(owners) == 1]
+
+    def provider_names(self) -> list[str]:
+        """Every registered provider name, conflicting ones included."""
+        self._collect()
+        return list(self._providers)
+
+    def provider(self, name: str) -> Provider:
+        """The provider registered under ``name``.
+
+        Raises:
+            NoProviderError: nobody registered it (the message lists who did register what).
+            DuplicateNameError: two plugins registered it.
+        """
+        self._collect()
+        owners = self._providers.get(name)
+        if not owners:
+            known = ", ".join(self._providers) or "none"
+            hint = ""
+            close = difflib.get_close_matches(name, list(self._providers), n=1)
+            if close:
+                hint = f"; did you mean {close[0]!r}?"
+            raise NoProviderError(
+                f"no provider named {name!r}{hint} (registered: {known}); a plugin may be "
+                "missing: see `zoo plugins`",
+                provider=name,
+            )
+        if len(owners) > 1:
+            raise DuplicateNameError("provider", name, [p for p, _ in owners])
+        return owners[0][1]
+
+    def provider_owner(self, name: str) -> str | None:
+        """The plugin that registered provider ``name``."""
+        self._collect()
+        owners = self._providers.get(name)
+        return owners[0][0] if owners else None
+
+    def models(self) -> list[ModelSpec]:
+        """Plugin-contributed models; for a name two plugins gave, the first one's spec."""
+        self._collect()
+        return [owners[0][1] for owners in self._models.values()]
+
+    def model_conflict(self, name: str) -> DuplicateNameError | None:
+        """The error to raise if plugins disagree on model ``name``, else None."""
+        self._collect()
+        owners = self._models.get(name, [])
+        if len(owners) > 1:
+            return DuplicateNameError("model", name, [p for p, _ in owners])
+        return None
+
+    def errors(self) -> dict[str, str]:
+        """plugin name -> error, for every plugin that was skipped or misbehaved."""
+        self._collect()
+        return {n: i.error for n, i in self._plugins.items() if i.error}
+
+    def plugin(self, name: str) -> PluginInfo:
+        """What is known about plugin ``name`` (KeyError if it was never seen)."""
+        self._collect()
+        return self._plugins[name]
+
+    def plugin_names(self) -> list[str]:
+        """Names of every plugin seen, loaded or not."""
+        return list(self._plugins)
+
+    def info(self) -> list[PluginInfo]:
+        """Every plugin seen, in registration order (after its hooks ran)."""
+        self._collect()
+        return list(self._plugins.values())
+
+
+def _hook_names() -> list[str]:
+    return sorted(n for n in dir(hookspecs) if n.startswith("zoo_"))

@@ -1,0 +1,59 @@
+"""The Provider base class: what a plugin hands the host through ``zoo_register_providers``.
+
+A provider turns a :class:`~zoo.spec.ModelSpec` into a :class:`~zoo.backbone.Backbone`.
+It must be cheap to construct and to ask :meth:`Provider.claim`: neither may import
+TensorFlow, because listing models and resolving names must stay fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from zoo.backbone import Backbone
+    from zoo.spec import ModelSpec
+
+__all__ = ["Provider"]
+
+
+class Provider:
+    """Base class of providers. Subclass it, set ``name``, implement :meth:`load`.
+
+    Example:
+        >>> class Mine(Provider):
+        ...     name = "mine"
+        ...     def load(self, spec):
+        ...         ...  # build a keras.Model from spec.source, return Backbone.from_model(...)
+    """
+
+    #: Unique provider name; also the prefix of raw sources (``"mine:<source>"``).
+    name: ClassVar[str] = ""
+    #: One line for ``zoo plugins``.
+    description: ClassVar[str] = ""
+    #: Provider-specific options a registry entry (``options:``) or an override may set,
+    #: mapped to a one-line help text. Anything else is refused with a "did you mean".
+    options: ClassVar[Mapping[str, str]] = {}
+
+    def claim(self, source: object) -> str | ModelSpec | None:
+        """Say whether a raw source (not a registry name) is for this provider.
+
+        Called with what the user passed to ``zoo.load_backbone`` when it is neither a
+        registry name nor ``"<provider>:<source>"`` (then with the part after the colon).
+        Return the normalized source string to claim it (it becomes ``ModelSpec.source``;
+        a registry entry with the same provider and source lends its metadata), a complete
+        ModelSpec (e.g. for an in-memory object, carried in ``options``), or None to let the
+        next provider look. Must be cheap and must not import TensorFlow. The default claims
+        nothing.
+        """
+        return None
+
+    def load(self, spec: ModelSpec) -> Backbone:
+        """Load the model that ``spec`` describes and return it as a Backbone.
+
+        Raise a :class:`~zoo.errors.ProviderError` subclass naming the source when it cannot.
+        """
+        raise NotImplementedError(f"provider {self.name!r} does not implement load()")
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"

@@ -1,0 +1,1 @@
+"""Built-in providers; each module is an ordinary tfzoo plugin."""

@@ -1,0 +1,450 @@
+"""Registry files: read, validate and merge them; look names up. Pure Python, no TensorFlow.
+
+A registry file is YAML with a top-level ``models:`` mapping from name to entry (schema in
+docs/registry.md). Files are read with safe loading only; every error names file, line and
+field. Later sources override earlier ones by name, in this order:
+
+1. the packaged ``registry.yaml``
+2. models contributed by plugins (``zoo_register_models``)
+3. the user's file, ``ZOO_HOME/registry.yaml``
+4. ``./zoo.yaml`` in the working directory
+5. each entry of ``ZOO_REGISTRY`` (``os.pathsep``-separated)
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from zoo.errors import RegistryError, UnknownModelError
+from zoo.spec import PREPROCESSING_MODES, InputSpec, ModelSpec
+
+__all__ = [
+    "ENTRY_FIELDS",
+    "Registry",
+    "entry_to_spec",
+    "load_registry_file",
+    "parse_registry_text",
+    "registry_locations",
+]
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
+ALIAS_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+#: Every key an entry may hold, with a one-line description (docs/registry.md shows these).
+ENTRY_FIELDS: dict[str, str] = {
+    "provider": "name of the provider that loads it (required)",
+    "source": "what the provider loads: function name, path, URL or handle (required)",
+    "weights": "weights to load: 'imagenet', null, a local path or an https URL",
+    "sha256": "64 hex digits pinning the downloaded artifact",
+    "input_shape": "[height, width, channels]; null for a free dimension",
+    "preprocessing": "a mode (" + ", ".join(PREPROCESSING_MODES) + ") or a mapping of numbers",
+    "feature_layer": "layer name or index (Python list semantics) giving the features",
+    "classifier_layer": "layer name or index of the original classifier",
+    "feature_dim": "width of the pooled features (informational; checked by the tests)",
+    "labels": "list of class names of the original classifier",
+    "license": "SPDX identifier or short licence text",
+    "description": "one line shown in listings",
+    "tags": "list of tags for `zoo list --tag`",
+    "aliases": "list of other names that resolve to this entry",
+    "recipe": "fine-tune recipe defaults (mapping, see docs/finetune.md)",
+    "options": "provider-specific arguments (mapping)",
+}
+_TOP_LEVEL = {"version", "models"}
+
+
+class _Mapping(dict[Any, Any]):
+    """A dict that remembers the line of itself and of each key (1-based)."""
+
+    line: int = 0
+    key_lines: dict[Any, int]
+
+
+class _LineLoader(yaml.SafeLoader):
+    """Safe YAML loader that records line numbers and refuses duplicate keys."""
+
+    zoo_path: str | None = None  # the file being read, for error messages
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> _Mapping:
+        self.flatten_mapping(node)
+        result = _Mapping()
+        result.line = node.start_mark.line + 1
+        result.key_lines = {}
+        for key_node, value_node in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            line = key_node.start_mark.line + 1
+            if key in result:
+                raise RegistryError(
+                    f"duplicate key {key!r} (first on line {result.key_lines[key]})",
+                    path=self.zoo_path,
+                    line=line,
+                    field=str(key),
+                )
+            result[key] = self.construct_object(value_node, deep=deep)
+            result.key_lines[key] = line
+        return result
+
+
+_LineLoader.add_constructor(
+    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _LineLoader.construct_mapping
+)
+
+
+def parse_registry_text(text: str, path: str) -> list[ModelSpec]:
+    """Parse and validate the text of one registry file; ``path`` is used in messages."""
+    loader = _LineLoader(text)
+    loader.zoo_path = path
+    try:
+        data = loader.get_single_data()
+    except RegistryError:
+        raise
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        raise RegistryError(
+            f"not valid registry YAML: {exc.problem or exc}", path=path, line=line
+        ) from None
+    except yaml.YAMLError as exc:
+        raise RegistryError(f"not valid registry YAML: {exc}", path=path) from None
+    finally:
+        loader.dispose()
+    if data is None:
+        return []
+    if not isinstance(data, _Mapping):
+        raise RegistryError(
+            f"a registry file is a mapping with a 'models:' key, received {type(data).__name__}",
+            path=path,
+            line=1,
+        )
+    for key in data:
+        if key not in _TOP_LEVEL:
+            raise RegistryError(
+                f"unknown top-level key; expected one of {sorted(_TOP_LEVEL)}",
+                path=path,
+                line=data.key_lines[key],
+                field=str(key),
+            )
+    if data.get("version", 1) != 1:
+        raise RegistryError(
+            f"unsupported registry version {data['version']!r}; this tfzoo reads version 1",
+            path=path,
+            line=data.key_lines["version"],
+            field="version",
+        )
+    models = data.get("models")
+    if models is None:
+        return []
+    if not isinstance(models, _Mapping):
+        raise RegistryError(
+            "'models' must be a mapping from name to entry",
+            path=path,
+            line=data.key_lines["models"],
+            field="models",
+        )
+    specs = []
+    for name, entry in models.items():
+        line = models.key_lines[name]
+        if not isinstance(entry, _Mapping):
+            raise RegistryError(
+                f"an entry is a mapping, received {type(entry).__name__}",
+                path=path,
+                line=line,
+                field=f"models.{name}",
+            )
+        specs.append(
+            entry_to_spec(
+                name, entry, origin=f"{path}:{line}", path=path, line=line, lines=entry.key_lines
+            )
+        )
+    return specs
+
+
+def load_registry_file(path: str | os.PathLike[str]) -> list[ModelSpec]:
+    """Read one registry file from disk."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RegistryError(
+            f"cannot read registry file: {exc.strerror or exc}", path=str(p)
+        ) from None
+    except UnicodeDecodeError:
+        raise RegistryError("registry file is not UTF-8 text", path=str(p)) from None
+    return parse_registry_text(text, str(p))
+
+
+def entry_to_spec(
+    name: object,
+    entry: Mapping[str, Any],
+    *,
+    origin: str,
+    path: str | None = None,
+    line: int | None = None,
+    lines: Mapping[Any, int] | None = None,
+) -> ModelSpec:
+    """Validate one entry (from YAML or a plugin) and build its ModelSpec.
+
+    ``line`` is the line of the entry's name, ``lines`` the line of each of its keys.
+    """
+    lines = lines or {}
+    base_line = line
+
+    def fail(message: str, key: str | None = None) -> RegistryError:
+        line = lines.get(key, base_line) if key is not None else base_line
+        field = f"models.{name}" + (f".{key}" if key is not None else "")
+        return RegistryError(message, path=path, line=line, field=field)
+
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        raise fail(
+            "a model name is lower case letters, digits, '_', '.' or '-', starting with a letter "
+            f"or digit; received {name!r}"
+        )
+    unknown = [k for k in entry if k not in ENTRY_FIELDS]
+    if unknown:
+        key = str(unknown[0])
+        close = difflib.get_close_matches(key, ENTRY_FIELDS, n=1)
+        hint = (
+            f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(ENTRY_FIELDS)}"
+        )
+        raise fail(f"unknown key {key!r}{hint}", key)
+    for required in ("provider", "source"):
+        if required not in entry or entry[required] in (None, ""):
+            raise fail(f"missing required key {required!r}")
+
+    def text(key: str, *, optional: bool = True) -> str | None:
+        value = entry.get(key)
+        if value is None and optional:
+            return None
+        if not isinstance(value, str):
+            raise fail(f"expected a string, received {value!r} ({type(value).__name__})", key)
+        return value
+
+    def str_list(key: str, pattern: re.Pattern[str] | None = None) -> tuple[str, ...]:
+        value = entry.get(key)
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise fail(f"expected a list of strings, received {value!r}", key)
+        for v in value:
+            if pattern is not None and not pattern.match(v):
+                raise fail(f"invalid value {v!r}", key)
+        return tuple(value)
+
+    def layer_ref(key: str) -> str | int | None:
+        value = entry.get(key)
+        if (
+            value is None
+            or isinstance(value, str)
+            or (isinstance(value, int) and not isinstance(value, bool))
+        ):
+            return value
+        raise fail(f"expected a layer name or index, received {value!r}", key)
+
+    def mapping(key: str) -> dict[str, Any] | None:
+        value = entry.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, Mapping):
+            raise fail(f"expected a mapping, received {value!r}", key)
+        return dict(value)
+
+    sha256 = text("sha256")
+    if sha256 is not None:
+        sha256 = sha256.lower()
+        if not SHA256_RE.match(sha256):
+            raise fail(f"a sha256 is 64 hexadecimal digits, received {entry['sha256']!r}", "sha256")
+
+    input_shape = entry.get("input_shape")
+    if input_shape is not None:
+        ok = (
+            isinstance(input_shape, list | tuple)
+            and len(input_shape) == 3
+            and all(
+                d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0)
+                for d in input_shape[:2]
+            )
+            and isinstance(input_shape[2], int)
+            and not isinstance(input_shape[2], bool)
+            and input_shape[2] > 0
+        )
+        if not ok:
+            raise fail(
+                f"expected [height, width, channels] with positive integers (null for a free "
+                f"height/width), received {input_shape!r}",
+                "input_shape",
+            )
+        input_shape = tuple(input_shape)
+
+    preprocessing = entry.get("preprocessing")
+    if preprocessing is not None:
+        if not isinstance(preprocessing, str | Mapping):
+            raise fail(
+                f"expected a mode name or a mapping, received {preprocessing!r}", "preprocessing"
+            )
+        try:
+            InputSpec.from_preprocessing(preprocessing)
+        except (ValueError, TypeError) as exc:
+            raise fail(str(exc), "preprocessing") from None
+        if isinstance(preprocessing, Mapping):
+            preprocessing = dict(preprocessing)
+
+    weights = entry.get("weights")
+    if weights is not None and not isinstance(weights, str):
+        raise fail(f"expected a string or null, received {weights!r}", "weights")
+
+    feature_dim = entry.get("feature_dim")
+    if feature_dim is not None and (
+        not isinstance(feature_dim, int) or isinstance(feature_dim, bool) or feature_dim < 1
+    ):
+        raise fail(f"expected a positive integer, received {feature_dim!r}", "feature_dim")
+
+    labels = entry.get("labels")
+    if labels is not None:
+        labels = str_list("labels")
+
+    return ModelSpec(
+        name=name,
+        provider=text("provider", optional=False) or "",
+        source=text("source", optional=False) or "",
+        weights=weights,
+        sha256=sha256,
+        input_shape=input_shape,
+        preprocessing=preprocessing,
+        feature_layer=layer_ref("feature_layer"),
+        classifier_layer=layer_ref("classifier_layer"),
+        feature_dim=feature_dim,
+        labels=labels,
+        license=text("license"),
+        description=text("description") or "",
+        tags=str_list("tags"),
+        aliases=str_list("aliases", ALIAS_RE),
+        recipe=mapping("recipe"),
+        options=mapping("options") or {},
+        origin=origin,
+    )
+
+
+def registry_locations(cwd: Path | None = None) -> list[str]:
+    """The registry files after the packaged one and the plugins, in merge order.
+
+    Only existing files are returned, except entries of ``ZOO_REGISTRY`` which must exist.
+    """
+    from zoo.paths import user_registry
+
+    cwd = cwd or Path.cwd()
+    found: list[str] = []
+    for candidate in (user_registry(), cwd / "zoo.yaml"):
+        if candidate.is_file():
+            found.append(str(candidate))
+    extra = os.environ.get("ZOO_REGISTRY", "")
+    found.extend(item for item in extra.split(os.pathsep) if item.strip())
+    return found
+
+
+class Registry:
+    """Named ModelSpecs with aliases; later additions override earlier ones by name."""
+
+    def __init__(self, specs: Iterable[ModelSpec] = ()) -> None:
+        self._specs: dict[str, ModelSpec] = {}
+        self._aliases: dict[str, str] | None = None
+        for spec in specs:
+            self.add(spec)
+
+    def add(self, spec: ModelSpec) -> None:
+        """Add or override (by name) one spec."""
+        self._specs.pop(spec.name, None)  # re-insert so listing order follows the override
+        self._specs[spec.name] = spec
+        self._aliases = None
+
+    def extend(self, specs: Iterable[ModelSpec]) -> None:
+        """Add several specs in order."""
+        for spec in specs:
+            self.add(spec)
+
+    def __len__(self) -> int:
+        return len(self._specs)
+
+    def __iter__(self) -> Iterator[ModelSpec]:
+        return iter(self._specs.values())
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.find(name) is not None
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        """alias -> name; a real name always wins over another model's alias."""
+        if self._aliases is None:
+            table: dict[str, str] = {}
+            for spec in self._specs.values():
+                for alias in spec.aliases:
+                    if alias not in self._specs:
+                        table[alias] = spec.name
+            self._aliases = table
+        return self._aliases
+
+    def find(self, name: str) -> ModelSpec | None:
+        """The spec for a name or alias (exact first, then case-insensitive), or None."""
+        if name in self._specs:
+            return self._specs[name]
+        if name in self.aliases:
+            return self._specs[self.aliases[name]]
+        lowered = name.lower()
+        for candidate in (*self._specs, *self.aliases):
+            if candidate.lower() == lowered:
+                return self._specs[self.aliases.get(candidate, candidate)]
+        return None
+
+    def get(self, name: str) -> ModelSpec:
+        """The spec for a name or alias; raises UnknownModelError with the closest names."""
+        spec = self.find(name)
+        if spec is None:
+            raise UnknownModelError(name, self.suggest(name))
+        return spec
+
+    def find_by_source(self, provider: str, source: str) -> ModelSpec | None:
+        """The entry a raw ``provider:source`` corresponds to, so ad-hoc use keeps metadata."""
+        for spec in self._specs.values():
+            if spec.provider == provider and spec.source == source:
+                return spec
+        return None
+
+    def suggest(self, name: str, n: int = 3) -> list[str]:
+        """The registered names closest to ``name``."""
+        candidates = {c.lower(): c for c in (*self._specs, *self.aliases)}
+        close = difflib.get_close_matches(name.lower(), list(candidates), n=n, cutoff=0.6)
+        names: list[str] = []
+        for c in close:
+            resolved = self.aliases.get(candidates[c], candidates[c])
+            if resolved not in names:
+                names.append(resolved)
+        return names
+
+    def select(
+        self,
+        pattern: str | None = None,
+        *,
+        provider: str | None = None,
+        tag: str | None = None,
+        where: Callable[[ModelSpec], bool] | None = None,
+    ) -> list[ModelSpec]:
+        """Specs whose name or alias matches ``pattern`` (fnmatch), sorted by name."""
+        out = [
+            s
+            for s in self._specs.values()
+            if (pattern is None or s.matches(pattern))
+            and (provider is None or s.provider == provider)
+            and (tag is None or tag in s.tags)
+            and (where is None or where(s))
+        ]
+        return sorted(out, key=lambda s: s.name)
+
+    def names(self) -> Sequence[str]:
+        """All registered names, in merge order."""
+        return list(self._specs)

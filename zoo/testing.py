@@ -1,0 +1,140 @@
+"""The shared Backbone contract test, for tfzoo's own tests and for plugin authors.
+
+Example (in a plugin's test suite)::
+
+    from zoo.testing import check_backbone
+
+    def test_my_provider_keeps_the_contract():
+        check_backbone(zoo.load_backbone("my:tiny", weights=None))
+
+Every check raises AssertionError with a message naming the backbone and what was wrong.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from zoo.backbone import Backbone
+
+__all__ = ["check_backbone", "random_images"]
+
+
+def random_images(backbone: Backbone, batch: int = 2, size: int = 64, seed: int = 0) -> np.ndarray:
+    """Raw [0, 255] float32 images shaped for ``backbone`` (free dimensions become ``size``)."""
+    import numpy as np
+
+    h, w, c = backbone.input_spec.shape
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0, 255, size=(batch, h or size, w or size, c)).astype("float32")
+
+
+def _check(condition: bool, backbone: Backbone, message: str) -> None:
+    if not condition:
+        raise AssertionError(f"{backbone.name} ({backbone.provider}): {message}")
+
+
+def check_backbone(
+    backbone: Backbone, *, batch: int = 2, size: int = 64, train_step: bool = True
+) -> dict[str, Any]:
+    """Check that ``backbone`` keeps the Backbone contract; return what was measured.
+
+    Checks: the input spec is an image spec whose preprocessing maps [0, 255] onto its stated
+    value range; ``features`` runs on a batch and gives finite ``(batch, feature_dim)``;
+    classifier, ``num_classes`` and ``labels`` agree; and (``train_step``) a fresh head from
+    :func:`zoo.head.build_classifier` on the frozen backbone trains one step, changing the head
+    and leaving the backbone's weights untouched.
+
+    Args:
+        backbone: the Backbone under test.
+        batch: batch size of the probe.
+        size: height/width used where the input spec leaves them free.
+        train_step: also train one step of a new head.
+    """
+    import keras
+    import numpy as np
+
+    from zoo.backbone import Backbone
+    from zoo.head import build_classifier
+
+    _check(isinstance(backbone, Backbone), backbone, f"not a Backbone: {type(backbone)}")
+    spec = backbone.input_spec
+    _check(len(spec.shape) == 3 and spec.channels >= 1, backbone, f"input shape {spec.shape}")
+    model_shape = tuple(backbone.features.inputs[0].shape)[1:]
+    _check(
+        all(a is None or b is None or a == b for a, b in zip(model_shape, spec.shape, strict=True)),
+        backbone,
+        f"input_spec.shape {spec.shape} disagrees with the feature model's input {model_shape}",
+    )
+
+    low, high = spec.value_range
+    _check(low < high, backbone, f"empty value range {spec.value_range}")
+    extremes = np.stack(
+        [np.zeros((2, 2, spec.channels)), np.full((2, 2, spec.channels), 255.0)]
+    ).astype("float32")
+    pre = np.asarray(backbone.preprocess(extremes))
+    _check(
+        np.isclose(pre.min(), low, atol=1e-3) and np.isclose(pre.max(), high, atol=1e-3),
+        backbone,
+        f"preprocess maps [0, 255] to [{pre.min():.4g}, {pre.max():.4g}], value_range says "
+        f"{spec.value_range}",
+    )
+
+    images = random_images(backbone, batch, size)
+    feats = np.asarray(backbone.features(backbone.preprocess(images), training=False))
+    _check(
+        feats.shape == (batch, backbone.feature_dim),
+        backbone,
+        f"features gave {feats.shape}, expected {(batch, backbone.feature_dim)}",
+    )
+    _check(bool(np.all(np.isfinite(feats))), backbone, "features are not finite")
+
+    _check(
+        (backbone.classifier is None) == (backbone.num_classes is None),
+        backbone,
+        f"classifier {backbone.classifier} but num_classes {backbone.num_classes}",
+    )
+    if backbone.labels is not None:
+        _check(
+            len(backbone.labels) == backbone.num_classes,
+            backbone,
+            f"{len(backbone.labels)} labels for {backbone.num_classes} classes",
+        )
+    result: dict[str, Any] = {"feature_shape": feats.shape, "value_range": (low, high)}
+    if not train_step:
+        return result
+
+    # both ends of the network and every non-trainable weight (BatchNorm statistics)
+    watched = [
+        *backbone.features.weights[:4],
+        *backbone.features.weights[-4:],
+        *backbone.features.non_trainable_weights,
+    ]
+    was_trainable = backbone.trainable
+    backbone.trainable = False
+    try:
+        model = build_classifier(backbone, 3, backbone_training=False)
+        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+        before_head = [np.array(w) for w in model.get_layer("classifier").get_weights()]
+        before_backbone = [w.numpy() for w in watched]
+        labels = np.arange(batch) % 3
+        loss = float(np.asarray(model.train_on_batch(images, labels)))
+        _check(np.isfinite(loss), backbone, f"training loss is {loss}")
+        after_head = model.get_layer("classifier").get_weights()
+        _check(
+            any(not np.allclose(a, b) for a, b in zip(before_head, after_head, strict=True)),
+            backbone,
+            "one training step did not change the new head",
+        )
+        after_backbone = [w.numpy() for w in watched]
+        _check(
+            all(np.array_equal(a, b) for a, b in zip(before_backbone, after_backbone, strict=True)),
+            backbone,
+            "a training step on the frozen backbone changed its weights",
+        )
+        result["loss"] = loss
+    finally:
+        backbone.trainable = was_trainable
+    return result
