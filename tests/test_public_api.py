@@ -20,7 +20,9 @@ def test_all_is_complete_and_every_name_exists() -> None:
         for name, value in vars(zoo).items()
         if not name.startswith("_") and not isinstance(value, types.ModuleType)
     }
-    assert public == set(zoo.__all__)
+    assert public | set(zoo._LAZY) == set(zoo.__all__)
+    for name in zoo.__all__:
+        assert getattr(zoo, name) is not None
 
 
 def test_every_error_is_exported_and_rooted_at_zoo_error() -> None:

@@ -42,6 +42,25 @@ from zoo.spec import InputSpec, ModelSpec
 
 __version__ = "0.1.0"
 
+# Exports whose modules import TensorFlow: resolved on first attribute access (PEP 562), so
+# that `import zoo` stays light. name -> module.
+_LAZY: dict[str, str] = {}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'zoo' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
 __all__ = [
     "ArchiveError",
     "Backbone",

@@ -121,8 +121,15 @@ def fetch(url: str, *, sha256: str | None = None, allow_http: bool = False) -> P
     return dest
 
 
-def fetch_archive(url: str, *, sha256: str | None = None, allow_http: bool = False) -> Path:
-    """Fetch a ``.tar``, ``.tar.gz`` or ``.zip`` and extract it; returns the directory."""
+def fetch_archive(
+    url: str, *, sha256: str | None = None, allow_http: bool = False, trust: bool = False
+) -> Path:
+    """Fetch a ``.tar``, ``.tar.gz`` or ``.zip`` and extract it; returns the directory.
+
+    ``trust`` is the caller vouching for an archive that holds a model (a program, FAULTS
+    F19): with neither ``trust`` nor a pin such archives are refused once the download
+    hardening lands (docs/security.md).
+    """
     archive = fetch(url, sha256=sha256, allow_http=allow_http)
     dest = cache_root() / "extracted" / archive.name
     if dest.is_dir():

@@ -8,13 +8,24 @@ TensorFlow, because listing models and resolving names must stay fast.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
     from zoo.backbone import Backbone
     from zoo.spec import ModelSpec
 
-__all__ = ["Provider"]
+__all__ = ["Artifact", "Provider"]
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One downloadable file a model needs (``zoo fetch`` prefetches, ``zoo lock`` pins it)."""
+
+    url: str  # where it comes from
+    sha256: str | None = None  # pin, when the registry or the call gives one
+    kind: str = "weights"  # "weights" (data) or "model" (a program: SavedModel / Hub archive)
+    archive: bool = False  # extracted after download (Hub archives)
 
 
 class Provider:
@@ -47,6 +58,10 @@ class Provider:
         nothing.
         """
         return None
+
+    def artifacts(self, spec: ModelSpec) -> list[Artifact]:
+        """The files loading ``spec`` downloads, without downloading them. Default: none."""
+        return []
 
     def load(self, spec: ModelSpec) -> Backbone:
         """Load the model that ``spec`` describes and return it as a Backbone.
