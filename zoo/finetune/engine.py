@@ -5,8 +5,8 @@ It works only through the :class:`~zoo.backbone.Backbone` contract (``input_spec
 provider. The steps:
 
 1. load the backbone (inside the strategy's scope and dtype policy), check the data (F24)
-2. build ``raw pixels -> [augment] -> resize -> gray/RGB -> preprocess -> backbone -> head``,
-   the backbone called with ``training=False`` so BatchNorm stays in inference mode
+2. build ``raw pixels -> [augment] -> resize -> gray/RGB -> preprocess -> backbone -> head``;
+   BatchNorm stays in inference mode (frozen BatchNorm layers, see ``freezing``)
 3. phase "head": freeze per ``recipe.freeze``; train on cached features when possible
 4. phase "finetune" (``unfreeze_epochs``): unfreeze all / the top N layers, recompile with the
    learning rate 100x lower, train the whole model
@@ -176,7 +176,7 @@ class Finetuner:
             head=head,
             backbone_training=None if recipe.train_batchnorm else False,
         )
-        apply_freeze(backbone.features, recipe.freeze)
+        apply_freeze(backbone.features, recipe.freeze, train_batchnorm=recipe.train_batchnorm)
         return _Built(backbone, model, head, train, val, num_classes)
 
     # -- phases ------------------------------------------------------------------------------
@@ -228,7 +228,9 @@ class Finetuner:
             built.model.load_weights(str(state.weights("finetune")))
             result.phases.append(done)
             return
-        unfreeze(built.backbone.features, recipe.unfreeze_top)
+        unfreeze(
+            built.backbone.features, recipe.unfreeze_top, train_batchnorm=recipe.train_batchnorm
+        )
         phase = self._train(
             built.model,
             built.train,

@@ -130,4 +130,6 @@ def extract(
     ds = cached
     if shuffle:
         ds = cached.unbatch().shuffle(min(count, 10_000)).batch(batch_size)
+    # a generator's length is unknown to tf.data; Keras needs it to count steps per epoch
+    ds = ds.apply(tf.data.experimental.assert_cardinality(-(-count // batch_size)))
     return replace(data, x=ds.prefetch(2), y=None, shape=(dim,), count=count)

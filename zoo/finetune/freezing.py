@@ -8,9 +8,13 @@ with Python list semantics, as the Keras guide's ``base_model.layers[:k]``:
 - a layer name: that layer and every layer before it frozen
 - ``"re:PATTERN"``: layers whose name matches the regular expression frozen
 
-A frozen Keras 3 BatchNormalization layer always runs in inference mode, and the engine calls
-the backbone with ``training=False`` unless ``train_batchnorm`` is set, so frozen statistics
-never move.
+BatchNorm: the Keras guide calls the backbone with ``training=False`` so that BatchNorm stays
+in inference mode even after unfreezing. Keras 3 no longer honours that: a Functional model
+passes the outer ``training=True`` of ``fit`` down to every layer, overriding the recorded
+``training=False`` (keras-team/keras#20285). A Keras 3 BatchNormalization layer whose
+``trainable`` is False does run in inference mode, so the engine keeps every BatchNorm layer of
+the backbone frozen (statistics, gamma and beta), as the Keras EfficientNet fine-tuning example
+does, unless the recipe sets ``train_batchnorm``.
 """
 
 from __future__ import annotations
@@ -63,8 +67,12 @@ def frozen_mask(model: keras.Model, freeze: str | int) -> list[bool]:
     return [i <= cut for i in range(n)]
 
 
-def apply_freeze(model: keras.Model, freeze: str | int) -> int:
-    """Set ``trainable`` on ``model`` and its layers; return the number of frozen layers."""
+def apply_freeze(model: keras.Model, freeze: str | int, *, train_batchnorm: bool = False) -> int:
+    """Set ``trainable`` on ``model`` and its layers; return the number of frozen layers.
+
+    Unless ``train_batchnorm``, every BatchNormalization layer (nested ones too) stays frozen,
+    which keeps it in inference mode (see the module docstring).
+    """
     mask = frozen_mask(model, freeze)
     if all(mask):
         model.trainable = False
@@ -72,12 +80,17 @@ def apply_freeze(model: keras.Model, freeze: str | int) -> int:
     model.trainable = True
     for layer, frozen in zip(model.layers, mask, strict=True):
         layer.trainable = not frozen
+    if not train_batchnorm:
+        import keras
+
+        for layer in model._flatten_layers(include_self=False, recursive=True):
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
     return sum(mask)
 
 
-def unfreeze(model: keras.Model, top: int | None) -> int:
+def unfreeze(model: keras.Model, top: int | None, *, train_batchnorm: bool = False) -> int:
     """Make the last ``top`` layers trainable (all when None); return how many train."""
     n = len(model.layers)
-    if top is None or top >= n:
-        return n - apply_freeze(model, "none")
-    return n - apply_freeze(model, -top)
+    freeze: str | int = "none" if top is None or top >= n else -top
+    return n - apply_freeze(model, freeze, train_batchnorm=train_batchnorm)
