@@ -16,7 +16,7 @@ $(VENV)/.installed-test: pyproject.toml
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[plot]'
+	$(BIN)/python -m pip install -q -e '.[demo]'
 	touch $@
 
 demo: $(VENV)/.installed

@@ -12,7 +12,7 @@ import pytest
 
 import zoo
 from tests.conftest import MemoryPlugin
-from tests.finetune.util import FAST, blobs, small_cnn, with_bn_statistics
+from tests.finetune.util import FAST, blobs, fixed_backbone, small_cnn, with_bn_statistics
 from zoo.api import Session, default_session
 from zoo.plugins import PluginHost
 
@@ -133,9 +133,7 @@ def test_feature_cache_gives_the_model_training_without_it_gives(data: Any, mode
     x, y = data
     runs = {}
     for cache in ("off", mode):
-        model = with_bn_statistics(small_cnn())
-        model.set_weights(small_cnn_weights())
-        bb = zoo.Backbone.from_model(model, name="m", provider="p")
+        bb = fixed_backbone()
         runs[cache] = zoo.finetune(
             bb,
             (x, y),
@@ -155,16 +153,6 @@ def test_feature_cache_gives_the_model_training_without_it_gives(data: Any, mode
         runs[mode].history["head"]["loss"], runs["off"].history["head"]["loss"], rtol=1e-4
     )
     assert runs[mode].metrics["val_accuracy"] == pytest.approx(runs["off"].metrics["val_accuracy"])
-
-
-_WEIGHTS: list[np.ndarray] = []
-
-
-def small_cnn_weights() -> list[np.ndarray]:
-    """One fixed set of weights for small_cnn (so two runs start from the same backbone)."""
-    if not _WEIGHTS:
-        _WEIGHTS.extend(with_bn_statistics(small_cnn()).get_weights())
-    return _WEIGHTS
 
 
 def test_augmentation_hidden_layers_and_label_smoothing(backbone: zoo.Backbone, data: Any) -> None:

@@ -49,5 +49,21 @@ def with_bn_statistics(model: Any) -> Any:
     return model
 
 
+_WEIGHTS: list[np.ndarray] = []
+
+
+def fixed_backbone() -> Any:
+    """A fresh small_cnn Backbone with the same weights every call (runs start alike)."""
+    import zoo
+
+    model = small_cnn()
+    if not _WEIGHTS:
+        _WEIGHTS.extend(with_bn_statistics(small_cnn()).get_weights())
+    model.set_weights(_WEIGHTS)
+    return zoo.Backbone.from_model(
+        model, name="small_cnn", provider="memory", input_spec=zoo.InputSpec.from_mode("unit")
+    )
+
+
 #: Recipe overrides that keep tests quiet, seeded and quick.
 FAST: dict[str, Any] = {"verbose": 0, "seed": 0, "batch_size": 16}

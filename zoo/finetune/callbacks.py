@@ -118,4 +118,5 @@ class RunState:
         with path.open(newline="") as f:
             rows = list(csv.DictReader(f))
         keys = [k for k in (rows[0] if rows else {}) if k != "epoch"]
-        return {k: [float(r[k]) for r in rows] for k in keys}
+        # CSVLogger writes "NA" under val_* columns when there is no validation data
+        return {k: [float(r[k]) for r in rows] for k in keys if rows[0][k] != "NA"}

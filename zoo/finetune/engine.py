@@ -30,7 +30,7 @@ import tensorflow as tf
 
 from zoo.api import CORE_OVERRIDES, default_session, load_backbone
 from zoo.backbone import Backbone
-from zoo.errors import DataError, InvalidOptionError
+from zoo.errors import DataError, InvalidOptionError, MissingDependencyError
 from zoo.finetune import distribute, features
 from zoo.finetune.callbacks import RunState, phase_callbacks
 from zoo.finetune.data import LABEL_CHECK, Data, augmentation_layers, load_data, one_hot
@@ -111,6 +111,7 @@ class Finetuner:
             TrainingDivergedError: the loss became NaN or infinite.
         """
         recipe = self.recipe
+        _check_dependencies(recipe)
         if recipe.seed is not None:
             keras.utils.set_random_seed(recipe.seed)
         strategy = distribute.resolve_strategy(recipe.strategy)
@@ -295,7 +296,7 @@ class Finetuner:
         return PhaseResult(
             name=name,
             seconds=seconds,
-            epochs=len(history.epoch),
+            epochs=len(next(iter(logged.values()))) if logged else len(history.epoch),
             history=logged or {k: [float(v) for v in vs] for k, vs in history.history.items()},
             learning_rate=learning_rate,
             trainable_weights=len(model.trainable_weights),
@@ -332,6 +333,18 @@ def _spec_of(source: object) -> Any:
         return default_session().spec_for(source)
     except Exception:  # load_backbone will raise the proper error
         return None
+
+
+def _check_dependencies(recipe: Recipe) -> None:
+    """Optional packages the recipe needs, checked before any work."""
+    if recipe.tensorboard_dir is not None:
+        try:
+            import tensorboard  # noqa: F401  (tf.summary needs it to write events)
+        except ImportError:
+            raise MissingDependencyError(
+                "tensorboard_dir needs the tensorboard package, which is not installed: "
+                "pip install tensorboard (or pip install 'tfzoo[tensorboard]')"
+            ) from None
 
 
 def _run_state(recipe: Recipe, chief: bool, workdir: Path) -> RunState | None:
