@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import importlib
 import shutil
 import tempfile
 import time
@@ -339,7 +340,7 @@ def _check_dependencies(recipe: Recipe) -> None:
     """Optional packages the recipe needs, checked before any work."""
     if recipe.tensorboard_dir is not None:
         try:
-            import tensorboard  # noqa: F401  (tf.summary needs it to write events)
+            importlib.import_module("tensorboard")  # tf.summary needs it to write events
         except ImportError:
             raise MissingDependencyError(
                 "tensorboard_dir needs the tensorboard package, which is not installed: "
