@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,7 +31,14 @@ if TYPE_CHECKING:
     from zoo.backbone import Backbone
     from zoo.finetune.recipe import Recipe
 
-__all__ = ["LABEL_CHECK", "Data", "augmentation_layers", "load_data", "one_hot"]
+__all__ = [
+    "LABEL_CHECK",
+    "Data",
+    "augmentation_layers",
+    "label_errors",
+    "load_data",
+    "one_hot",
+]
 
 #: Marks the message of the in-pipeline label check, so the engine can turn it into DataError.
 LABEL_CHECK = "zoo-label-check"
@@ -371,3 +379,17 @@ def _check_labels(data: Data, num_classes: int, role: str) -> None:
                 return x, tf.identity(y)
 
         data.x = data.x.map(check)
+
+
+@contextmanager
+def label_errors() -> Iterator[None]:
+    """Turn a failed in-pipeline label check (a TF error) into DataError."""
+    import tensorflow as tf
+
+    try:
+        yield
+    except tf.errors.InvalidArgumentError as exc:
+        if LABEL_CHECK not in str(exc):
+            raise
+        message = str(exc).split(LABEL_CHECK, 1)[1].split("]", 1)[0].strip(": ")
+        raise DataError(f"{message}; pass num_classes= or remap the labels") from None

@@ -31,10 +31,10 @@ import tensorflow as tf
 
 from zoo.api import CORE_OVERRIDES, default_session, load_backbone
 from zoo.backbone import Backbone
-from zoo.errors import DataError, InvalidOptionError, MissingDependencyError
+from zoo.errors import InvalidOptionError, MissingDependencyError
 from zoo.finetune import distribute, features
 from zoo.finetune.callbacks import RunState, phase_callbacks
-from zoo.finetune.data import LABEL_CHECK, Data, augmentation_layers, load_data, one_hot
+from zoo.finetune.data import Data, augmentation_layers, label_errors, load_data, one_hot
 from zoo.finetune.export import export_model
 from zoo.finetune.freezing import apply_freeze, unfreeze
 from zoo.finetune.recipe import Recipe, resolve_recipe
@@ -210,8 +210,9 @@ class Finetuner:
                     workdir=cache_root,
                 )
 
-            train = cached(train)
-            val = cached(val) if val is not None else None
+            with label_errors():
+                train = cached(train)
+                val = cached(val) if val is not None else None
             result.feature_cache = mode
             result.phases.append(PhaseResult("features", time.perf_counter() - start))
         phase = self._train(model, train, val, "head", recipe.learning_rate, recipe.epochs, state)
@@ -278,7 +279,7 @@ class Finetuner:
             checkpoint_dir=state.directory if state is not None else None,
         )
         start = time.perf_counter()
-        try:
+        with label_errors():
             history = model.fit(
                 **train.fit_args(recipe.batch_size),
                 validation_data=val.validation_arg() if val is not None else None,
@@ -287,11 +288,6 @@ class Finetuner:
                 callbacks=callbacks,
                 verbose=recipe.verbose,
             )
-        except tf.errors.InvalidArgumentError as exc:
-            if LABEL_CHECK in str(exc):
-                message = str(exc).split(LABEL_CHECK, 1)[1].split("\n", 1)[0].strip(": ")
-                raise DataError(f"{message}; pass num_classes= or remap the labels") from None
-            raise
         seconds = time.perf_counter() - start
         logged = state.history(name) if state is not None else None
         return PhaseResult(
@@ -316,9 +312,10 @@ class Finetuner:
         if val is not None:
             if self.recipe.loss is None and self.recipe.label_smoothing > 0:
                 val = one_hot(val, result.num_classes)
-            scores = model.evaluate(
-                **val.fit_args(self.recipe.batch_size), verbose=0, return_dict=True
-            )
+            with label_errors():
+                scores = model.evaluate(
+                    **val.fit_args(self.recipe.batch_size), verbose=0, return_dict=True
+                )
             metrics.update({f"val_{k}": float(v) for k, v in scores.items()})
         result.metrics = metrics
 
