@@ -13,14 +13,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from zoo.errors import InvalidOptionError
 
 if TYPE_CHECKING:
+    import keras
     import tensorflow as tf
 
     from zoo.backbone import Backbone
 
-__all__ = ["clone_into_scope", "dtype_policy", "is_chief", "resolve_strategy"]
+__all__ = [
+    "build_before_fit",
+    "clone_into_scope",
+    "dtype_policy",
+    "is_chief",
+    "multi_worker_reductions",
+    "resolve_strategy",
+]
 
 
 def resolve_strategy(value: Any) -> tf.distribute.Strategy | None:
@@ -79,3 +89,66 @@ def dtype_policy(name: str) -> Iterator[None]:
         yield
     finally:
         keras.config.set_dtype_policy(previous)
+
+
+def build_before_fit(
+    model: keras.Model, strategy: tf.distribute.Strategy | None, batch: tuple[Any, Any]
+) -> None:
+    """Work around Keras 3 ``fit`` / ``evaluate`` failing under MultiWorkerMirroredStrategy.
+
+    Before training, Keras's TensorFlow trainer reduces the first distributed ``(x, y)``
+    batch with ``strategy.reduce`` only to learn its shapes; MultiWorkerMirroredStrategy
+    cannot reduce a tuple and fails with "Attempt to convert a value (PerReplica ...)"
+    (keras-team/keras#20329, ray-project/ray#47464). For that strategy the model gets a
+    build step that takes the shapes from ``batch`` (one local batch) instead.
+    """
+    import tensorflow as tf
+
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return
+    x, y = (np.asarray(part) for part in batch)
+
+    def symbolic_build(iterator: Any = None, data_batch: Any = None) -> None:
+        with strategy.scope():
+            model._symbolic_build(data_batch=(x, y))
+
+    model._maybe_symbolic_build = symbolic_build
+
+
+@contextmanager
+def multi_worker_reductions(strategy: tf.distribute.Strategy | None) -> Iterator[None]:
+    """Work around Keras 3 averaging scalar logs across workers with ``axis=0``.
+
+    Keras's TensorFlow trainer reduces each step's loss and metrics with
+    ``strategy.reduce("MEAN", v, axis=0)`` under a multi-worker collective strategy, which
+    fails on scalars ("Invalid reduction dimension 0 for input with 0 dimensions"), so
+    ``fit`` cannot run under MultiWorkerMirroredStrategy at all. Inside this block (and only
+    for that strategy) scalars are averaged across replicas with ``axis=None``; everything
+    else goes to Keras's own function, which is put back afterwards.
+    """
+    import tensorflow as tf
+
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        yield
+        return
+    from keras import tree
+    from keras.src.backend.tensorflow import trainer
+
+    original = trainer.reduce_per_replica
+
+    def reduce_per_replica(values: Any, strategy: Any, reduction: str) -> Any:
+        if reduction not in ("auto", "mean"):
+            return original(values, strategy, reduction)
+
+        def reduce(v: Any) -> Any:
+            if isinstance(v, tf.distribute.DistributedValues):
+                return strategy.reduce("MEAN", v, axis=None)
+            return v
+
+        return tree.map_structure(reduce, values)
+
+    trainer.reduce_per_replica = reduce_per_replica
+    try:
+        yield
+    finally:
+        trainer.reduce_per_replica = original

@@ -84,6 +84,7 @@ class Finetuner:
     ) -> None:
         self.source = source
         self.num_classes = num_classes
+        self._strategy: tf.distribute.Strategy | None = None
         fields = set(Recipe.__dataclass_fields__)
         recipe_overrides = {k: v for k, v in overrides.items() if k in fields}
         self.load_overrides = {k: v for k, v in overrides.items() if k not in fields}
@@ -115,11 +116,12 @@ class Finetuner:
         _check_dependencies(recipe)
         if recipe.seed is not None:
             keras.utils.set_random_seed(recipe.seed)
-        strategy = distribute.resolve_strategy(recipe.strategy)
+        strategy = self._strategy = distribute.resolve_strategy(recipe.strategy)
         chief = distribute.is_chief(strategy)
         with contextlib.ExitStack() as stack:
             if strategy is not None:
                 stack.enter_context(strategy.scope())
+                stack.enter_context(distribute.multi_worker_reductions(strategy))
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="zoo-ft-")))
             cache_root = workdir
             if recipe.cache_dir is not None:
@@ -164,6 +166,8 @@ class Finetuner:
         train, val, num_classes = load_data(
             train_data, validation_data, backbone, recipe, self.num_classes
         )
+        if recipe.seed is not None:  # again: loading or cloning may have drawn numbers
+            keras.utils.set_random_seed(recipe.seed)
         head = head_layers(
             num_classes,
             dropout=recipe.dropout,
@@ -270,6 +274,9 @@ class Finetuner:
             loss=_loss(recipe, smoothing),
             metrics=list(recipe.metrics),
             jit_compile=recipe.jit_compile,
+        )
+        distribute.build_before_fit(
+            model, self._strategy, next(train.batches(min(recipe.batch_size, 2)))
         )
         callbacks = phase_callbacks(
             recipe,
