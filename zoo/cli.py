@@ -135,14 +135,13 @@ def plugins_cmd(as_json: bool) -> None:
 
 
 @main.command("demo")
-def demo_cmd() -> None:
-    """List the zoo, then build one backbone with a new head and summarize it."""
+@click.option("--out", default="zoo-demo", show_default=True, help="Directory for the outputs.")
+def demo_cmd(out: str) -> None:
+    """Fine-tune your own pretrained CNN (digits 0-4) to digits 5-9 with 5% of the labels."""
     _quiet_tensorflow()
-    ctx = click.get_current_context()
-    ctx.invoke(list_cmd, pattern=None, provider=None, tag=None, as_json=False)
-    click.echo("\nzoo.create('mobilenet_v2', num_classes=5, weights=None, input_shape=(96, 96, 3))")
-    model = zoo.create("mobilenet_v2", 5, weights=None, input_shape=(96, 96, 3))
-    model.summary()
+    from zoo.finetune.demo import run_demo
+
+    run_demo(out)
 
 
 if __name__ == "__main__":  # python -m zoo.cli

@@ -41,8 +41,6 @@ def cache_mode(recipe: Recipe, data: Data, feature_dim: int, augmentation: bool)
         blocker = f"freeze={recipe.freeze!r} leaves backbone layers trainable"
     elif augmentation:
         blocker = "augmentation changes the images every epoch"
-    elif recipe.train_batchnorm:
-        blocker = "train_batchnorm=True makes the backbone's output depend on the batch"
     if blocker is not None:
         if mode in ("memory", "disk"):
             raise InvalidOptionError(
