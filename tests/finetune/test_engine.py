@@ -153,6 +153,9 @@ def test_feature_cache_gives_the_model_training_without_it_gives(data: Any, mode
         runs[mode].history["head"]["loss"], runs["off"].history["head"]["loss"], rtol=1e-4
     )
     assert runs[mode].metrics["val_accuracy"] == pytest.approx(runs["off"].metrics["val_accuracy"])
+    # the returned model is compiled, whichever way its head trained
+    scores = runs[mode].model.evaluate(*blobs(32, seed=1), verbose=0, return_dict=True)
+    assert scores["accuracy"] == pytest.approx(runs[mode].metrics["val_accuracy"])
 
 
 def test_augmentation_hidden_layers_and_label_smoothing(backbone: zoo.Backbone, data: Any) -> None:

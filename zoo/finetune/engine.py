@@ -140,6 +140,8 @@ class Finetuner:
             self._phase_head(built, result, state, cache_root)
             if recipe.unfreeze_epochs:
                 self._phase_finetune(built, result, state)
+            if not built.model.compiled:  # the head trained apart, or was restored
+                self._compile(built.model, result.phases[-1].learning_rate or 1e-3)
             if recipe.export_dir is not None:
                 start = time.perf_counter()
                 target = Path(recipe.export_dir) if chief else workdir / "export"
@@ -264,17 +266,12 @@ class Finetuner:
     ) -> PhaseResult:
         """Compile ``model`` afresh (trainable flags changed) and fit it."""
         recipe = self.recipe
-        smoothing = recipe.loss is None and recipe.label_smoothing > 0
+        smoothing = _smoothed(recipe)
         n = int(model.outputs[0].shape[-1])
         if smoothing:
             train = one_hot(train, n)
             val = one_hot(val, n) if val is not None else None
-        model.compile(
-            optimizer=_optimizer(recipe.optimizer, learning_rate),
-            loss=_loss(recipe, smoothing),
-            metrics=list(recipe.metrics),
-            jit_compile=recipe.jit_compile,
-        )
+        self._compile(model, learning_rate)
         distribute.build_before_fit(
             model, self._strategy, next(train.batches(min(recipe.batch_size, 2)))
         )
@@ -306,6 +303,16 @@ class Finetuner:
             trainable_weights=len(model.trainable_weights),
         )
 
+    def _compile(self, model: keras.Model, learning_rate: float) -> None:
+        """Compile afresh: trainable flags changed, or a new phase with its learning rate."""
+        recipe = self.recipe
+        model.compile(
+            optimizer=_optimizer(recipe.optimizer, learning_rate),
+            loss=_loss(recipe),
+            metrics=list(recipe.metrics),
+            jit_compile=recipe.jit_compile,
+        )
+
     def _final_metrics(
         self,
         model: keras.Model,
@@ -317,7 +324,7 @@ class Finetuner:
         """Training metrics of the last epoch; validation metrics of the final weights."""
         metrics = {k: v[-1] for k, v in phase.history.items() if v and not k.startswith("val_")}
         if val is not None:
-            if self.recipe.loss is None and self.recipe.label_smoothing > 0:
+            if _smoothed(self.recipe):
                 val = one_hot(val, result.num_classes)
             with label_errors():
                 scores = model.evaluate(
@@ -377,9 +384,14 @@ def _optimizer(spec: Any, learning_rate: float) -> keras.optimizers.Optimizer:
         raise InvalidOptionError(f"optimizer {spec!r} is not a Keras optimizer: {exc}") from None
 
 
-def _loss(recipe: Recipe, smoothing: bool) -> Any:
+def _smoothed(recipe: Recipe) -> bool:
+    """Whether labels become one-hot for label smoothing."""
+    return recipe.loss is None and recipe.label_smoothing > 0
+
+
+def _loss(recipe: Recipe) -> Any:
     if recipe.loss is not None:
         return recipe.loss
-    if smoothing:
+    if _smoothed(recipe):
         return keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing)
     return "sparse_categorical_crossentropy"
