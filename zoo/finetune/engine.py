@@ -221,7 +221,16 @@ class Finetuner:
                 val = cached(val) if val is not None else None
             result.feature_cache = mode
             result.phases.append(PhaseResult("features", time.perf_counter() - start))
-        phase = self._train(model, train, val, "head", recipe.learning_rate, recipe.epochs, state)
+        phase = self._train(
+            model,
+            train,
+            val,
+            "head",
+            recipe.learning_rate,
+            recipe.epochs,
+            state,
+            cached=mode is not None,
+        )
         phase.trainable_weights = len(built.model.trainable_weights)
         result.phases.append(phase)
         self._final_metrics(model, train, val, phase, result)
@@ -263,6 +272,8 @@ class Finetuner:
         learning_rate: float,
         epochs: int,
         state: RunState | None,
+        *,
+        cached: bool = False,
     ) -> PhaseResult:
         """Compile ``model`` afresh (trainable flags changed) and fit it."""
         recipe = self.recipe
@@ -271,7 +282,10 @@ class Finetuner:
         if smoothing:
             train = one_hot(train, n)
             val = one_hot(val, n) if val is not None else None
-        self._compile(model, learning_rate)
+        # a head on cached features is tiny: run a whole epoch per call, not one step, so
+        # Python overhead does not dominate (same batches, same updates)
+        steps = -(-train.count // recipe.batch_size) if cached and train.count else 1
+        self._compile(model, learning_rate, steps_per_execution=steps)
         distribute.build_before_fit(
             model, self._strategy, next(train.batches(min(recipe.batch_size, 2)))
         )
@@ -303,10 +317,13 @@ class Finetuner:
             trainable_weights=len(model.trainable_weights),
         )
 
-    def _compile(self, model: keras.Model, learning_rate: float) -> None:
+    def _compile(
+        self, model: keras.Model, learning_rate: float, steps_per_execution: int = 1
+    ) -> None:
         """Compile afresh: trainable flags changed, or a new phase with its learning rate."""
         recipe = self.recipe
         model.compile(
+            steps_per_execution=steps_per_execution,
             optimizer=_optimizer(recipe.optimizer, learning_rate),
             loss=_loss(recipe),
             metrics=list(recipe.metrics),
