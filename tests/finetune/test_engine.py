@@ -224,3 +224,10 @@ def test_mixed_precision_builds_in_float16_and_restores_the_policy() -> None:
     assert result.model.output.dtype == "float32"
     assert np.isfinite(result.metrics["loss"])
     assert keras.config.dtype_policy().name == "float32"
+
+
+def test_mixed_precision_on_a_loaded_backbone_warns(backbone: zoo.Backbone, data: Any) -> None:
+    with pytest.warns(zoo.ZooWarning, match="keeps its float32 layers"):
+        result = zoo.finetune(backbone, data, epochs=1, mixed_precision=True, **FAST)
+    assert result.model.get_layer("classifier").dtype_policy.name == "float32"
+    assert keras.config.dtype_policy().name == "float32"

@@ -21,6 +21,7 @@ import importlib
 import shutil
 import tempfile
 import time
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ import tensorflow as tf
 
 from zoo.api import CORE_OVERRIDES, default_session, load_backbone
 from zoo.backbone import Backbone
-from zoo.errors import InvalidOptionError, MissingDependencyError
+from zoo.errors import InvalidOptionError, MissingDependencyError, ZooWarning
 from zoo.finetune import distribute, features
 from zoo.finetune.callbacks import RunState, phase_callbacks
 from zoo.finetune.data import Data, augmentation_layers, label_errors, load_data, one_hot
@@ -162,6 +163,14 @@ class Finetuner:
         recipe = self.recipe
         if recipe.mixed_precision:
             stack.enter_context(distribute.dtype_policy("mixed_float16"))
+            if isinstance(self.source, Backbone):
+                warnings.warn(
+                    "mixed_precision: a Backbone loaded before keeps its float32 layers; only "
+                    "the new head runs in float16. Pass the model's name or path instead, so "
+                    "it is loaded under the mixed_float16 policy.",
+                    ZooWarning,
+                    stacklevel=4,
+                )
         backbone = load_backbone(self.source, **self.load_overrides)
         if strategy is not None and isinstance(self.source, Backbone):
             backbone = distribute.clone_into_scope(backbone)
