@@ -42,8 +42,15 @@ def test_info_spec_and_json(zoo_cli: Zoo) -> None:
 
 def test_info_load_shows_the_backbone(zoo_cli: Zoo) -> None:
     data = zoo_cli.json(
-        "info", "resnet50", "--load", "-o", "weights=null", "-o", "include_top=true",
-        "-o", "input_shape=[32,32,3]",
+        "info",
+        "resnet50",
+        "--load",
+        "-o",
+        "weights=null",
+        "-o",
+        "include_top=true",
+        "-o",
+        "input_shape=[32,32,3]",
     )
     bb = data["backbone"]
     assert bb["feature_dim"] == 2048 and bb["classifier"] == "predictions"
@@ -78,7 +85,9 @@ def test_usage_errors_exit_2(zoo_cli: Zoo) -> None:
 def test_plugins_lists_builtins(zoo_cli: Zoo) -> None:
     rows = zoo_cli.json("plugins")
     keras_apps = next(r for r in rows if r["name"] == "keras_apps")
-    assert keras_apps["builtin"] and keras_apps["providers"] == ["keras"] and not keras_apps["error"]
+    assert (
+        keras_apps["builtin"] and keras_apps["providers"] == ["keras"] and not keras_apps["error"]
+    )
     assert "keras_apps" in zoo_cli("plugins").stdout
 
 
@@ -115,13 +124,13 @@ def test_installed_console_script() -> None:
     assert version.returncode == 0 and "zoo, version" in version.stdout
 
 
-PLUGIN = '''
+PLUGIN = """
 import zoo
 
 @zoo.hookimpl
 def zoo_register_models(register):
     register("{model}", provider="keras", source="VGG16", tags=["cli-test"])
-'''
+"""
 
 
 def _plugin_dir(root: Path, dist: str, module: str, model: str) -> Path:
@@ -156,6 +165,7 @@ def test_install_shows_what_the_new_plugin_registered(
     target = tmp_path / "site"
     src = _plugin_dir(tmp_path, "zoo-cli-demo", "zoo_cli_demo", "cli_demo_net")
     monkeypatch.setenv("PIP_TARGET", str(target))  # pip installs there, not into the test venv
+    monkeypatch.setenv("PIP_NO_BUILD_ISOLATION", "0")  # "0" turns isolation off (pip's quirk)
     monkeypatch.syspath_prepend(str(target))
     rows = json.loads(zoo_cli("install", str(src), "--json").stdout)
     assert [(r["name"], r["distribution"], r["models"]) for r in rows] == [
@@ -181,5 +191,6 @@ def test_install_and_uninstall_in_this_environment(zoo_cli: Zoo, tmp_path: Path)
     finally:
         subprocess.run(
             [sys.executable, "-m", "pip", "uninstall", "-y", "-q", "zoo-cli-roundtrip"],
-            env={**os.environ}, capture_output=True,
+            env={**os.environ},
+            capture_output=True,
         )
