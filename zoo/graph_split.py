@@ -27,6 +27,7 @@ __all__ = ["GraphSplit", "split_signature"]
 
 _PASS = {"Identity", "IdentityN", "Cast", "StopGradient", "Snapshot"}
 _ACTIVATIONS = {"Softmax": "softmax", "Sigmoid": "sigmoid"}
+_CALL_OPS = {"StatefulPartitionedCall", "PartitionedCall"}
 
 
 @dataclass
@@ -49,8 +50,8 @@ def _node_name(tensor_name: str) -> str:
 def _scope_of(op_name: str) -> str | None:
     """The Keras layer name an op belongs to: ``.../model_1/flatten_1/Reshape`` -> ``flatten``."""
     parts = op_name.split("/")
-    if len(parts) < 2:
-        return None
+    if len(parts) < 2 or parts[-2] in _CALL_OPS:
+        return None  # an op outside any layer scope (a tf.Module's plain function)
     return re.sub(r"_\d+$", "", parts[-2])
 
 

@@ -112,10 +112,14 @@ class HubServer:
     archives: dict[str, bytes] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
 
-    def add(self, path: str, archive: Path) -> str:
-        """Serve ``archive`` for ``path``; return the handle URL (without the query)."""
-        self.archives[path] = archive.read_bytes()
+    def add(self, path: str, archive: Path | bytes) -> str:
+        """Serve ``archive`` (a file or bytes) for ``path``; return the handle URL."""
+        self.archives[path] = archive if isinstance(archive, bytes) else archive.read_bytes()
         return self.base + path
+
+    def count(self, path: str) -> int:
+        """How many requests asked for ``path``."""
+        return sum(1 for r in self.requests if urlsplit(r).path == path)
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):

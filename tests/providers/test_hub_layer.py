@@ -161,3 +161,21 @@ def test_arguments_reach_the_call(tmp_path: Path) -> None:
     x = np.ones((1, 4, 4, 3), "float32")
     np.testing.assert_allclose(np.asarray(layer(x)), np.full((1, 3), 3.0))
     assert layer.get_config()["arguments"] == {"factor": 3.0}
+
+
+def test_hub_paths_never_import_tensorflow_hub_or_tf_keras(hub_model: HubModel) -> None:
+    """HubLayer and both providers work without tensorflow_hub (which drags in tf_keras)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, keras, zoo\n"
+        f"layer = zoo.HubLayer({str(hub_model.directory)!r}, trainable=True)\n"
+        "keras.Sequential([keras.Input((8, 8, 3)), layer, keras.layers.Dense(2)])\n"
+        f"zoo.load_backbone({str(hub_model.directory)!r})\n"
+        f"zoo.load_backbone('hub:' + {str(hub_model.directory)!r})\n"
+        "print([m for m in ('tf_keras', 'tensorflow_hub') if m in sys.modules])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
