@@ -120,6 +120,21 @@ def test_exported_saved_model_fine_tunes(trained: dict[str, Any]) -> None:
     assert not np.allclose(before, kernel.numpy())
 
 
+def test_model_on_an_exported_backbone_saves_and_exports(
+    trained: dict[str, Any], tmp_path: Path
+) -> None:
+    """zoo.create on a cut SavedModel round-trips through .keras (and zoo) and model.export."""
+    model = zoo.create(str(trained["paths"]["export"]), 3)
+    x = trained["probe"] * 255.0
+    model.save(tmp_path / "head.keras")
+    again = zoo.load_backbone(str(tmp_path / "head.keras"))  # safety scan knows zoo's layers
+    assert again.num_classes == 3 and again.model is not None
+    np.testing.assert_allclose(np.asarray(again.model(x)), np.asarray(model(x)), atol=1e-6)
+    model.export(str(tmp_path / "head_export"), verbose=False)
+    reloaded = tf.saved_model.load(str(tmp_path / "head_export"))  # keep it: it owns the variables
+    np.testing.assert_allclose(reloaded.serve(x).numpy(), np.asarray(model(x)), atol=1e-6)
+
+
 def test_in_memory_model_file_uri_and_registry_entry(
     trained: dict[str, Any], isolated: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

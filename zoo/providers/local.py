@@ -152,8 +152,8 @@ def _load_keras_file(path: Path, spec: ModelSpec) -> Any:
     import keras
 
     # registers zoo's own layers, so configs naming them are known
-    import zoo.hub_layer
-    import zoo.layers  # noqa: F401
+    import zoo.layers
+    import zoo.savedmodel  # noqa: F401  (HubLayer, SavedModelFeatures)
 
     source = spec.source
     trust = bool(spec.options.get("trust", False))
