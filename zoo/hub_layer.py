@@ -255,11 +255,22 @@ class HubLayer(keras.layers.Layer):  # type: ignore[misc]
                 kwargs["training"] = bool(training) and self.trainable
             result = self._fn(x, **kwargs)
         if isinstance(result, Mapping) and not self._as_dict:
-            key = self._output_key if self._output_key is not None else next(iter(result))
-            result = result[key]
+            result = result[self._pick_output(sorted(result))]
         if self._output_shape is not None and not isinstance(result, Mapping):
             result = tf.ensure_shape(result, (None, *self._output_shape))
         return result
+
+    def _pick_output(self, keys: list[str]) -> str:
+        """The output key to return from a dict result (known only at call time for __call__)."""
+        if self._output_key is None and len(keys) == 1:
+            return keys[0]
+        if self._output_key in keys:
+            return self._output_key
+        wanted = f"no output {self._output_key!r}" if self._output_key else "several outputs"
+        raise InvalidOptionError(
+            f"{self._source} returns a dict with {wanted}; available outputs: {', '.join(keys)} "
+            "(choose one with output_key=)"
+        )
 
     # -- introspection -------------------------------------------------------------------------
 

@@ -179,3 +179,22 @@ def test_hub_paths_never_import_tensorflow_hub_or_tf_keras(hub_model: HubModel) 
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_call_returning_a_dict_needs_an_output_key(tmp_path: Path) -> None:
+    """A reusable model returning a dict: output_key picks; none or a wrong one lists keys."""
+
+    class TwoHeads(tf.Module):  # type: ignore[misc]
+        @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)])
+        def __call__(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
+            pooled = tf.reduce_mean(x, axis=[1, 2])
+            return {"pooled": pooled, "doubled": 2.0 * pooled}
+
+    tf.saved_model.save(TwoHeads(), str(tmp_path / "two"))
+    x = np.ones((1, 4, 4, 3), "float32")
+    picked = zoo.HubLayer(tmp_path / "two", output_key="doubled")
+    np.testing.assert_allclose(np.asarray(picked(x)), np.full((1, 3), 2.0))
+    with pytest.raises(InvalidOptionError, match="available outputs: doubled, pooled"):
+        zoo.HubLayer(tmp_path / "two")(x)
+    with pytest.raises(InvalidOptionError, match="no output 'logits'"):
+        zoo.HubLayer(tmp_path / "two", output_key="logits")(x)
