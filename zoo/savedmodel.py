@@ -168,7 +168,8 @@ def backbone_from_saved_model(
         spec: the ModelSpec (``signature``, ``output_key``, ``pooling`` in its options).
         provider: the calling provider's name.
         handle: what to record in the layers' configs (the user's handle or the path).
-        split: cut signature graphs before their classifier (the ``local`` provider).
+        split: cut signature graphs before their classifier (the ``local`` provider); a
+            named ``feature_layer`` cuts there whatever ``split`` says.
         preprocessing: the preprocessing mode when the spec names none ("unit" for Hub).
         hub_options: ``sha256``, ``trust``, ``allow_http`` for HubLayer's config.
     """
@@ -194,7 +195,7 @@ def backbone_from_saved_model(
         )
     layer: keras.layers.Layer | None = None
     classifier = None
-    if split and not reusable:
+    if (split or feature_layer is not None) and not reusable:
         sig = signature or _default_signature(obj, handle)
         features = _try_split(obj, sig, output_key, feature_layer, path, handle)
         if features is not None:
