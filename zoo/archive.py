@@ -19,7 +19,10 @@ Example:
 
 from __future__ import annotations
 
+import bz2
 import errno
+import gzip
+import lzma
 import os
 import shutil
 import stat
@@ -166,16 +169,23 @@ class _Writer:
             raise self.fail(member.name, "it appears twice in the archive")
         mode = 0o755 if member.executable else 0o644
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        copied = 0
         with os.fdopen(fd, "wb") as out:
             while True:
                 chunk = source.read(_CHUNK)
                 if not chunk:
                     break
                 # Count what is really written: a header may understate what a stream yields.
+                copied += len(chunk)
                 self.written += len(chunk)
                 if self.written > self.limit:
                     raise self._too_big(self.written)
                 out.write(chunk)
+        if copied != member.size:
+            raise ArchiveError(
+                f"{self.archive} is not a valid archive: member {member.name!r} holds {copied} "
+                f"bytes, its header says {member.size} (truncated?)"
+            )
         self.files += 1
 
 
@@ -232,19 +242,39 @@ def _tar_members(tf: tarfile.TarFile, archive: Path) -> Iterator[tuple[tarfile.T
         )
 
 
+def _decompressed(archive: Path) -> IO[bytes]:
+    """The archive's tar stream; gzip/bz2/xz readers check their CRC at the end of the data."""
+    with archive.open("rb") as f:
+        magic = f.read(6)
+    if magic.startswith(b"\x1f\x8b"):
+        return gzip.open(archive, "rb")
+    if magic.startswith(b"BZh"):
+        return bz2.open(archive, "rb")
+    if magic.startswith(b"\xfd7zXZ\x00"):
+        return lzma.open(archive, "rb")
+    return archive.open("rb")
+
+
 def _extract_tar(archive: Path, writer: _Writer) -> None:
     try:
         # Stream mode: one sequential pass, so a .tar.gz is decompressed once.
-        with archive.open("rb") as raw, tarfile.open(fileobj=raw, mode="r|*") as tf:
-            for info, member in _tar_members(tf, archive):
-                if member.is_dir:
-                    writer.directory(member)
-                    continue
-                source = tf.extractfile(info)
-                if source is None:  # pragma: no cover - isreg() members always have data
-                    raise ArchiveError(f"{archive}: member {info.name!r} has no data")
-                writer.file(member, source)
-    except (tarfile.TarError, EOFError, zlib.error) as exc:
+        with _decompressed(archive) as stream:
+            with tarfile.open(fileobj=stream, mode="r|", bufsize=_CHUNK) as tf:
+                for info, member in _tar_members(tf, archive):
+                    if member.is_dir:
+                        writer.directory(member)
+                        continue
+                    source = tf.extractfile(info)
+                    if source is None:  # pragma: no cover - isreg() members always have data
+                        raise ArchiveError(f"{archive}: member {info.name!r} has no data")
+                    writer.file(member, source)
+            # Read to the end so that the decompressor checks its CRC: a corrupted byte
+            # inside a member would otherwise go unnoticed.
+            while stream.read(_CHUNK):
+                pass
+    except (tarfile.TarError, EOFError, zlib.error, OSError, lzma.LZMAError) as exc:
+        if isinstance(exc, OSError) and not isinstance(exc, gzip.BadGzipFile) and exc.errno:
+            raise  # a real I/O error (disk full ...), not a damaged archive
         raise ArchiveError(
             f"{archive} is not a valid archive (.tar, .tar.gz or .zip): {exc}. "
             "The download may be truncated or damaged; delete it from the cache and retry"

@@ -131,7 +131,9 @@ class Server:
         self.host = host
         self.port = self._httpd.server_address[1]
         self.base = f"http://{host}:{self.port}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     def route(self, path: str, body: bytes = b"", **behaviour: object) -> str:
