@@ -33,7 +33,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import IO
+from typing import IO, BinaryIO, cast
 
 from zoo.errors import ArchiveError, FetchError
 
@@ -242,16 +242,16 @@ def _tar_members(tf: tarfile.TarFile, archive: Path) -> Iterator[tuple[tarfile.T
         )
 
 
-def _decompressed(archive: Path) -> IO[bytes]:
+def _decompressed(archive: Path) -> BinaryIO:
     """The archive's tar stream; gzip/bz2/xz readers check their CRC at the end of the data."""
     with archive.open("rb") as f:
         magic = f.read(6)
     if magic.startswith(b"\x1f\x8b"):
-        return gzip.open(archive, "rb")
+        return cast(BinaryIO, gzip.open(archive, "rb"))
     if magic.startswith(b"BZh"):
-        return bz2.open(archive, "rb")
+        return cast(BinaryIO, bz2.open(archive, "rb"))
     if magic.startswith(b"\xfd7zXZ\x00"):
-        return lzma.open(archive, "rb")
+        return cast(BinaryIO, lzma.open(archive, "rb"))
     return archive.open("rb")
 
 
