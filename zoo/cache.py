@@ -37,7 +37,7 @@ import filelock
 
 from zoo.errors import ZooWarning
 
-__all__ = ["Cache", "file_sha256", "url_key"]
+__all__ = ["Cache", "Partial", "file_sha256", "url_key", "url_suffix"]
 
 _SUFFIXES = (
     ".weights.h5",
@@ -235,3 +235,62 @@ class Cache:
             data["extracted"][sha256] = {"files": files, "bytes": size, "extracted": _now()}
 
         self.update(change)
+
+
+class Partial:
+    """The temp file of a download beside its final place (``blobs/.<key>.part``): bytes so
+    far, their running hash, and the validator (ETag / Last-Modified) that makes resuming
+    after a killed process safe."""
+
+    def __init__(self, path: Path, url: str) -> None:
+        self.path = path
+        self.meta = path.with_name(path.name + ".json")
+        self.url = url
+        self.digest = hashlib.sha256()
+        self.offset = 0
+        self.validator: str | None = None
+        self._file: Any = None
+
+    def resume(self) -> None:
+        """Continue a partial left by a killed process, if we know which version it holds."""
+        try:
+            meta = json.loads(self.meta.read_text(encoding="utf-8"))
+            usable = meta.get("url") == self.url and meta.get("validator") and self.path.is_file()
+        except (OSError, ValueError, AttributeError):
+            usable = False
+        if not usable:
+            self.restart()
+            return
+        self.validator = str(meta["validator"])
+        with self.path.open("rb") as f:
+            while chunk := f.read(_CHUNK):
+                self.digest.update(chunk)
+                self.offset += len(chunk)
+
+    def restart(self) -> None:
+        self.close()
+        self.path.unlink(missing_ok=True)
+        self.meta.unlink(missing_ok=True)
+        self.digest = hashlib.sha256()
+        self.offset = 0
+
+    def remember(self, validator: str | None) -> None:
+        self.validator = validator
+        if validator:
+            self.meta.write_text(json.dumps({"url": self.url, "validator": validator}))
+
+    def open(self) -> None:
+        self._file = self.path.open("ab")
+
+    def append(self, chunk: bytes) -> None:
+        self._file.write(chunk)
+        self.digest.update(chunk)
+        self.offset += len(chunk)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def discard(self) -> None:
+        self.restart()

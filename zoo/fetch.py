@@ -36,40 +36,37 @@ Environment: ``ZOO_HOME``, ``ZOO_OFFLINE``, ``ZOO_REQUIRE_HASHES``, ``ZOO_PROGRE
 from __future__ import annotations
 
 import errno
-import hashlib
-import json
 import os
 import random
 import re
 import shutil
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urldefrag, urljoin
+from urllib.parse import urljoin
 
 from zoo.archive import extract
-from zoo.cache import Cache, url_key, url_suffix
+from zoo.cache import Cache, Partial, url_key, url_suffix
 from zoo.errors import (
     FetchError,
     IntegrityError,
-    InvalidOptionError,
     OfflineError,
     SourceNotFoundError,
     UnsafeURLError,
     UntrustedModelError,
 )
-from zoo.lockfile import active_lockfile
 from zoo.locks import ArtifactLock, LockUnavailable
 from zoo.paths import zoo_home
+from zoo.pins import Target, hashes_required, require_pins
+from zoo.pins import target as target_for
 from zoo.progress import ProgressBar, progress_enabled
 from zoo.urls import check_redirect, check_url, same_origin, strip_credentials
 
 if TYPE_CHECKING:
     import requests
 
-    from zoo.provider import Artifact
 
 __all__ = [
     "cache_root",
@@ -86,7 +83,6 @@ MAX_REDIRECTS = 5
 RETRIES = 4  # attempts after the first
 BACKOFF = 0.5  # seconds before the first retry; doubles, capped at 10 s
 _CHUNK = 1 << 20
-_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 def cache_root() -> Path:
@@ -94,18 +90,9 @@ def cache_root() -> Path:
     return zoo_home() / "cache"
 
 
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
-
-
 def is_offline() -> bool:
     """``ZOO_OFFLINE=1``: serve from the cache only, never open a socket."""
-    return _flag("ZOO_OFFLINE")
-
-
-def hashes_required() -> bool:
-    """``ZOO_REQUIRE_HASHES=1``: every artifact needs a sha256 pin (like pip's mode)."""
-    return _flag("ZOO_REQUIRE_HASHES")
+    return os.environ.get("ZOO_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
 _caches: dict[Path, Cache] = {}
@@ -116,97 +103,6 @@ def _cache() -> Cache:
     if root not in _caches:
         _caches[root] = Cache(root)
     return _caches[root]
-
-
-# -- pins -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Target:
-    """A URL to fetch and what it must be."""
-
-    url: str  # without its fragment
-    pin: str | None  # expected sha256
-    size: int | None  # expected size (zoo.lock records it)
-    name: str | None  # the model it belongs to (for messages)
-    kind: str  # "weights", "model", "registry"
-
-
-def _pins(
-    url: str, sha256: str | None, use_lockfile: bool = True
-) -> tuple[str, list[tuple[str, str]], int | None]:
-    """The URL without fragment, every pin with where it came from, and zoo.lock's size."""
-    base, fragment = urldefrag(url)
-    pins: list[tuple[str, str]] = []
-    if sha256:
-        pins.append(("the sha256 given", sha256.lower()))
-    if fragment.startswith("sha256="):
-        pins.append(("the URL's #sha256=", fragment[len("sha256=") :].lower()))
-    lock = active_lockfile() if use_lockfile else None
-    entry = lock.find(base) if lock is not None else None
-    if lock is not None and entry is not None:
-        pins.append((str(lock.path), entry.sha256))
-    for source, pin in pins:
-        if not _SHA256_RE.match(pin):
-            raise InvalidOptionError(
-                f"a sha256 pin is 64 hexadecimal digits; {source} for {base} is {pin!r}"
-            )
-    return base, pins, entry.size if entry is not None else None
-
-
-def _target(
-    url: str,
-    sha256: str | None,
-    name: str | None,
-    kind: str,
-    require: bool | None,
-    use_lockfile: bool = True,
-) -> _Target:
-    base, pins, size = _pins(url, sha256, use_lockfile)
-    if len({pin for _, pin in pins}) > 1:
-        listed = "; ".join(f"{source} says {pin}" for source, pin in pins)
-        raise IntegrityError(
-            f"conflicting sha256 pins for {base}: {listed}. Fix the stale one (re-run "
-            "`zoo lock` if the lock file is out of date)",
-            url=base,
-            expected=pins[0][1],
-            received=pins[1][1],
-        )
-    pin = pins[0][1] if pins else None
-    if pin is None and (hashes_required() if require is None else require):
-        raise IntegrityError(_unpinned_message([base]), url=base)
-    return _Target(base, pin, size, name, kind)
-
-
-def _unpinned_message(urls: list[str]) -> str:
-    listed = "\n  ".join(urls)
-    return (
-        f"require-hashes mode (ZOO_REQUIRE_HASHES=1 / --require-hashes): {len(urls)} "
-        f"artifact(s) have no sha256 pin, nothing was downloaded:\n  {listed}\n"
-        "Pin each with sha256 (in the registry entry or the call), or record them with "
-        "`zoo lock` (run without --require-hashes) and commit zoo.lock"
-    )
-
-
-def require_pins(
-    artifacts: Iterable[Artifact], *, require: bool | None = None, use_lockfile: bool = True
-) -> None:
-    """In require-hashes mode, refuse if any artifact lacks a pin; checks all before failing.
-
-    Pins count from the artifact itself, a ``#sha256=`` fragment, or ``./zoo.lock``. Call
-    it before downloading anything, so the mode is all-or-nothing like pip's.
-
-    Example:
-        >>> require_pins([Artifact("https://x/w.h5", sha256=None)], require=True)
-        Traceback (most recent call last):
-        ...
-        zoo.errors.IntegrityError: require-hashes mode ...
-    """
-    if not (hashes_required() if require is None else require):
-        return
-    missing = [a.url for a in artifacts if not _pins(a.url, a.sha256, use_lockfile)[1]]
-    if missing:
-        raise IntegrityError(_unpinned_message(missing), url=missing[0])
 
 
 # -- the public functions ---------------------------------------------------------------------
@@ -251,7 +147,7 @@ def fetch(
     Example:
         >>> path = fetch("https://example.org/w.weights.h5", sha256="3f2a...")  # doctest: +SKIP
     """
-    target = _target(url, sha256, name, kind, require_hashes, use_lockfile)
+    target = target_for(url, sha256, name, kind, require_hashes, use_lockfile)
     check_url(target.url, allow_http=allow_http)
     options = _Options(allow_http, progress, dict(headers or {}), timeout or TIMEOUT)
     return _obtain(target, options, max_age)[0]
@@ -293,7 +189,7 @@ def fetch_archive(
         >>> d = fetch_archive("https://tfhub.dev/google/x/1?tf-hub-format=compressed",
         ...                   sha256="3f2a...")  # doctest: +SKIP
     """
-    target = _target(url, sha256, name, kind, require_hashes)
+    target = target_for(url, sha256, name, kind, require_hashes)
     check_url(target.url, allow_http=allow_http)
     if kind == "model" and target.pin is None and not trust:
         raise UntrustedModelError(
@@ -333,7 +229,7 @@ class _Options:
     timeout: tuple[float, float]
 
 
-def _cached(cache: Cache, t: _Target, max_age: float | None) -> tuple[Path, str] | None:
+def _cached(cache: Cache, t: Target, max_age: float | None) -> tuple[Path, str] | None:
     """The verified cached file for ``t``; a damaged one is discarded (F5)."""
     if t.pin is not None:
         path, digest = cache.blob(t.pin, url_suffix(t.url)), t.pin
@@ -375,7 +271,7 @@ class _locked:
         self.lock.release()
 
 
-def _obtain(t: _Target, options: _Options, max_age: float | None) -> tuple[Path, str]:
+def _obtain(t: Target, options: _Options, max_age: float | None) -> tuple[Path, str]:
     cache = _cache()
     hit = _cached(cache, t, max_age)
     if hit is not None:
@@ -429,63 +325,6 @@ class _Retry(Exception):
         super().__init__(str(final))
         self.final = final
         self.retry_after = retry_after
-
-
-class _Partial:
-    """The temp file of a download: bytes so far, their running hash, the resume validator."""
-
-    def __init__(self, path: Path, url: str) -> None:
-        self.path = path
-        self.meta = path.with_name(path.name + ".json")
-        self.url = url
-        self.digest = hashlib.sha256()
-        self.offset = 0
-        self.validator: str | None = None
-        self._file: Any = None
-
-    def resume(self) -> None:
-        """Continue a partial left by a killed process, if we know which version it holds."""
-        try:
-            meta = json.loads(self.meta.read_text(encoding="utf-8"))
-            usable = meta.get("url") == self.url and meta.get("validator") and self.path.is_file()
-        except (OSError, ValueError, AttributeError):
-            usable = False
-        if not usable:
-            self.restart()
-            return
-        self.validator = str(meta["validator"])
-        with self.path.open("rb") as f:
-            while chunk := f.read(_CHUNK):
-                self.digest.update(chunk)
-                self.offset += len(chunk)
-
-    def restart(self) -> None:
-        self.close()
-        self.path.unlink(missing_ok=True)
-        self.meta.unlink(missing_ok=True)
-        self.digest = hashlib.sha256()
-        self.offset = 0
-
-    def remember(self, validator: str | None) -> None:
-        self.validator = validator
-        if validator:
-            self.meta.write_text(json.dumps({"url": self.url, "validator": validator}))
-
-    def open(self) -> None:
-        self._file = self.path.open("ab")
-
-    def append(self, chunk: bytes) -> None:
-        self._file.write(chunk)
-        self.digest.update(chunk)
-        self.offset += len(chunk)
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
-
-    def discard(self) -> None:
-        self.restart()
 
 
 def _session() -> requests.Session:
@@ -566,7 +405,7 @@ def _download(
     url: str, path: Path, options: _Options, *, label: str
 ) -> tuple[str, int, dict[str, Any]]:
     """Download ``url`` into ``path`` with retries and resume; (sha256, size, info)."""
-    partial = _Partial(path, url)
+    partial = Partial(path, url)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial.resume()
     session = _session()
@@ -600,7 +439,7 @@ def _download(
 
 
 def _attempt(
-    session: requests.Session, partial: _Partial, options: _Options, bar: ProgressBar
+    session: requests.Session, partial: Partial, options: _Options, bar: ProgressBar
 ) -> dict[str, Any]:
     """One GET of the rest of the file; raises _Retry for failures worth another try."""
     import requests

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+import zoo.cache
 import zoo.fetch
 from zoo.errors import FetchError, IntegrityError, SourceNotFoundError, UnsafeURLError
 
@@ -130,18 +131,18 @@ def test_a_verified_file_is_not_hashed_again(
 def test_disk_full_leaves_no_partial_file(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
     """F11: ENOSPC while writing the temp file: a clear error and no partial file left."""
     url = server.route("/big.bin", DATA)
-    real = zoo.fetch._Partial.append
+    real = zoo.cache.Partial.append
 
-    def append(self: zoo.fetch._Partial, chunk: bytes) -> None:
+    def append(self: zoo.cache.Partial, chunk: bytes) -> None:
         if self.offset >= 64_000:
             raise OSError(errno.ENOSPC, "No space left on device")
         real(self, chunk[:64_000])
 
-    monkeypatch.setattr(zoo.fetch._Partial, "append", append)
+    monkeypatch.setattr(zoo.cache.Partial, "append", append)
     with pytest.raises(FetchError, match="no space left"):
         zoo.fetch.fetch(url)
     assert blobs() == []
-    monkeypatch.setattr(zoo.fetch._Partial, "append", real)
+    monkeypatch.setattr(zoo.cache.Partial, "append", real)
     assert zoo.fetch.fetch(url).read_bytes() == DATA  # the cache still works
 
 
@@ -182,3 +183,38 @@ def test_a_stalled_server_hits_the_read_timeout(server: Server) -> None:
     with pytest.raises(FetchError, match="timed out"):
         zoo.fetch.fetch(url, timeout=(1.0, 0.3))
     assert time.monotonic() - start < 0.3 * (monkey + 1) + 2.0
+
+
+def test_progress_is_quiet_off_a_terminal_and_silenced_by_env(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from zoo.progress import progress_enabled
+
+    monkeypatch.delenv("ZOO_PROGRESS")
+    assert progress_enabled(None) is False  # pytest's stderr is not a terminal
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True, raising=False)
+    assert progress_enabled(None) is True
+    monkeypatch.setenv("ZOO_PROGRESS", "0")
+    assert progress_enabled(None) is False
+    assert progress_enabled(True) is True
+
+
+def test_the_progress_bar_follows_the_bytes_through_a_restart(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bar gets the total and every byte; a restart (F2) resets it rather than overshoot."""
+    seen: dict[str, object] = {"advanced": 0}
+
+    class Recording(zoo.fetch.ProgressBar):
+        def restart(self, total: int | None, completed: int = 0) -> None:
+            seen.update(total=total, advanced=completed)
+            super().restart(total, completed)
+
+        def advance(self, n: int) -> None:
+            seen["advanced"] = int(seen["advanced"]) + n  # type: ignore[call-overload]
+            super().advance(n)
+
+    monkeypatch.setattr(zoo.fetch, "ProgressBar", Recording)
+    url = server.route("/p.bin", DATA, drop_after=50_000, drops=1, ignore_range=True)
+    zoo.fetch.fetch(url, progress=True)
+    assert seen == {"advanced": len(DATA), "total": len(DATA)}

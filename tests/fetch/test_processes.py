@@ -128,7 +128,9 @@ def test_another_hosts_lock_is_taken_over_only_when_stalled(tmp_path: Path) -> N
     assert not path.exists()
 
 
-def test_a_live_owners_lock_is_never_deleted(server: Server) -> None:
+def test_a_live_owners_lock_is_never_deleted(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """F8: a live process holding the lock makes others wait (and fail after the timeout);
     its lock file is kept. Once it is killed, the lock is taken over."""
     url = server.route("/held.h5", BIG[:5000])
@@ -144,7 +146,7 @@ def test_a_live_owners_lock_is_never_deleted(server: Server) -> None:
     assert holder.stdout.readline().strip() == "locked"
     time.sleep(1.0)  # more than the holder's stall time: its heartbeat keeps the lock fresh
     try:
-        os.environ["ZOO_LOCK_TIMEOUT"] = "0.5"
+        monkeypatch.setenv("ZOO_LOCK_TIMEOUT", "0.5")
         with pytest.raises(FetchError, match=f"process {holder.pid} on"):
             zoo.fetch.fetch(url)
         record = OwnerRecord.read(lock_path)
@@ -152,7 +154,7 @@ def test_a_live_owners_lock_is_never_deleted(server: Server) -> None:
         assert time.time() - lock_path.stat().st_mtime < 0.5  # heartbeat alive
         assert server.hits("/held.h5") == []
     finally:
-        del os.environ["ZOO_LOCK_TIMEOUT"]
+        monkeypatch.delenv("ZOO_LOCK_TIMEOUT")
         holder.send_signal(signal.SIGKILL)
         holder.wait()
     assert zoo.fetch.fetch(url).read_bytes() == BIG[:5000]
