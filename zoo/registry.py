@@ -179,9 +179,25 @@ def load_registry_file(path: str | os.PathLike[str]) -> list[ModelSpec]:
     refreshed after ``REMOTE_REGISTRY_MAX_AGE`` seconds.
     """
     if isinstance(path, str) and "://" in path:
+        from zoo.errors import FetchError, IntegrityError, ZooWarning
         from zoo.fetch import fetch
 
-        local = fetch(path, kind="registry", max_age=REMOTE_REGISTRY_MAX_AGE)
+        try:
+            local = fetch(path, kind="registry", max_age=REMOTE_REGISTRY_MAX_AGE)
+        except FetchError as exc:
+            if isinstance(exc, IntegrityError):
+                raise
+            try:  # unreachable: an older cached copy beats no registry at all
+                local = fetch(path, kind="registry")
+            except FetchError:
+                raise exc from None
+            import warnings
+
+            warnings.warn(
+                f"could not refresh the registry {path} ({exc}); using the cached copy",
+                ZooWarning,
+                stacklevel=2,
+            )
         try:
             text = local.read_text(encoding="utf-8")
         except UnicodeDecodeError:

@@ -162,3 +162,18 @@ def test_a_remote_registry_error_names_the_url(
     with pytest.raises(RegistryError, match="source") as info:
         zoo.list_models()
     assert info.value.path == url
+
+
+def test_an_unreachable_remote_registry_falls_back_to_the_cached_copy(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = b"models:\n  remote_net:\n    provider: keras\n    source: MobileNetV2\n"
+    url = server.route("/registry.yaml", text)
+    monkeypatch.setenv("ZOO_REGISTRY", url)
+    zoo.api.reset()
+    assert zoo.get_spec("remote_net")
+    monkeypatch.setattr("zoo.registry.REMOTE_REGISTRY_MAX_AGE", 0.0)  # due for a refresh
+    server.route("/registry.yaml", b"", status=500)
+    zoo.api.reset()
+    with pytest.warns(zoo.ZooWarning, match="using the cached copy"):
+        assert zoo.get_spec("remote_net")
