@@ -241,8 +241,10 @@ def _cached(cache: Cache, t: Target, max_age: float | None) -> tuple[Path, str] 
         age = time.time() - float(entry.get("time", 0))
         if max_age is not None and age > max_age and not is_offline():
             return None
-        digest = str(entry["sha256"])
-        path, expected = cache.root / "blobs" / str(entry.get("name", digest)), None
+        digest, name = str(entry["sha256"]), str(entry.get("name", ""))
+        if not (name.startswith(digest) and "/" not in name and "\\" not in name):
+            return None  # an index entry we did not write: never follow it to another file
+        path, expected = cache.root / "blobs" / name, None
     if cache.verified(path, digest, size=expected):
         return path, digest
     if path.exists():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+from pathlib import Path
 
 import pytest
 
@@ -218,3 +219,17 @@ def test_the_progress_bar_follows_the_bytes_through_a_restart(
     url = server.route("/p.bin", DATA, drop_after=50_000, drops=1, ignore_range=True)
     zoo.fetch.fetch(url, progress=True)
     assert seen == {"advanced": len(DATA), "total": len(DATA)}
+
+
+def test_a_tampered_index_never_points_outside_the_cache(server: Server, tmp_path: Path) -> None:
+    """A hand-edited index naming another file is ignored: refetched, the file untouched."""
+    url = server.route("/i.h5", DATA)
+    zoo.fetch.fetch(url)
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    index_path = zoo.fetch.cache_root() / "index.json"
+    index = json.loads(index_path.read_text())
+    index["urls"][url]["name"] = "../../../victim.txt"
+    index_path.write_text(json.dumps(index))
+    assert zoo.fetch.fetch(url).read_bytes() == DATA
+    assert victim.read_text() == "keep me"
