@@ -149,6 +149,9 @@ class Session:
                 )
             return source
         spec, provider = self.resolve(source, overrides)
+        from zoo.fetch import require_pins
+
+        require_pins(provider.artifacts(spec))  # ZOO_REQUIRE_HASHES: all pinned, or nothing
         backbone = provider.load(spec)
         if not isinstance(backbone, Backbone):
             owner = self.host.provider_owner(provider.name)

@@ -145,5 +145,49 @@ def demo_cmd() -> None:
     model.summary()
 
 
+# ---- downloads: `zoo fetch`, `zoo lock` (issue 5; library code in zoo/project.py) ----------
+
+
+@main.command("fetch")
+@click.argument("names", nargs=-1, required=True)
+@click.option(
+    "--require-hashes", is_flag=True, default=None, help="Refuse artifacts without a sha256 pin."
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def fetch_cmd(names: tuple[str, ...], require_hashes: bool | None, quiet: bool) -> None:
+    """Download the weights and archives of models NAMES into the cache (for offline use)."""
+    from zoo.project import prefetch
+
+    fetched = prefetch(
+        names, require_hashes=require_hashes or None, progress=False if quiet else None
+    )
+    for f in fetched:
+        who = f.model or "registry"
+        click.echo(f"{who}: {f.artifact.url} -> {f.path} ({f.size} bytes, sha256 {f.sha256})")
+    if not fetched:
+        click.echo("nothing to download: these models load without downloaded artifacts")
+
+
+@main.command("lock")
+@click.argument("names", nargs=-1)
+@click.option(
+    "--require-hashes", is_flag=True, default=None, help="Refuse artifacts without a sha256 pin."
+)
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def lock_cmd(names: tuple[str, ...], require_hashes: bool | None, quiet: bool) -> None:
+    """Pin URL, size and sha256 of every artifact of NAMES (default: ./zoo.yaml) in ./zoo.lock."""
+    from zoo.project import lock_project
+
+    lock = lock_project(
+        names, require_hashes=require_hashes or None, progress=False if quiet else None
+    )
+    click.echo(f"wrote {lock.path} ({len(lock.entries)} artifacts)")
+    for entry in sorted(lock.entries.values(), key=lambda e: e.url):
+        click.echo(f"  {entry.sha256}  {entry.size:>12}  {entry.url}")
+
+
+# ---- end of downloads ----------------------------------------------------------------------
+
+
 if __name__ == "__main__":  # python -m zoo.cli
     main()
