@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import keras
@@ -236,3 +238,15 @@ def test_one_epoch_of_training_on_a_loaded_preset(saved_preset: Path) -> None:
     assert np.isfinite(history.history["loss"][0])
     assert not np.allclose(before, model.get_layer("classifier").get_weights()[0])
     assert model.predict(x[:2], verbose=0).shape == (2, 3)
+
+
+def test_loading_through_the_plugin_never_imports_tf_keras() -> None:
+    """KerasHub pulls in tensorflow-text; tfzoo must still run on Keras 3 alone."""
+    code = (
+        "import sys, zoo; "
+        f"zoo.load_backbone('keras_hub:ResNetBackbone', weights=None, **{TINY_RESNET!r}); "
+        "print([m for m in ('tf_keras', 'tensorflow_hub') if m in sys.modules])"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
