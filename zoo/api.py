@@ -113,7 +113,7 @@ class Session:
                 if isinstance(claimed, ModelSpec):
                     return claimed
                 return self._adhoc(prefix, claimed or rest)
-        for provider in self.host.providers():
+        for provider in sorted(self.host.providers(), key=lambda p: p.claim_order):
             claimed = provider.claim(source)
             if isinstance(claimed, ModelSpec):
                 return claimed

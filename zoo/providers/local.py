@@ -51,6 +51,8 @@ class LocalProvider(Provider):
 
     name: ClassVar[str] = "local"
     description: ClassVar[str] = "your own models: .keras, .h5, SavedModel directories"
+    #: it claims anything that looks like a path: asked after providers of specific formats
+    claim_order: ClassVar[int] = 100
     options: ClassVar[Mapping[str, str]] = {
         "trust": "allow Lambda layers / arbitrary callables in .keras and .h5 configs "
         "(runs code from the file)",
