@@ -109,7 +109,12 @@ def hub_cache_dir(handle: str) -> Path | None:
 
 
 def resolve(
-    handle: str, *, sha256: str | None = None, trust: bool = False, allow_http: bool = False
+    handle: str,
+    *,
+    sha256: str | None = None,
+    trust: bool = False,
+    allow_http: bool = False,
+    name: str | None = None,
 ) -> Path:
     """The local directory holding the SavedModel of ``handle``, downloading it if needed.
 
@@ -118,6 +123,7 @@ def resolve(
         sha256: pin of the downloaded archive.
         trust: vouch for an unpinned remote archive (it holds a program; FAULTS F19).
         allow_http: permit plain http to a non-loopback host.
+        name: the registry name, so an offline miss says ``zoo fetch <name>``.
 
     Raises:
         SourceNotFoundError: a local directory that does not exist, a URL answering 404.
@@ -141,7 +147,7 @@ def resolve(
     from zoo.fetch import fetch_archive
 
     extracted = fetch_archive(
-        archive_url(handle), sha256=sha256, allow_http=allow_http, trust=trust
+        archive_url(handle), sha256=sha256, allow_http=allow_http, trust=trust, name=name
     )
     model_dir = find_saved_model(extracted, source=handle, provider=PROVIDER)
     if cached is None:

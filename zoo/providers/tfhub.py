@@ -67,7 +67,9 @@ class TFHubProvider(Provider):
         handle = normalize_handle(spec.source)
         trust = bool(spec.options.get("trust", False))
         allow_http = bool(spec.options.get("allow_http", False))
-        path = resolve(handle, sha256=spec.sha256, trust=trust, allow_http=allow_http)
+        path = resolve(
+            handle, sha256=spec.sha256, trust=trust, allow_http=allow_http, name=spec.name
+        )
         return backbone_from_saved_model(
             path,
             spec,

@@ -385,7 +385,9 @@ def _add_shape(
 
 
 def _offline() -> bool:
-    return os.environ.get("ZOO_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    from zoo.fetch import is_offline  # tfzoo's one definition of offline mode
+
+    return is_offline()
 
 
 def _cache_state(handle: str, filename: str) -> str:
