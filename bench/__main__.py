@@ -7,7 +7,7 @@ import platform
 import sys
 import time
 
-BENCHMARKS = ("startup", "create")
+BENCHMARKS = ("startup", "create", "fetch")
 
 
 def main(argv: list[str]) -> int:

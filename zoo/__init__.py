@@ -44,7 +44,7 @@ __version__ = "0.1.0"
 
 # Exports whose modules import TensorFlow: resolved on first attribute access (PEP 562), so
 # that `import zoo` stays light. name -> module.
-_LAZY: dict[str, str] = {}
+_LAZY: dict[str, str] = {"HubLayer": "zoo.hub_layer"}
 
 
 def __getattr__(name: str) -> object:
@@ -68,6 +68,7 @@ __all__ = [
     "DuplicateNameError",
     "FetchError",
     "FinetuneError",
+    "HubLayer",
     "InputSpec",
     "IntegrityError",
     "InvalidModelError",

@@ -43,6 +43,7 @@ def check_backbone(
 
     Checks: the input spec is an image spec whose preprocessing maps [0, 255] onto its stated
     value range; ``features`` runs on a batch and gives finite ``(batch, feature_dim)``;
+    ``feature_maps`` (when given) gives a dict of finite ``(batch, h, w, c)`` maps;
     classifier, ``num_classes`` and ``labels`` agree; and (``train_step``) a fresh head from
     :func:`zoo.head.build_classifier` on the frozen backbone trains one step, changing the head
     and leaving the backbone's weights untouched.
@@ -90,6 +91,25 @@ def check_backbone(
         f"features gave {feats.shape}, expected {(batch, backbone.feature_dim)}",
     )
     _check(bool(np.all(np.isfinite(feats))), backbone, "features are not finite")
+    result: dict[str, Any] = {"feature_shape": feats.shape, "value_range": (low, high)}
+    if backbone.feature_maps is not None:
+        maps = backbone.feature_maps(backbone.preprocess(images), training=False)
+        _check(
+            isinstance(maps, dict) and bool(maps),
+            backbone,
+            f"feature_maps must give a non-empty dict of maps, gave {type(maps).__name__}",
+        )
+        shapes = {}
+        for level, fmap in maps.items():
+            arr = np.asarray(fmap)
+            _check(
+                arr.ndim == 4 and arr.shape[0] == batch,
+                backbone,
+                f"feature map {level!r} has shape {arr.shape}, expected (batch, h, w, channels)",
+            )
+            _check(bool(np.all(np.isfinite(arr))), backbone, f"feature map {level!r} not finite")
+            shapes[level] = arr.shape
+        result["feature_maps"] = shapes
 
     _check(
         (backbone.classifier is None) == (backbone.num_classes is None),
@@ -102,7 +122,6 @@ def check_backbone(
             backbone,
             f"{len(backbone.labels)} labels for {backbone.num_classes} classes",
         )
-    result: dict[str, Any] = {"feature_shape": feats.shape, "value_range": (low, high)}
     if not train_step:
         return result
 
