@@ -37,7 +37,12 @@ def _check(condition: bool, backbone: Backbone, message: str) -> None:
 
 
 def check_backbone(
-    backbone: Backbone, *, batch: int = 2, size: int = 64, train_step: bool = True
+    backbone: Backbone,
+    *,
+    batch: int = 2,
+    size: int = 64,
+    train_step: bool = True,
+    eager: bool = False,
 ) -> dict[str, Any]:
     """Check that ``backbone`` keeps the Backbone contract; return what was measured.
 
@@ -53,6 +58,9 @@ def check_backbone(
         batch: batch size of the probe.
         size: height/width used where the input spec leaves them free.
         train_step: also train one step of a new head.
+        eager: run that step eagerly. The default traces it into a graph as ``fit`` does,
+            which also catches layers that cannot be traced; eager is ~4x faster for one
+            step of a large network (tfzoo's own test over all 40 keras.applications uses it).
     """
     import keras
     import numpy as np
@@ -135,7 +143,11 @@ def check_backbone(
     backbone.trainable = False
     try:
         model = build_classifier(backbone, 3, backbone_training=False)
-        model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+        model.compile(
+            optimizer=keras.optimizers.SGD(0.1),
+            loss="sparse_categorical_crossentropy",
+            run_eagerly=eager,
+        )
         before_head = [np.array(w) for w in model.get_layer("classifier").get_weights()]
         before_backbone = [w.numpy() for w in watched]
         labels = np.arange(batch) % 3
