@@ -7,10 +7,13 @@ PYTEST_ARGS ?=
 .PHONY: demo test lint typecheck pytest bench clean
 
 # The venv is rebuilt when pyproject.toml changes; the stamp records which extras it holds.
-$(VENV)/.installed-test: pyproject.toml
+# The test venv also holds the KerasHub plugin (plugins/zoo-keras-hub), so its tests run too.
+PLUGIN := plugins/zoo-keras-hub
+$(VENV)/.installed-test: pyproject.toml $(PLUGIN)/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
+	$(BIN)/python -m pip install -q -e ./$(PLUGIN)
 	touch $@ $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
@@ -25,11 +28,12 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test lint typecheck pytest
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check zoo tests bench
-	$(BIN)/ruff format --check zoo tests bench
+	$(BIN)/ruff check zoo tests bench plugins
+	$(BIN)/ruff format --check zoo tests bench plugins
 
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy zoo
+	$(BIN)/mypy --config-file $(PLUGIN)/pyproject.toml $(PLUGIN)/zoo_keras_hub
 
 pytest: $(VENV)/.installed-test
 	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/pytest -n 2 --timeout 900 $(PYTEST_ARGS)

@@ -264,3 +264,29 @@ def test_broken_plugin_does_not_break_zoo_list_command(on_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert '"echo_net"' in proc.stdout
     assert "zoo_broken" in proc.stderr and "broken on purpose" in proc.stderr
+
+
+def test_specific_claims_are_asked_before_the_local_catch_all(
+    host: PluginHost, tmp_path: Path
+) -> None:
+    """A plugin's provider of one directory format wins over `local`, which claims any path."""
+
+    class MarkedDirs(MemoryProvider):
+        name = "marked"
+
+        def claim(self, source: object) -> str | None:
+            marked = isinstance(source, str) and (Path(source) / "MARKER").is_file()
+            return "tiny" if marked else None
+
+    class MarkedPlugin:
+        @zoo.hookimpl
+        def zoo_register_providers(self, register: Any) -> None:
+            register(MarkedDirs())
+
+    host.add_plugin(MarkedPlugin(), "marked_plugin")  # registered after the built-ins
+    session = Session(host)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "MARKER").write_text("")
+    (tmp_path / "other").mkdir()
+    assert session.spec_for(str(tmp_path / "mine")).provider == "marked"
+    assert session.spec_for(str(tmp_path / "other")).provider == "local"

@@ -45,7 +45,7 @@ __version__ = "0.1.0"
 
 # Exports whose modules import TensorFlow: resolved on first attribute access (PEP 562), so
 # that `import zoo` stays light. name -> module.
-_LAZY: dict[str, str] = {"Finetuner": "zoo.finetune.engine"}
+_LAZY: dict[str, str] = {"Finetuner": "zoo.finetune.engine", "HubLayer": "zoo.hub_layer"}
 
 
 def __getattr__(name: str) -> object:
@@ -71,6 +71,7 @@ __all__ = [
     "FinetuneError",
     "FinetuneResult",
     "Finetuner",
+    "HubLayer",
     "InputSpec",
     "IntegrityError",
     "InvalidModelError",

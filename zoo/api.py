@@ -113,7 +113,7 @@ class Session:
                 if isinstance(claimed, ModelSpec):
                     return claimed
                 return self._adhoc(prefix, claimed or rest)
-        for provider in self.host.providers():
+        for provider in sorted(self.host.providers(), key=lambda p: p.claim_order):
             claimed = provider.claim(source)
             if isinstance(claimed, ModelSpec):
                 return claimed
@@ -149,6 +149,9 @@ class Session:
                 )
             return source
         spec, provider = self.resolve(source, overrides)
+        from zoo.fetch import require_pins
+
+        require_pins(provider.artifacts(spec))  # ZOO_REQUIRE_HASHES: all pinned, or nothing
         backbone = provider.load(spec)
         if not isinstance(backbone, Backbone):
             owner = self.host.provider_owner(provider.name)

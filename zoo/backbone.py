@@ -6,6 +6,7 @@ can be put on it without knowing where it came from:
 - ``input_spec``: shape, dtype, and how raw [0, 255] pixels become the input (``preprocess``)
 - ``features``: a Keras model from the (preprocessed) input to ``(batch, feature_dim)``
 - ``classifier`` / ``num_classes`` / ``labels``: the original top, when the model had one
+- ``feature_maps``: optional multi-level feature maps, when the provider knows them
 
 This module imports Keras only inside methods, so ``import zoo`` stays free of TensorFlow.
 """
@@ -47,6 +48,9 @@ class Backbone:
     model: keras.Model | None = None  # the whole model as loaded, classifier included
     feature_layer: str | None = None  # name of the layer whose output the features are
     spec: ModelSpec | None = None  # the spec it was loaded from
+    #: preprocessed input -> {level name: (batch, h, w, channels)}, shallow to deep, when the
+    #: provider knows the network's pyramid (timm's ``features_only``); None otherwise
+    feature_maps: keras.Model | None = None
 
     @classmethod
     def from_model(
@@ -61,6 +65,7 @@ class Backbone:
         labels: Sequence[str] | None = None,
         spec: ModelSpec | None = None,
         pooling: str = "avg",
+        feature_maps: keras.Model | None = None,
     ) -> Backbone:
         """Normalize any functional or Sequential Keras model into a Backbone.
 
@@ -80,6 +85,7 @@ class Backbone:
             labels: class names of the classifier.
             spec: the ModelSpec it came from.
             pooling: "avg" or "max", for spatial feature maps.
+            feature_maps: a model from the same input to a dict of multi-level feature maps.
         """
         from zoo import introspect
 
@@ -115,6 +121,7 @@ class Backbone:
             model=model,
             feature_layer=found.feature_layer,
             spec=spec,
+            feature_maps=feature_maps,
         )
 
     # -- using it --------------------------------------------------------------------------
@@ -164,6 +171,11 @@ class Backbone:
             "classifier": getattr(self.classifier, "name", None),
             "num_classes": self.num_classes,
             "labels": list(self.labels) if self.labels else None,
+            "feature_maps": (
+                {k: list(v.shape) for k, v in self.feature_maps.output.items()}
+                if self.feature_maps is not None
+                else None
+            ),
         }
 
     def __repr__(self) -> str:

@@ -1,36 +1,88 @@
 """Every byte tfzoo takes from the network goes through here (built on ``requests``).
 
-The public interface (stable; the rest of tfzoo calls only these):
+The public interface (the rest of tfzoo calls only these):
 
 - :func:`fetch` — download a URL into the cache (or find it there); returns the file path.
 - :func:`fetch_archive` — fetch an archive and safely extract it; returns the directory.
-- :func:`cache_root` — where cached artifacts live.
+- :func:`cache_root` — where cached artifacts live (``ZOO_HOME/cache``).
+- :func:`require_pins` — refuse unpinned artifacts in require-hashes mode, all at once.
 
-This first version downloads into a temp file beside the destination, hashes while streaming,
-checks the size and renames atomically; extraction refuses members that leave the
-destination. The hardening (locks, resume, offline mode, pins, redirect policy) is its own
-piece of work and keeps this interface.
+What a fetch does (docs/security.md tells the why):
+
+1. **Pins.** The expected sha256 comes from the call (``sha256=``, a registry entry's or a
+   weights spec's ``sha256``), from a ``#sha256=<hex>`` URL fragment, or from ``./zoo.lock``;
+   two pins that disagree are an error. ``ZOO_REQUIRE_HASHES=1`` refuses an unpinned URL.
+2. **Cache.** A pinned file is looked up by its hash, an unpinned one through the index
+   (``zoo.cache``); a verified file costs one ``stat``. ``ZOO_OFFLINE=1`` stops here: a miss
+   raises :class:`~zoo.errors.OfflineError` naming the artifact and ``zoo fetch NAME``.
+3. **Lock.** One process per artifact downloads (``zoo.locks``); the others wait and then
+   find it cached. A dead owner's lock is taken over.
+4. **Download.** Streamed into ``blobs/.<key>.part`` beside its final place, hashed while
+   streaming, size checked against Content-Length; a dropped connection is retried with
+   backoff and resumed with ``Range`` (``If-Range`` guards against a changed file; a server
+   answering 200 restarts the file). Every request has connect/read timeouts; redirects are
+   followed by hand under the policy of ``zoo.urls`` (same scheme, no link-local / metadata
+   / private targets, credentials dropped when the origin changes, at most 5 hops).
+5. **Verify, then rename** into ``blobs/<sha256><suffix>``; a mismatch names both hashes and
+   leaves the cache as it was (an older good copy included).
+
+Archives of kind ``"model"`` (SavedModels, Hub models: programs) are extracted only when
+pinned, locked or explicitly trusted (FAULTS F19); extraction is ``zoo.archive.extract``.
+
+Environment: ``ZOO_HOME``, ``ZOO_OFFLINE``, ``ZOO_REQUIRE_HASHES``, ``ZOO_PROGRESS``,
+``ZOO_LOCK_TIMEOUT``, ``ZOO_MAX_EXTRACT_BYTES``, ``ZOO_MAX_EXTRACT_MEMBERS``.
 """
 
 from __future__ import annotations
 
-import hashlib
-import ipaddress
+import errno
 import os
+import random
+import re
 import shutil
-import tarfile
-import tempfile
-import zipfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urljoin
 
-from zoo.errors import ArchiveError, FetchError, IntegrityError, SourceNotFoundError, UnsafeURLError
+from zoo.archive import extract
+from zoo.cache import Cache, Partial, url_key, url_suffix
+from zoo.errors import (
+    FetchError,
+    IntegrityError,
+    OfflineError,
+    SourceNotFoundError,
+    UnsafeURLError,
+    UntrustedModelError,
+)
+from zoo.locks import ArtifactLock, LockUnavailable
 from zoo.paths import zoo_home
+from zoo.pins import Target, hashes_required, require_pins
+from zoo.pins import target as target_for
+from zoo.progress import ProgressBar, progress_enabled
+from zoo.urls import check_redirect, check_url, same_origin, strip_credentials
 
-__all__ = ["cache_root", "fetch", "fetch_archive"]
+if TYPE_CHECKING:
+    import requests
 
+
+__all__ = [
+    "cache_root",
+    "check_url",
+    "fetch",
+    "fetch_archive",
+    "hashes_required",
+    "is_offline",
+    "require_pins",
+]
+
+TIMEOUT = (10.0, 60.0)  # (connect, read) seconds, on every request
+MAX_REDIRECTS = 5
+RETRIES = 4  # attempts after the first
+BACKOFF = 0.5  # seconds before the first retry; doubles, capped at 10 s
 _CHUNK = 1 << 20
-TIMEOUT = (10.0, 60.0)  # (connect, read) seconds
 
 
 def cache_root() -> Path:
@@ -38,126 +90,424 @@ def cache_root() -> Path:
     return zoo_home() / "cache"
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+def is_offline() -> bool:
+    """``ZOO_OFFLINE=1``: serve from the cache only, never open a socket."""
+    return os.environ.get("ZOO_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def check_url(url: str, *, allow_http: bool = False) -> None:
-    """Refuse anything but https (plain http only on loopback or with ``allow_http``)."""
-    parts = urlsplit(url)
-    if parts.scheme == "https":
-        return
-    if parts.scheme == "http" and (allow_http or _is_loopback(parts.hostname or "")):
-        return
-    raise UnsafeURLError(
-        f"refusing {url}: only https URLs are fetched (plain http only from loopback "
-        "addresses or with allow_http=True)",
-        url=url,
-    )
+_caches: dict[Path, Cache] = {}
 
 
-def _key(url: str) -> str:
-    return hashlib.sha256(url.encode()).hexdigest()[:32]
+def _cache() -> Cache:
+    root = cache_root()
+    if root not in _caches:
+        _caches[root] = Cache(root)
+    return _caches[root]
 
 
-def fetch(url: str, *, sha256: str | None = None, allow_http: bool = False) -> Path:
+# -- the public functions ---------------------------------------------------------------------
+
+
+def fetch(
+    url: str,
+    *,
+    sha256: str | None = None,
+    allow_http: bool = False,
+    progress: bool | None = None,
+    name: str | None = None,
+    kind: str = "weights",
+    headers: Mapping[str, str] | None = None,
+    timeout: tuple[float, float] | None = None,
+    max_age: float | None = None,
+    require_hashes: bool | None = None,
+    use_lockfile: bool = True,
+) -> Path:
     """The cached file for ``url``, downloading it first if needed.
 
     Args:
-        url: https URL (http only from loopback or with ``allow_http``).
+        url: https URL (http only from loopback or with ``allow_http``); a
+            ``#sha256=<hex>`` fragment pins it.
         sha256: expected digest; a mismatch raises IntegrityError naming both.
         allow_http: permit plain http to non-loopback hosts.
-    """
-    import requests
+        progress: force the progress bar on/off (default: on a terminal, unless
+            ``ZOO_PROGRESS=0``).
+        name: the model this artifact belongs to (named in offline errors).
+        kind: "weights", "model" or "registry" (recorded in the cache index).
+        headers: extra request headers; credentials among them never follow a redirect to
+            another origin.
+        timeout: (connect, read) seconds; default ``TIMEOUT``.
+        max_age: seconds after which an unpinned cached copy is downloaded again (remote
+            registry files); default: cached copies never expire.
+        require_hashes: refuse an unpinned URL (default: ``ZOO_REQUIRE_HASHES``).
+        use_lockfile: check against ``./zoo.lock`` (``zoo lock`` turns it off to re-lock).
 
-    check_url(url, allow_http=allow_http)
-    dest = cache_root() / "files" / _key(url)
-    if dest.is_file():
-        return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    digest = hashlib.sha256()
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=".part-")
-    tmp = Path(tmp_name)
-    try:
-        try:
-            response = requests.get(url, stream=True, timeout=TIMEOUT)
-        except requests.RequestException as exc:
-            raise FetchError(f"could not fetch {url}: {exc}", url=url) from exc
-        with response, os.fdopen(fd, "wb") as out:
-            if response.status_code == 404:
-                raise SourceNotFoundError(f"{url} answered 404 Not Found", source=url)
-            if response.status_code != 200:
-                raise FetchError(f"{url} answered HTTP {response.status_code}", url=url)
-            written = 0
-            for chunk in response.iter_content(_CHUNK):
-                out.write(chunk)
-                digest.update(chunk)
-                written += len(chunk)
-            expected = response.headers.get("Content-Length")
-            encoded = "Content-Encoding" in response.headers
-            if expected is not None and not encoded and int(expected) != written:
-                raise IntegrityError(
-                    f"{url}: received {written} bytes, Content-Length said {expected}",
-                    url=url,
-                    expected=expected,
-                    received=str(written),
-                )
-        received = digest.hexdigest()
-        if sha256 is not None and received != sha256.lower():
-            raise IntegrityError(
-                f"sha256 mismatch for {url}: expected {sha256.lower()}, received {received}",
-                url=url,
-                expected=sha256.lower(),
-                received=received,
-            )
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return dest
+    Raises:
+        IntegrityError, OfflineError, UnsafeURLError, SourceNotFoundError, FetchError.
+
+    Example:
+        >>> path = fetch("https://example.org/w.weights.h5", sha256="3f2a...")  # doctest: +SKIP
+    """
+    target = target_for(url, sha256, name, kind, require_hashes, use_lockfile)
+    check_url(target.url, allow_http=allow_http)
+    options = _Options(allow_http, progress, dict(headers or {}), timeout or TIMEOUT)
+    return _obtain(target, options, max_age)[0]
 
 
 def fetch_archive(
-    url: str, *, sha256: str | None = None, allow_http: bool = False, trust: bool = False
+    url: str,
+    *,
+    sha256: str | None = None,
+    allow_http: bool = False,
+    trust: bool = False,
+    kind: str = "model",
+    progress: bool | None = None,
+    name: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: tuple[float, float] | None = None,
+    require_hashes: bool | None = None,
+    max_bytes: int | None = None,
 ) -> Path:
-    """Fetch a ``.tar``, ``.tar.gz`` or ``.zip`` and extract it; returns the directory.
+    """Fetch a ``.tar``, ``.tar.gz`` or ``.zip`` and extract it safely; returns the directory.
 
-    ``trust`` is the caller vouching for an archive that holds a model (a program, FAULTS
-    F19): with neither ``trust`` nor a pin such archives are refused once the download
-    hardening lands (docs/security.md).
+    An archive of kind ``"model"`` (the default: SavedModels and Hub models are programs) is
+    used only when pinned (``sha256`` or a registry entry), listed in ``./zoo.lock``, or
+    ``trust=True`` (FAULTS F19, docs/security.md). The directory is shared by every URL
+    with the same archive bytes and is checked (file count, bytes) on each use.
+
+    Args:
+        url, sha256, allow_http, progress, name, headers, timeout, require_hashes: as for
+            :func:`fetch`.
+        trust: the caller vouches for an unpinned model archive.
+        kind: "model" or "data" (data archives need no pin).
+        max_bytes: cap on the extracted size (default ``ZOO_MAX_EXTRACT_BYTES`` or 32 GiB).
+
+    Raises:
+        UntrustedModelError: a model archive with no pin, no lock entry and no trust.
+        ArchiveError: corrupt, unsafe or too large.
+
+    Example:
+        >>> d = fetch_archive("https://tfhub.dev/google/x/1?tf-hub-format=compressed",
+        ...                   sha256="3f2a...")  # doctest: +SKIP
     """
-    archive = fetch(url, sha256=sha256, allow_http=allow_http)
-    dest = cache_root() / "extracted" / archive.name
-    if dest.is_dir():
-        return dest
-    extract(archive, dest)
+    target = target_for(url, sha256, name, kind, require_hashes)
+    check_url(target.url, allow_http=allow_http)
+    if kind == "model" and target.pin is None and not trust:
+        raise UntrustedModelError(
+            f"{target.url} is a model archive: loading it runs a program that nobody vouched "
+            "for. Load it only if you trust its source, in one of three ways: pin its hash "
+            "(sha256=... on the call or in the registry entry), record it in zoo.lock "
+            "(`zoo lock`), or pass trust=True",
+            source=target.url,
+        )
+    cache = _cache()
+    known = target.pin
+    if known is None and (entry := cache.url_entry(target.url)) is not None:
+        known = str(entry["sha256"])
+    if known is not None and cache.extracted_ok(known):
+        return cache.extracted(known)
+    options = _Options(allow_http, progress, dict(headers or {}), timeout or TIMEOUT)
+    archive, digest = _obtain(target, options, None)
+    dest = cache.extracted(digest)
+    with _locked(cache, f"extract-{digest}", str(archive)):
+        if cache.extracted_ok(digest):
+            return dest
+        if dest.exists():  # damaged, or extracted by a version that kept no record
+            shutil.rmtree(dest)
+        stats = extract(archive, dest, max_bytes=max_bytes)
+        cache.record_extracted(digest, stats.files, stats.bytes)
     return dest
 
 
-def extract(archive: Path, dest: Path) -> Path:
-    """Extract into a temp directory beside ``dest``, then rename; members must stay inside."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=".extract-"))
+# -- cache lookups ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Options:
+    allow_http: bool
+    progress: bool | None
+    headers: dict[str, str]
+    timeout: tuple[float, float]
+
+
+def _cached(cache: Cache, t: Target, max_age: float | None) -> tuple[Path, str] | None:
+    """The verified cached file for ``t``; a damaged one is discarded (F5)."""
+    if t.pin is not None:
+        path, digest = cache.blob(t.pin, url_suffix(t.url)), t.pin
+        expected: int | None = t.size
+    else:
+        entry = cache.url_entry(t.url)
+        if entry is None:
+            return None
+        age = time.time() - float(entry.get("time", 0))
+        if max_age is not None and age > max_age and not is_offline():
+            return None
+        digest, name = str(entry["sha256"]), str(entry.get("name", ""))
+        if not (name.startswith(digest) and "/" not in name and "\\" not in name):
+            return None  # an index entry we did not write: never follow it to another file
+        path, expected = cache.root / "blobs" / name, None
+    if cache.verified(path, digest, size=expected):
+        return path, digest
+    if path.exists():
+        cache.discard(path)
+    return None
+
+
+class _locked:
+    """An ArtifactLock whose failure on a read-only cache becomes a clear FetchError."""
+
+    def __init__(self, cache: Cache, key: str, what: str) -> None:
+        self.lock = ArtifactLock(cache.lock_path(key), what=what)
+        self.cache = cache
+
+    def __enter__(self) -> None:
+        try:
+            self.lock.acquire()
+        except LockUnavailable as exc:
+            raise FetchError(
+                f"cannot write to the cache {self.cache.root} ({exc.strerror}) to store "
+                f"{self.lock.what}; make it writable or point ZOO_HOME at a writable directory",
+                url=self.lock.what,
+            ) from exc
+
+    def __exit__(self, *exc: object) -> None:
+        self.lock.release()
+
+
+def _obtain(t: Target, options: _Options, max_age: float | None) -> tuple[Path, str]:
+    cache = _cache()
+    hit = _cached(cache, t, max_age)
+    if hit is not None:
+        return hit
+    if is_offline():
+        model = t.name or "NAME"
+        raise OfflineError(
+            f"ZOO_OFFLINE=1 and {t.url} ({t.kind}{f' of {t.name!r}' if t.name else ''}) is not "
+            f"in the cache {cache.root}. Prefetch it while online with `zoo fetch {model}`, or "
+            "unset ZOO_OFFLINE",
+            url=t.url,
+        )
+    with _locked(cache, url_key(t.url), t.url):
+        hit = _cached(cache, t, max_age)  # another process may have fetched it meanwhile
+        if hit is not None:
+            return hit
+        part = cache.partial(t.url)
+        digest, size, info = _download(t.url, part, options, label=t.name or t.url)
+        try:
+            if t.pin is not None and digest != t.pin:
+                raise IntegrityError(
+                    f"sha256 mismatch for {t.url}: expected {t.pin}, received {digest}. The "
+                    "file was not stored and the cache is unchanged. If the new file is "
+                    "legitimate, update the pin (or re-run `zoo lock`)",
+                    url=t.url,
+                    expected=t.pin,
+                    received=digest,
+                )
+            if t.size is not None and size != t.size:
+                raise IntegrityError(
+                    f"size mismatch for {t.url}: zoo.lock says {t.size} bytes, received {size}",
+                    url=t.url,
+                    expected=str(t.size),
+                    received=str(size),
+                )
+            dest = cache.blob(digest, url_suffix(t.url))
+            os.replace(part, dest)
+        finally:
+            part.unlink(missing_ok=True)
+        cache.record_blob(dest, digest, url=t.url, kind=t.kind, **info)
+        return dest, digest
+
+
+# -- HTTP -------------------------------------------------------------------------------------
+
+
+class _Retry(Exception):
+    """A failure worth another attempt; ``final`` is raised when attempts run out."""
+
+    def __init__(self, final: FetchError, retry_after: float | None = None) -> None:
+        super().__init__(str(final))
+        self.final = final
+        self.retry_after = retry_after
+
+
+def _session() -> requests.Session:
+    import http.cookiejar
+
+    import requests
+
+    import zoo
+
+    session = requests.Session()
+    # Artifacts need no cookies; refusing them all means none can follow a redirect.
+    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
+    session.headers["User-Agent"] = f"tfzoo/{zoo.__version__}"
+    session.headers["Accept-Encoding"] = "identity"  # hash and size the bytes as served
+    return session
+
+
+def _open(
+    session: requests.Session, url: str, headers: dict[str, str], options: _Options
+) -> requests.Response:
+    """GET ``url``, following at most MAX_REDIRECTS redirects that the policy allows."""
+    current, headers = url, dict(headers)
+    for hop in range(MAX_REDIRECTS + 1):
+        response = session.get(
+            current, headers=headers, stream=True, timeout=options.timeout, allow_redirects=False
+        )
+        if not response.is_redirect:
+            return response
+        target = urljoin(current, response.headers["Location"])
+        response.close()
+        if hop == MAX_REDIRECTS:
+            raise UnsafeURLError(
+                f"refusing {url}: more than {MAX_REDIRECTS} redirects (a loop?); the last "
+                f"pointed to {target}",
+                url=url,
+            )
+        check_redirect(current, target, allow_http=options.allow_http)
+        if not same_origin(current, target):
+            strip_credentials(headers)
+        current = target
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _content_range(value: str) -> tuple[int, int | None] | None:
+    match = re.match(r"bytes (\d+)-\d+/(\d+|\*)", value or "")
+    if match is None:
+        return None
+    total = match.group(2)
+    return int(match.group(1)), None if total == "*" else int(total)
+
+
+def _short_body(url: str, received: int, total: int | None, exc: Exception | None) -> FetchError:
+    """The error for a body that ended early: a size disagreement when the size was announced."""
+    if total is None:
+        return FetchError(f"the connection to {url} failed after {received} bytes: {exc}", url=url)
+    return IntegrityError(
+        f"{url}: received {received} bytes, but the server announced {total} (Content-Length "
+        f"/ Content-Range){f' before the connection closed ({exc})' if exc else ''}; nothing "
+        "was stored",
+        url=url,
+        expected=str(total),
+        received=str(received),
+    )
+
+
+def _chunks(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives. ``read1`` hands over what came before a dropped connection
+    (``iter_content`` would lose up to a chunk of it), so a resume starts at the last byte."""
+    read1 = getattr(response.raw, "read1", None)  # urllib3 >= 2.3
+    if read1 is None or response.headers.get("Content-Encoding", "identity") != "identity":
+        yield from response.iter_content(_CHUNK)
+        return
+    while chunk := read1(_CHUNK):
+        yield chunk
+
+
+def _download(
+    url: str, path: Path, options: _Options, *, label: str
+) -> tuple[str, int, dict[str, Any]]:
+    """Download ``url`` into ``path`` with retries and resume; (sha256, size, info)."""
+    partial = Partial(path, url)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial.resume()
+    session = _session()
+    bar = ProgressBar(
+        label.rsplit("/", 1)[-1][:40], total=None, enabled=progress_enabled(options.progress)
+    )
+    attempt = 0
+    worst: _Retry | None = None  # a size disagreement says more than the 416 that follows
     try:
-        if zipfile.is_zipfile(archive):
-            with zipfile.ZipFile(archive) as zf:
-                for name in zf.namelist():
-                    target = (tmp / name).resolve()
-                    if not target.is_relative_to(tmp.resolve()):
-                        raise ArchiveError(f"{archive}: member {name!r} leaves the destination")
-                zf.extractall(tmp)
-        else:
-            try:
-                with tarfile.open(archive) as tf:
-                    tf.extractall(tmp, filter="data")
-            except (tarfile.TarError, EOFError, OSError) as exc:
-                raise ArchiveError(f"{archive} is not a valid archive: {exc}") from exc
-        os.replace(tmp, dest)
+        with bar:
+            while True:
+                try:
+                    info = _attempt(session, partial, options, bar)
+                    partial.close()
+                    partial.meta.unlink(missing_ok=True)
+                    return partial.digest.hexdigest(), partial.offset, info
+                except _Retry as retry:
+                    partial.close()
+                    if worst is None or not isinstance(worst.final, IntegrityError):
+                        worst = retry
+                    attempt += 1
+                    if attempt > RETRIES:
+                        raise worst.final from retry
+                    delay = min(BACKOFF * 2 ** (attempt - 1), 10.0) * random.uniform(1.0, 1.2)
+                    time.sleep(max(delay, min(retry.retry_after or 0.0, 30.0)))
+    except BaseException:
+        partial.discard()
+        raise
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return dest
+        session.close()
+
+
+def _attempt(
+    session: requests.Session, partial: Partial, options: _Options, bar: ProgressBar
+) -> dict[str, Any]:
+    """One GET of the rest of the file; raises _Retry for failures worth another try."""
+    import requests
+    import urllib3
+
+    url = partial.url
+    headers = dict(options.headers)
+    if partial.offset:
+        headers["Range"] = f"bytes={partial.offset}-"
+        if partial.validator:
+            headers["If-Range"] = partial.validator
+    try:
+        response = _open(session, url, headers, options)
+    except requests.RequestException as exc:
+        raise _Retry(FetchError(f"could not fetch {url}: {exc}", url=url)) from exc
+    with response:
+        status = response.status_code
+        if status in (404, 410):
+            raise SourceNotFoundError(f"{url} answered {status} {response.reason}", source=url)
+        if status == 429 or status >= 500:
+            after = response.headers.get("Retry-After", "")
+            failure = FetchError(f"{url} answered HTTP {status} {response.reason}", url=url)
+            raise _Retry(failure, float(after) if after.isdigit() else None)
+        if status == 416:  # our partial is not a prefix of what the server has: start over
+            partial.restart()
+            raise _Retry(FetchError(f"{url} refused to resume (HTTP 416)", url=url))
+        if status not in (200, 206):
+            raise FetchError(f"{url} answered HTTP {status} {response.reason}", url=url)
+        length = response.headers.get("Content-Length")
+        total = int(length) if length and length.isdigit() else None
+        if status == 206:
+            span = _content_range(response.headers.get("Content-Range", ""))
+            if span is None or span[0] != partial.offset:
+                partial.restart()
+                raise _Retry(FetchError(f"{url} answered a range we did not ask for", url=url))
+            total = span[1]
+        elif partial.offset:  # the server ignored Range (F2): restart, never append
+            partial.restart()
+        etag = response.headers.get("ETag", "")
+        validator = etag if etag and not etag.startswith("W/") else None
+        partial.remember(validator or response.headers.get("Last-Modified"))
+        bar.restart(total, partial.offset)
+        encoded = response.headers.get("Content-Encoding", "identity") != "identity"
+        partial.open()
+        try:
+            for chunk in _chunks(response):
+                partial.append(chunk)
+                bar.advance(len(chunk))
+        except (requests.RequestException, urllib3.exceptions.HTTPError, ConnectionError) as exc:
+            raise _Retry(_short_body(url, partial.offset, total, exc)) from exc
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise FetchError(
+                    f"no space left on the device while downloading {url} into "
+                    f"{partial.path.parent}; free some space (or point ZOO_HOME elsewhere) "
+                    "and retry",
+                    url=url,
+                ) from exc
+            raise
+        finally:
+            partial.close()
+        if total is not None and partial.offset != total and not encoded:
+            raise _Retry(_short_body(url, partial.offset, total, None))
+    info: dict[str, Any] = {}
+    if validator:
+        info["etag"] = validator
+    if response.headers.get("Last-Modified"):
+        info["last_modified"] = response.headers["Last-Modified"]
+    return info

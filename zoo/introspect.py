@@ -171,7 +171,9 @@ def split_model(
         features, pooled = model, feature_tensor  # already pooled features: no second graph
     else:
         pooled = _pool(feature_tensor, pooling)
-        features = keras.Model(model.inputs, pooled, name=f"{model.name}_features")
+        # a single input is passed bare, so calling the model with a tensor matches its structure
+        inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+        features = keras.Model(inputs, pooled, name=f"{model.name}_features")
     num_classes = None
     if classifier is not None:
         num_classes = int(getattr(classifier, "units", 0) or getattr(classifier, "filters", 0))

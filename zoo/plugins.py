@@ -44,6 +44,8 @@ ENTRY_POINT_GROUP = "zoo"
 #: The built-in plugins: plugin name -> module. Registered exactly like entry points.
 BUILTIN_PLUGINS: Mapping[str, str] = {
     "keras_apps": "zoo.providers.keras_apps",
+    "local": "zoo.providers.local",
+    "tfhub": "zoo.providers.tfhub",
 }
 
 

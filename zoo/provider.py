@@ -45,6 +45,10 @@ class Provider:
     #: Provider-specific options a registry entry (``options:``) or an override may set,
     #: mapped to a one-line help text. Anything else is refused with a "did you mean".
     options: ClassVar[Mapping[str, str]] = {}
+    #: Providers are asked to claim a raw source in increasing ``claim_order`` (then in
+    #: registration order). A catch-all claim (any path, like the built-in ``local``) sets a
+    #: high value so that providers recognizing something specific are asked first.
+    claim_order: ClassVar[int] = 0
 
     def claim(self, source: object) -> str | ModelSpec | None:
         """Say whether a raw source (not a registry name) is for this provider.

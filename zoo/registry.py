@@ -8,7 +8,8 @@ field. Later sources override earlier ones by name, in this order:
 2. models contributed by plugins (``zoo_register_models``)
 3. the user's file, ``ZOO_HOME/registry.yaml``
 4. ``./zoo.yaml`` in the working directory
-5. each entry of ``ZOO_REGISTRY`` (``os.pathsep``-separated)
+5. each entry of ``ZOO_REGISTRY`` (``os.pathsep``-separated; an entry may be an https URL,
+   fetched and cached through ``zoo.fetch``)
 """
 
 from __future__ import annotations
@@ -67,7 +68,11 @@ class _Mapping(dict[Any, Any]):
     key_lines: dict[Any, int]
 
 
-class _LineLoader(yaml.SafeLoader):
+# libyaml's parser is ~6x faster than PyYAML's pure-Python one; the constructor stays the safe one.
+_SafeBase: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _LineLoader(_SafeBase):  # type: ignore[valid-type,misc]
     """Safe YAML loader that records line numbers and refuses duplicate keys."""
 
     zoo_path: str | None = None  # the file being read, for error messages
@@ -166,8 +171,42 @@ def parse_registry_text(text: str, path: str) -> list[ModelSpec]:
     return specs
 
 
+#: Seconds a remote registry file (an https URL in ZOO_REGISTRY) is used before it is
+#: downloaded again; offline, the cached copy is used whatever its age.
+REMOTE_REGISTRY_MAX_AGE = 3600.0
+
+
 def load_registry_file(path: str | os.PathLike[str]) -> list[ModelSpec]:
-    """Read one registry file from disk."""
+    """Read one registry file from disk, or from an https URL through ``zoo.fetch``.
+
+    A URL may be pinned with a ``#sha256=<hex>`` fragment or by ``zoo.lock``; unpinned, it is
+    refreshed after ``REMOTE_REGISTRY_MAX_AGE`` seconds.
+    """
+    if isinstance(path, str) and "://" in path:
+        from zoo.errors import FetchError, IntegrityError, ZooWarning
+        from zoo.fetch import fetch
+
+        try:
+            local = fetch(path, kind="registry", max_age=REMOTE_REGISTRY_MAX_AGE)
+        except FetchError as exc:
+            if isinstance(exc, IntegrityError):
+                raise
+            try:  # unreachable: an older cached copy beats no registry at all
+                local = fetch(path, kind="registry")
+            except FetchError:
+                raise exc from None
+            import warnings
+
+            warnings.warn(
+                f"could not refresh the registry {path} ({exc}); using the cached copy",
+                ZooWarning,
+                stacklevel=2,
+            )
+        try:
+            text = local.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise RegistryError("registry file is not UTF-8 text", path=path) from None
+        return parse_registry_text(text, path)
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
@@ -343,9 +382,27 @@ def registry_locations(cwd: Path | None = None) -> list[str]:
     for candidate in (user_registry(), cwd / "zoo.yaml"):
         if candidate.is_file():
             found.append(str(candidate))
-    extra = os.environ.get("ZOO_REGISTRY", "")
-    found.extend(item for item in extra.split(os.pathsep) if item.strip())
+    found.extend(split_locations(os.environ.get("ZOO_REGISTRY", "")))
     return found
+
+
+def split_locations(value: str, sep: str = os.pathsep) -> list[str]:
+    """Split a ``ZOO_REGISTRY`` value on ``sep``, keeping URLs (``https://h:8443/x``) whole."""
+    pieces = value.split(sep)
+    items: list[str] = []
+    i = 0
+    while i < len(pieces):
+        item = pieces[i]
+        i += 1
+        if sep == ":" and item in ("http", "https") and i < len(pieces):
+            item += ":" + pieces[i]  # the "//host" part
+            i += 1
+            if i < len(pieces) and re.match(r"^\d+(/|$)", pieces[i]):
+                item += ":" + pieces[i]  # a port
+                i += 1
+        if item.strip():
+            items.append(item)
+    return items
 
 
 class Registry:

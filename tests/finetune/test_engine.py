@@ -38,10 +38,34 @@ def _local_source(tmp: Path) -> tuple[object, dict[str, Any]]:
     return str(path), {}
 
 
+def _tfhub_source(tmp: Path) -> tuple[object, dict[str, Any]]:
+    from tests.providers.conftest import build_reusable_saved_model
+
+    return f"hub:{build_reusable_saved_model(tmp / 'hub')}", {}
+
+
+def _keras_hub_source(tmp: Path) -> tuple[object, dict[str, Any]]:
+    """A tiny KerasHub ResNet preset directory (the zoo-keras-hub plugin's provider)."""
+    import keras_hub
+
+    keras_hub.models.ResNetBackbone(  # as the plugin's own tests: ResNet insists on 64 first
+        input_conv_filters=[64],
+        input_conv_kernel_sizes=[3],
+        stackwise_num_filters=[64, 16],
+        stackwise_num_blocks=[1, 1],
+        stackwise_num_strides=[1, 2],
+        block_type="basic_block",
+        image_shape=(None, None, 3),
+    ).save_to_preset(str(tmp / "preset"))
+    return str(tmp / "preset"), {"input_shape": (32, 32, 3)}
+
+
 #: provider name -> a small source of that provider, with load overrides
 SOURCES: dict[str, Callable[[Path], tuple[object, dict[str, Any]]]] = {
     "keras": _keras_source,
     "local": _local_source,
+    "tfhub": _tfhub_source,
+    "keras_hub": _keras_hub_source,
 }
 IN_MEMORY = {"memory-plugin": _memory_plugin_source, "from_model": _from_model_source}
 

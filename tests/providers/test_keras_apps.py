@@ -49,7 +49,13 @@ def test_contract_for_every_architecture(name: str) -> None:
     assert backbone.input_spec.mode == spec.preprocessing
     assert backbone.feature_dim == spec.feature_dim, "registry feature_dim is stale"
     assert backbone.classifier is None  # weights=None: no top unless asked
-    check_backbone(backbone)
+    check_backbone(backbone, eager=True)  # one eager step: graph tracing is tested elsewhere
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v3_small", "vgg16", "efficientnet_b0"])
+def test_contract_with_a_traced_train_step(name: str) -> None:
+    """The train step traced into a graph as `fit` does: one family per preprocessing kind."""
+    check_backbone(zoo.load_backbone(name, weights=None, input_shape=(32, 32, 3)))
 
 
 def test_every_keras_function_has_an_entry_with_the_module_preprocessing() -> None:

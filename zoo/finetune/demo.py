@@ -6,6 +6,7 @@ Offline, on scikit-learn's digits (8x8 grayscale, shipped with scikit-learn):
 2. register it in a ``zoo.yaml`` (``provider: local``, with a fine-tune ``recipe:``)
 3. fine-tune it through tfzoo to digits 5-9 using 5% of their labels
 4. train the same network from scratch on the same 5%, through the same engine
+   (fresh weights: ``keras.models.clone_model`` of the saved network)
 5. print a table (accuracy, time per phase) and write a PNG of the training curves
 """
 
@@ -116,32 +117,10 @@ def write_registry(directory: Path, model_path: Path, config: DemoConfig) -> Pat
 
 
 def load_pretrained(directory: Path) -> Backbone:
-    """The registered model as a Backbone, through the registry in ``directory``.
-
-    With the local-file provider installed this is ``load_backbone("digits_cnn")``; without
-    it, the same entry is loaded with ``keras.saving.load_model`` + ``Backbone.from_model``.
-    """
+    """The registered model as a Backbone: the registry in ``directory``, provider ``local``."""
     from zoo.api import Session
 
-    session = Session(cwd=directory)
-    if "local" in session.host.provider_names():
-        return session.load_backbone(MODEL_NAME)
-    import keras
-
-    from zoo.backbone import Backbone
-    from zoo.spec import InputSpec
-
-    spec = session.get_spec(MODEL_NAME)
-    model = keras.saving.load_model(spec.source)
-    return Backbone.from_model(
-        model,
-        name=spec.name,
-        provider="local",
-        input_spec=spec.input_spec(InputSpec()),
-        feature_layer=spec.feature_layer,
-        classifier_layer=spec.classifier_layer,
-        spec=spec,
-    )
+    return Session(cwd=directory).load_backbone(MODEL_NAME)
 
 
 def _split(

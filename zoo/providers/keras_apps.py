@@ -3,7 +3,8 @@
 Sources are Keras function names (``"InceptionV3"``), ``"keras:InceptionV3"``, or the function
 itself (``keras.applications.InceptionV3``). Registry entries (``inception_v3`` ...) live in
 the packaged registry.yaml. ``weights`` is ``"imagenet"`` (Keras's own download and hash
-check), ``None`` (random init), or a local weights file.
+check), ``None`` (random init), a local weights file, or an https URL of one (downloaded
+through ``zoo.fetch``, pinned by the entry's ``sha256`` or ``zoo.lock``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from zoo.errors import (
     SourceNotFoundError,
 )
 from zoo.hookspecs import hookimpl
-from zoo.provider import Provider
+from zoo.provider import Artifact, Provider
 from zoo.spec import InputSpec, ModelSpec
 
 if TYPE_CHECKING:
@@ -75,6 +76,12 @@ class KerasAppsProvider(Provider):
         if callable(source) and module.startswith(_APPLICATION_MODULES):
             return str(getattr(source, "__name__", ""))
         return None
+
+    def artifacts(self, spec: ModelSpec) -> list[Artifact]:
+        """Weights given as a URL (``"imagenet"`` weights are Keras's own download)."""
+        if spec.weights is not None and "://" in spec.weights:
+            return [Artifact(spec.weights, sha256=spec.sha256, kind="weights")]
+        return []
 
     def load(self, spec: ModelSpec) -> Backbone:
 
@@ -148,11 +155,11 @@ def _weights(spec: ModelSpec) -> str | None:
     if weights is None or weights == "imagenet":
         return weights
     if "://" in weights:
-        raise InvalidOptionError(
-            f"weights for {spec.name!r} are a URL ({weights}); download it first and pass "
-            "the local file path",
-            provider="keras",
-        )
+        from zoo.fetch import fetch
+
+        # Weights are data (an .h5 / .weights.h5 of arrays): fetched, pinned by the entry's
+        # sha256 or zoo.lock, and cached; Keras reads them from the cache.
+        return str(fetch(weights, sha256=spec.sha256, name=spec.name, kind="weights"))
     path = Path(weights).expanduser()
     if not path.is_file():
         raise SourceNotFoundError(

@@ -1,0 +1,75 @@
+"""docs/plugins.md: its generated reference is current, and its example plugin really works."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from zoo import docs
+from zoo.api import Session, reset
+from zoo.plugins import PluginHost
+
+GUIDE = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
+
+
+def _example(name: str) -> str:
+    """The fenced code block right after ``<!-- example: NAME ... -->`` in the guide."""
+    text = GUIDE.read_text(encoding="utf-8")
+    found = re.search(
+        r"<!-- example: " + re.escape(name) + r"\b.*?-->\n```\w+\n(.*?)```", text, re.S
+    )
+    assert found, f"docs/plugins.md has no example {name!r}"
+    return found.group(1)
+
+
+def test_generated_reference_is_up_to_date() -> None:
+    """Fails when zoo/hookspecs.py or zoo/provider.py changed: run python -m zoo.docs."""
+    assert docs.main(["--check", "--path", str(GUIDE)]) == 0
+
+
+def test_render_fills_sections_from_the_code_and_needs_the_markers() -> None:
+    stale = "intro\n" + "\n".join(
+        f"{docs._BEGIN.format(n)}\nold text\n{docs._END.format(n)}" for n in docs.SECTIONS
+    )
+    fresh = docs.render(stale)
+    assert "old text" not in fresh and fresh.startswith("intro\n")
+    assert "### `zoo_register_providers`" in fresh
+    assert "Hand the host your providers." in fresh  # the hookspec's docstring, verbatim
+    assert "#### `Provider.claim(" in fresh and "| `options` |" in fresh
+    assert docs.render(fresh) == fresh
+    with pytest.raises(ValueError, match="lacks the markers of section"):
+        docs.render("no markers here")
+
+
+def test_guide_example_plugin_installs_and_keeps_the_contract(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code = _example("plugin module")
+    assert len(code.strip().splitlines()) < 30  # the guide promises a plugin in under 30 lines
+    source = tmp_path / "zoo-tiny"
+    (source / "zoo_tiny").mkdir(parents=True)
+    (source / "zoo_tiny" / "__init__.py").write_text(code)
+    (source / "pyproject.toml").write_text(_example("plugin pyproject"))
+    target = tmp_path / "site"
+    pip = [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation"]
+    subprocess.run([*pip, "--target", str(target), str(source)], check=True)
+    monkeypatch.syspath_prepend(str(target))
+    monkeypatch.setenv("ZOO_LOAD_PLUGINS", "tiny")
+    importlib.invalidate_caches()
+    reset()
+
+    host = PluginHost()
+    info = host.plugin("tiny")
+    assert (info.distribution, info.providers, info.models) == ("zoo-tiny", ["tiny"], ["tiny_cnn"])
+    backbone = Session(host).load_backbone("tiny_cnn", width=4)
+    assert backbone.feature_dim == 4 and backbone.input_spec.mode == "unit"
+
+    namespace: dict[str, object] = {}
+    exec(compile(_example("plugin test"), "docs/plugins.md", "exec"), namespace)
+    namespace["test_tiny_keeps_the_contract"]()  # type: ignore[operator]
+    namespace["test_installed_plugin_is_found"]()  # type: ignore[operator]

@@ -1,0 +1,151 @@
+"""The click group, error handling and output helpers shared by every command."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from zoo import __version__
+from zoo.errors import ZooError
+
+__all__ = [
+    "console",
+    "echo_json",
+    "main",
+    "override_option",
+    "parse_overrides",
+    "quiet_tensorflow",
+    "shape_text",
+]
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+class ZooGroup(click.Group):
+    """Turns errors into one clear line: ZooError and OSError exit 1, usage errors exit 2.
+
+    With ``--debug`` the traceback is printed too.
+    """
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
+            raise
+        except (ZooError, OSError) as exc:
+            self._fail(ctx, str(exc) if isinstance(exc, ZooError) else _os_error_text(exc))
+        except Exception as exc:  # a bug: say so, keep the traceback behind --debug
+            self._fail(
+                ctx, f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for details)"
+            )
+
+    @staticmethod
+    def _fail(ctx: click.Context, message: str) -> None:
+        if _debug(ctx):
+            traceback.print_exc()
+        click.echo(f"Error: {message}", err=True)
+        ctx.exit(1)
+
+
+def _debug(ctx: click.Context) -> bool:
+    root = ctx.find_root()
+    return bool(root.params.get("debug")) or os.environ.get("ZOO_DEBUG") == "1"
+
+
+def _os_error_text(exc: OSError) -> str:
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
+
+
+@click.group(cls=ZooGroup, context_settings=CONTEXT)
+@click.version_option(__version__, "-V", "--version", prog_name="zoo")
+@click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
+def main(debug: bool) -> None:
+    """tfzoo: name a model, get a normalized backbone, fine-tune it.
+
+    \b
+    Discover:   zoo list 'resnet*'      zoo info inception_v3 --load
+    Get:        zoo fetch NAME          zoo lock
+    Train:      zoo finetune NAME --data DIR --export out/
+    Diagnose:   zoo doctor NAME
+    Extend:     zoo plugins             zoo install PACKAGE
+    """
+
+
+def console(stderr: bool = False) -> Any:
+    """A rich console (imported lazily: rich costs start-up time)."""
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True, stderr=stderr)
+
+
+def echo_json(data: Any) -> None:
+    """Print ``data`` as indented JSON with a trailing newline (the --json contract)."""
+    click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
+
+
+def shape_text(shape: Sequence[int | None] | None) -> str:
+    """(224, 224, 3) -> "224x224x3"; free dimensions print as "*"."""
+    if shape is None:
+        return "?"
+    return "x".join("*" if d is None else str(d) for d in shape)
+
+
+def quiet_tensorflow() -> None:
+    """Import TensorFlow without its C++ start-up log lines (they drown a tool's output).
+
+    ``TF_CPP_MIN_LOG_LEVEL`` does not silence the lines absl prints before it is initialized,
+    so the import runs with file descriptor 2 pointed at /dev/null; Python exceptions still
+    propagate. ``--debug`` (or ``ZOO_DEBUG=1``) keeps everything.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    ctx = click.get_current_context(silent=True)
+    if "tensorflow" in sys.modules or (ctx is not None and _debug(ctx)):
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def parse_overrides(
+    ctx: click.Context, param: click.Parameter, values: Sequence[str]
+) -> dict[str, Any]:
+    """``-o KEY=VALUE`` options -> overrides for ``zoo.load_backbone`` (VALUE read as YAML).
+
+    ``-o weights=null -o input_shape=[96,96,3] -o include_top=true``
+    """
+    import yaml
+
+    overrides: dict[str, Any] = {}
+    for item in values:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE, received {item!r}", ctx, param)
+        try:
+            overrides[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            overrides[key.strip()] = raw
+    return overrides
+
+
+override_option = click.option(
+    "--override",
+    "-o",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    callback=parse_overrides,
+    help="Override a spec field or provider option, e.g. -o weights=null -o input_shape=[96,96,3].",
+)

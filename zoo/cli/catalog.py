@@ -1,0 +1,173 @@
+"""Discover the zoo: ``zoo list``, ``info``, ``plugins``, ``install`` and ``uninstall``."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+from typing import Any
+
+import click
+
+import zoo
+from zoo.cli._app import console, echo_json, main, override_option, quiet_tensorflow, shape_text
+from zoo.errors import PluginError
+
+
+@main.command("list")
+@click.argument("pattern", required=False)
+@click.option("--provider", "-p", metavar="NAME", help="Only models of this provider.")
+@click.option("--tag", "-t", metavar="TAG", help="Only models with this tag.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of specs (docs/cli.md).")
+def list_cmd(pattern: str | None, provider: str | None, tag: str | None, as_json: bool) -> None:
+    """List registered models, optionally matching PATTERN (fnmatch, e.g. 'resnet*')."""
+    specs = zoo.list_models(pattern, provider=provider, tag=tag)
+    if as_json:
+        echo_json([s.to_dict() for s in specs])
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(specs)} models", title_justify="left", box=None, pad_edge=False)
+    for column in ("name", "provider", "input", "features", "license", "tags"):
+        table.add_column(column, no_wrap=column != "tags", overflow="fold")
+    for s in specs:
+        table.add_row(
+            s.name,
+            s.provider,
+            shape_text(s.input_shape),
+            str(s.feature_dim or ""),
+            s.license or "",
+            ", ".join(s.tags),
+        )
+    console().print(table)
+    if not specs:
+        hint = "; `zoo plugins` shows which providers are installed" if provider else ""
+        click.echo(f"no model matches{hint}", err=True)
+
+
+@main.command("info")
+@click.argument("name")
+@click.option("--load", is_flag=True, help="Load the backbone and show what it really is.")
+@override_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON: {spec, backbone?}.")
+def info_cmd(name: str, load: bool, overrides: dict[str, Any], as_json: bool) -> None:
+    """Show what the registry says about NAME; with --load, the loaded backbone too.
+
+    NAME is a registry name or alias, or any source `zoo.load_backbone` takes.
+    """
+    from zoo.api import default_session
+
+    spec = default_session().spec_for(name)
+    data: dict[str, Any] = {"spec": spec.to_dict()}
+    if load:
+        quiet_tensorflow()
+        data["backbone"] = zoo.load_backbone(name, **overrides).describe()
+    if as_json:
+        echo_json(data)
+        return
+    out = console()
+    for key, value in data["spec"].items():
+        if value not in (None, "", [], {}, ()):
+            out.print(f"[bold]{key:>17}[/bold]  {value}")
+    if load:
+        out.print("\n[bold]loaded backbone[/bold]")
+        backbone = data["backbone"]
+        spec_in = backbone.pop("input_spec")
+        for key, value in backbone.items():
+            if key == "labels" and value:
+                value = (
+                    f"{len(value)} labels: {', '.join(value[:5])}{' ...' if len(value) > 5 else ''}"
+                )
+            out.print(f"[bold]{key:>17}[/bold]  {value}")
+        out.print(
+            f"[bold]{'input':>17}[/bold]  {shape_text(spec_in['shape'])} {spec_in['dtype']}, "
+            f"preprocessing {spec_in['mode']} -> values in {spec_in['value_range']}"
+        )
+
+
+def _plugin_rows() -> list[dict[str, Any]]:
+    from zoo.api import default_session
+
+    return [info.to_dict() for info in default_session().host.info()]
+
+
+@main.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of plugins.")
+def plugins_cmd(as_json: bool) -> None:
+    """List plugins: where each comes from, what it registered, and load errors."""
+    rows = _plugin_rows()
+    if as_json:
+        echo_json(rows)
+        return
+    _print_plugins(rows, title=f"{len(rows)} plugins")
+
+
+def _print_plugins(rows: list[dict[str, Any]], title: str) -> None:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", box=None, pad_edge=False)
+    for column in ("plugin", "from", "providers", "models", "status"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        origin = (
+            "built-in"
+            if row["builtin"]
+            else f"{row['distribution'] or '?'} {row['version'] or ''}".strip()
+        )
+        status = "ok"
+        if row["blocked"]:
+            status = "blocked (ZOO_BLOCK_PLUGINS / ZOO_LOAD_PLUGINS)"
+        elif row["error"]:
+            status = f"[red]error:[/red] {row['error']}"
+        table.add_row(
+            row["name"], origin, ", ".join(row["providers"]), str(len(row["models"])), status
+        )
+    console().print(table)
+
+
+def _pip(args: list[str]) -> None:
+    command = [sys.executable, "-m", "pip", *args]
+    click.echo("$ " + " ".join(["pip", *args]), err=True)
+    code = subprocess.call(command, stdout=2)  # pip's chatter to stderr: stdout stays clean JSON
+    if code != 0:
+        raise PluginError(f"pip {args[0]} failed with exit code {code}; see pip's output above")
+    importlib.invalidate_caches()
+    from zoo.api import reset
+
+    reset()
+
+
+@main.command("install")
+@click.argument("packages", nargs=-1, required=True)
+@click.option("--upgrade", "-U", is_flag=True, help="Upgrade packages that are already installed.")
+@click.option(
+    "--editable", "-e", is_flag=True, help="Install a local plugin directory in editable mode."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the new or changed plugins as JSON.")
+def install_cmd(packages: tuple[str, ...], upgrade: bool, editable: bool, as_json: bool) -> None:
+    """pip-install plugin PACKAGES into this environment, then show what they registered."""
+    before = {(r["name"], r["version"]) for r in _plugin_rows()}
+    args = ["install", *(["--upgrade"] if upgrade else [])]
+    for package in packages:
+        args += ["-e", package] if editable else [package]
+    _pip(args)
+    new = [r for r in _plugin_rows() if (r["name"], r["version"]) not in before]
+    if as_json:
+        echo_json(new)
+        return
+    if new:
+        _print_plugins(new, title="installed plugins")
+    else:
+        click.echo("no new tfzoo plugin: the packages register no 'zoo' entry point", err=True)
+
+
+@main.command("uninstall")
+@click.argument("packages", nargs=-1, required=True)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+def uninstall_cmd(packages: tuple[str, ...], yes: bool) -> None:
+    """pip-uninstall PACKAGES and show which plugins went away."""
+    before = {r["name"]: r for r in _plugin_rows() if not r["builtin"]}
+    _pip(["uninstall", *(["-y"] if yes else []), *packages])
+    after = {r["name"] for r in _plugin_rows()}
+    gone = [name for name in before if name not in after]
+    click.echo(f"removed plugins: {', '.join(gone)}" if gone else "no tfzoo plugin was removed")

@@ -1,0 +1,222 @@
+"""TF Hub handles: which sources they are, where their archives live, where they are cached.
+
+Pure Python (no TensorFlow); used by the ``tfhub`` provider and by :class:`zoo.HubLayer`.
+
+A handle is one of:
+
+- ``https://tfhub.dev/<publisher>/<model>/<version>`` (and ``hub.tensorflow.google.cn``): the
+  archive is ``<handle>?tf-hub-format=compressed``, tensorflow_hub's convention; tfhub.dev
+  redirects it to Kaggle Models, so the old handles keep working.
+- ``https://www.kaggle.com/models/<owner>/<model>/<framework>/<variation>/<version>``: the
+  archive is Kaggle's public model API,
+  ``https://www.kaggle.com/api/v1/models/<owner>/<model>/<framework>/<variation>/<version>/download``
+  (the endpoint kagglehub / kagglesdk call; a ``.tar.gz`` of the SavedModel). The version is
+  required: an unversioned handle would silently change under a pinned sha256.
+- any other ``https://`` URL: a server following the Hub convention (``?tf-hub-format=compressed``
+  is appended) or, when the path ends in ``.tar.gz``/``.tgz``/``.tar``/``.zip``, the archive
+  itself. Plain ``http://`` only from loopback addresses or with ``allow_http=True``.
+- a local directory holding a Hub-format (TF2 SavedModel) model, or ``file:`` URI.
+
+``hub:`` in front of any of these is accepted and dropped. Remote archives are downloaded
+through :func:`zoo.fetch.fetch_archive` only. When ``TFHUB_CACHE_DIR`` is set, the extracted
+model is kept there in tensorflow_hub's layout (``$TFHUB_CACHE_DIR/<sha1 of the handle>/``),
+so a cache filled by tensorflow_hub is used without a download and the other way round.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from zoo.errors import InvalidModelError, SourceNotFoundError
+
+__all__ = [
+    "archive_url",
+    "find_saved_model",
+    "hub_cache_dir",
+    "is_remote",
+    "normalize_handle",
+    "resolve",
+]
+
+PROVIDER = "tfhub"
+_TFHUB_HOSTS = {"tfhub.dev", "www.tfhub.dev", "hub.tensorflow.google.cn"}
+_KAGGLE_HOSTS = {"www.kaggle.com", "kaggle.com"}
+_KAGGLE_PATH = re.compile(
+    r"^/models/(?P<owner>[^/]+)/(?P<model>[^/]+)/(?P<framework>[^/]+)/(?P<variation>[^/]+)"
+    r"(?:/(?P<version>[^/]+))?/?$"
+)
+_ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".zip")
+_COMPRESSED = "tf-hub-format=compressed"
+
+
+def normalize_handle(source: str) -> str:
+    """The handle without a ``hub:`` prefix; ``file:`` URIs and ``~`` become absolute paths."""
+    handle = source.strip()
+    handle = handle.removeprefix("hub:")
+    if handle.startswith("file:"):
+        return str(_file_uri_path(handle))
+    if is_remote(handle):
+        return handle
+    return str(Path(handle).expanduser().absolute())
+
+
+def is_remote(handle: str) -> bool:
+    """True for http(s) handles (downloaded), False for local directories."""
+    return handle.startswith(("https://", "http://"))
+
+
+def archive_url(handle: str) -> str:
+    """The URL of the compressed archive of a remote handle (see the module docstring).
+
+    Example:
+        >>> archive_url("https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5")
+        'https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5?tf-hub-format=compressed'
+    """
+    parts = urlsplit(handle)
+    host = (parts.hostname or "").lower()
+    if host in _KAGGLE_HOSTS:
+        match = _KAGGLE_PATH.match(parts.path)
+        if match is None or not match["version"]:
+            raise SourceNotFoundError(
+                f"{handle} is not a versioned Kaggle model handle; expected "
+                "https://www.kaggle.com/models/<owner>/<model>/<framework>/<variation>/<version>",
+                provider=PROVIDER,
+                source=handle,
+            )
+        return (
+            "https://www.kaggle.com/api/v1/models/{owner}/{model}/{framework}/{variation}/"
+            "{version}/download".format(**match.groupdict())
+        )
+    if host not in _TFHUB_HOSTS and parts.path.lower().endswith(_ARCHIVE_SUFFIXES):
+        return handle
+    if _COMPRESSED in parts.query:
+        return handle
+    return handle + ("&" if parts.query else "?") + _COMPRESSED
+
+
+def hub_cache_dir(handle: str) -> Path | None:
+    """``$TFHUB_CACHE_DIR/<sha1(handle)>`` as tensorflow_hub names it, or None when unset."""
+    root = os.environ.get("TFHUB_CACHE_DIR")
+    if not root:
+        return None
+    return Path(root).expanduser() / hashlib.sha1(handle.encode("utf8")).hexdigest()
+
+
+def resolve(
+    handle: str,
+    *,
+    sha256: str | None = None,
+    trust: bool = False,
+    allow_http: bool = False,
+    name: str | None = None,
+) -> Path:
+    """The local directory holding the SavedModel of ``handle``, downloading it if needed.
+
+    Args:
+        handle: a handle as described in the module docstring (``hub:`` prefix allowed).
+        sha256: pin of the downloaded archive.
+        trust: vouch for an unpinned remote archive (it holds a program; FAULTS F19).
+        allow_http: permit plain http to a non-loopback host.
+        name: the registry name, so an offline miss says ``zoo fetch <name>``.
+
+    Raises:
+        SourceNotFoundError: a local directory that does not exist, a URL answering 404.
+        InvalidModelError: the directory or archive holds no TF2 SavedModel.
+        FetchError: the download failed (see :mod:`zoo.fetch`).
+    """
+    handle = normalize_handle(handle)
+    if not is_remote(handle):
+        path = Path(handle)
+        if not path.exists():
+            raise SourceNotFoundError(
+                f"{handle}: no such directory; a local Hub model is a directory holding "
+                "saved_model.pb",
+                provider=PROVIDER,
+                source=handle,
+            )
+        return find_saved_model(path, source=handle, provider=PROVIDER)
+    cached = hub_cache_dir(handle)
+    if cached is not None and (cached / "saved_model.pb").is_file():
+        return cached  # filled earlier by tfzoo or tensorflow_hub: no network needed
+    from zoo.fetch import fetch_archive
+
+    extracted = fetch_archive(
+        archive_url(handle), sha256=sha256, allow_http=allow_http, trust=trust, name=name
+    )
+    model_dir = find_saved_model(extracted, source=handle, provider=PROVIDER)
+    if cached is None:
+        return model_dir
+    _mirror(model_dir, cached, handle)
+    return cached
+
+
+def find_saved_model(path: Path, *, source: str, provider: str) -> Path:
+    """``path`` or its single subdirectory holding ``saved_model.pb``; refuses anything else."""
+    if not path.is_dir():
+        raise InvalidModelError(
+            f"{source}: {path} is a file, not a SavedModel directory",
+            provider=provider,
+            source=source,
+        )
+    if (path / "saved_model.pb").is_file():
+        return path
+    entries = sorted(p.name for p in path.iterdir())
+    subdirs = [p for p in path.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    if len(subdirs) == 1 and (subdirs[0] / "saved_model.pb").is_file():
+        return subdirs[0]  # archives packed with one top-level directory
+    if "tfhub_module.pb" in entries:
+        raise InvalidModelError(
+            f"{source} is in the TF1 Hub format (tfhub_module.pb), which needs TF1 graph mode; "
+            "use the TF2 SavedModel version of the model (on tfhub.dev / Kaggle, a handle "
+            "whose framework is 'TensorFlow2')",
+            provider=provider,
+            source=source,
+        )
+    shown = ", ".join(entries[:8]) + (" ..." if len(entries) > 8 else "") if entries else "nothing"
+    raise InvalidModelError(
+        f"{source} is not a SavedModel: no saved_model.pb in {path} (it holds: {shown})",
+        provider=provider,
+        source=source,
+    )
+
+
+def _file_uri_path(uri: str) -> Path:
+    parts = urlsplit(uri)
+    if parts.netloc not in ("", "localhost"):
+        raise SourceNotFoundError(
+            f"{uri}: file: URIs must name a local path (file:///path), received host "
+            f"{parts.netloc!r}",
+            source=uri,
+        )
+    return Path(unquote(parts.path)).expanduser().absolute()
+
+
+def _mirror(source_dir: Path, dest: Path, handle: str) -> None:
+    """Copy (hard links where possible) an extracted model into the TFHUB_CACHE_DIR layout."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
+    try:
+        shutil.copytree(source_dir, tmp / "model", copy_function=_link_or_copy)
+        try:
+            os.replace(tmp / "model", dest)
+        except OSError:
+            if not (dest / "saved_model.pb").is_file():  # another process won the race: fine
+                raise
+        descriptor = dest.parent / f"{dest.name}.descriptor.txt"
+        descriptor.write_text(f"Module: {handle}\nDownloaded by: tfzoo\n", encoding="utf8")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _link_or_copy(src: str, dst: str) -> object:
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+    return dst

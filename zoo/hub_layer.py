@@ -1,0 +1,364 @@
+"""HubLayer: a TF2 SavedModel (TF Hub, Kaggle, or your own) as a real Keras 3 layer.
+
+``hub.KerasLayer`` is a Keras 2 layer and cannot go into a Keras 3 model; Keras's own
+``TFSMLayer`` cannot be fine-tuned with Adam (the restored variable names contain ``:``,
+which becomes an invalid optimizer scope name) and never passes ``training`` to the model.
+This layer takes ``hub.KerasLayer``'s arguments, so ported code changes one name:
+
+- the SavedModel's variables are wrapped in Keras variables (same storage, no copy) with
+  clean names, trainable as the model saved them (``trainable_variables``);
+- ``training=True`` reaches the wrapped ``__call__`` only when the layer is trainable *and*
+  the model trains, so BatchNorm statistics move only then (as ``hub.KerasLayer`` does);
+- the model's ``regularization_losses`` are added while the layer is trainable;
+- a model containing it exports with ``model.export(...)`` and, with a string handle, saves
+  to ``.keras`` (the config holds the handle; weights are saved as usual).
+
+tensorflow_hub is never imported (it imports tf_keras).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from zoo import hub_handles
+from zoo.errors import InvalidModelError, InvalidOptionError
+
+__all__ = ["HubLayer", "load_saved_model"]
+
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.\-]")
+
+
+def load_saved_model(
+    path: str | os.PathLike[str],
+    *,
+    source: str,
+    provider: str,
+    tags: Sequence[str] | str | None = None,
+    options: Any = None,
+) -> Any:
+    """``tf.saved_model.load`` with errors turned into :class:`InvalidModelError`."""
+    try:
+        return tf.saved_model.load(str(path), tags=tags, options=options)
+    except (OSError, ValueError, RuntimeError, tf.errors.OpError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidModelError(
+            f"{source} could not be loaded as a TF2 SavedModel: {first}",
+            provider=provider,
+            source=source,
+        ) from exc
+
+
+def clean_variable_name(name: str) -> str:
+    """``'block/conv:0'`` -> ``'block_conv'``: a name Keras and optimizers accept as a scope."""
+    return _UNSAFE_NAME.sub("_", name.removesuffix(":0")) or "variable"
+
+
+def wrap_variable(variable: Any, trainable: bool) -> keras.Variable:
+    """A Keras variable sharing ``variable``'s storage (the SavedModel keeps reading it)."""
+    return keras.Variable(
+        initializer=variable,
+        trainable=trainable,
+        dtype=variable.dtype,
+        autocast=False,
+        name=clean_variable_name(variable.name),
+    )
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class HubLayer(keras.layers.Layer):  # type: ignore[misc]
+    """A TF2 SavedModel as a Keras 3 layer: ``hub.KerasLayer``'s arguments, on Keras 3.
+
+    Args:
+        handle: a TF Hub / Kaggle handle or URL, a local SavedModel directory (``hub:`` prefix
+            allowed; see :mod:`zoo.hub_handles`), or an already loaded SavedModel object.
+        trainable: fine-tune the SavedModel's trainable variables (default False).
+        arguments: extra keyword arguments for every call of the model.
+        signature: call this signature instead of ``__call__`` (default: ``__call__`` when
+            the model has one, else ``serving_default`` or the only signature).
+        output_key: the output to return when the model returns a dict.
+        signature_outputs_as_dict: return the whole dict of a signature's outputs.
+        output_shape: output shape without the batch dimension, when it cannot be inferred.
+        tags: graph tags passed to ``tf.saved_model.load``.
+        load_options: a ``tf.saved_model.LoadOptions``.
+        sha256: pin of the downloaded archive (remote handles).
+        trust: vouch for an unpinned remote archive (a model is a program; FAULTS F19).
+        allow_http: permit plain http to a non-loopback host.
+        **kwargs: passed to ``keras.layers.Layer`` (``name``, ``dtype``).
+
+    Example:
+        >>> model = keras.Sequential([
+        ...     keras.Input((224, 224, 3)),
+        ...     zoo.HubLayer("https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5",
+        ...                  trainable=False, sha256="..."),
+        ...     keras.layers.Dense(5),
+        ... ])
+    """
+
+    def __init__(
+        self,
+        handle: Any,
+        trainable: bool = False,
+        arguments: Mapping[str, Any] | None = None,
+        *,
+        signature: str | None = None,
+        output_key: str | None = None,
+        signature_outputs_as_dict: bool = False,
+        output_shape: Sequence[int | None] | None = None,
+        tags: Sequence[str] | str | None = None,
+        load_options: Any = None,
+        sha256: str | None = None,
+        trust: bool = False,
+        allow_http: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        loaded = kwargs.pop("_loaded", None)  # internal: an object a provider already loaded
+        super().__init__(trainable=trainable, **kwargs)
+        self._handle = str(handle) if isinstance(handle, os.PathLike) else handle
+        self._arguments = dict(arguments or {})
+        self._signature = signature
+        self._output_key = output_key
+        self._as_dict = bool(signature_outputs_as_dict)
+        self._output_shape = tuple(output_shape) if output_shape is not None else None
+        self._tags = tags
+        self._sha256 = sha256
+        self._trust = bool(trust)
+        self._allow_http = bool(allow_http)
+        source = self._handle if isinstance(self._handle, str) else type(handle).__name__
+        self._source = source
+        if loaded is not None:
+            obj = loaded
+        elif isinstance(self._handle, str):
+            path = hub_handles.resolve(
+                self._handle, sha256=sha256, trust=trust, allow_http=allow_http
+            )
+            obj = load_saved_model(
+                path, source=source, provider="tfhub", tags=tags, options=load_options
+            )
+        else:
+            obj = handle
+        self._obj = obj
+        self._fn = self._select_callable()
+        self._accepts_training = self._signature is None and _accepts_training(self._fn)
+        self._input_spec_hint = _input_spec(self._fn, self._signature is not None)
+        self._check_outputs()
+        self._regularization_losses = list(getattr(obj, "regularization_losses", []) or [])
+        for variable, is_trainable in self._variables_of():
+            self._track_variable(wrap_variable(variable, is_trainable))
+        self.built = True
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def _select_callable(self) -> Any:
+        obj = self._obj
+        signatures = dict(getattr(obj, "signatures", {}) or {})
+        if self._signature is None and callable(obj):
+            if self._as_dict:
+                raise InvalidOptionError(
+                    "signature_outputs_as_dict=True needs a signature; the SavedModel "
+                    f"{self._source} is called through __call__ (signatures: "
+                    f"{', '.join(signatures) or 'none'})"
+                )
+            return obj
+        if not signatures:
+            raise InvalidModelError(
+                f"{self._source} is neither callable (no __call__) nor has signatures; it is "
+                "not a TF2 Hub model or exported model",
+                provider="tfhub",
+                source=self._source,
+            )
+        if self._signature is None:
+            self._signature = (
+                "serving_default" if "serving_default" in signatures else next(iter(signatures))
+            )
+            if len(signatures) > 1 and "serving_default" not in signatures:
+                raise InvalidOptionError(
+                    f"{self._source} has several signatures ({', '.join(sorted(signatures))}) "
+                    "and no __call__; choose one with signature="
+                )
+        if self._signature not in signatures:
+            raise InvalidOptionError(
+                f"{self._source} has no signature {self._signature!r}; available: "
+                f"{', '.join(sorted(signatures)) or 'none'}"
+                + (" (and __call__: leave signature unset)" if callable(obj) else "")
+            )
+        return signatures[self._signature]
+
+    def _check_outputs(self) -> None:
+        if self._signature is None:
+            return
+        outputs = self._fn.structured_outputs
+        if not isinstance(outputs, Mapping):
+            return
+        keys = sorted(outputs)
+        if self._output_key is not None and self._output_key not in outputs:
+            raise InvalidOptionError(
+                f"signature {self._signature!r} of {self._source} has no output "
+                f"{self._output_key!r}; available outputs: {', '.join(keys)}"
+            )
+        if self._output_key is None and not self._as_dict and len(keys) > 1:
+            raise InvalidOptionError(
+                f"signature {self._signature!r} of {self._source} returns several outputs "
+                f"({', '.join(keys)}); choose one with output_key= or pass "
+                "signature_outputs_as_dict=True"
+            )
+
+    def _variables_of(self) -> list[tuple[Any, bool]]:
+        """(variable, trainable) pairs: the Reusable SavedModel lists, else what the call uses."""
+        obj = self._obj
+        if self._signature is None and hasattr(obj, "variables"):
+            everything = list(obj.variables)
+            trainable_ids = {id(v) for v in getattr(obj, "trainable_variables", []) or []}
+        else:
+            functions = (
+                [self._fn]
+                if self._signature is not None
+                else list(getattr(self._fn, "concrete_functions", []) or [])
+            )
+            everything, trainable_ids = [], set()
+            for fn in functions:
+                everything.extend(fn.variables)
+                trainable_ids.update(id(v) for v in fn.trainable_variables)
+        seen: set[int] = set()
+        pairs = []
+        for v in everything:
+            if id(v) not in seen:
+                seen.add(id(v))
+                pairs.append((v, id(v) in trainable_ids))
+        return pairs
+
+    # -- calling -------------------------------------------------------------------------------
+
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        kwargs = dict(self._arguments)
+        if self.trainable:
+            for loss in self._regularization_losses:
+                self.add_loss(loss())
+        if self._signature is not None:
+            if isinstance(inputs, Mapping):
+                kwargs.update(inputs)
+            else:
+                name, spec = self._input_spec_hint or ("inputs", None)
+                kwargs[name] = _cast(inputs, spec)
+            result = self._fn(**kwargs)
+        else:
+            spec = self._input_spec_hint[1] if self._input_spec_hint else None
+            x = inputs if isinstance(inputs, Mapping) else _cast(inputs, spec)
+            if self._accepts_training:
+                # like BatchNormalization: a frozen layer always runs in inference mode
+                kwargs["training"] = bool(training) and self.trainable
+            result = self._fn(x, **kwargs)
+        if isinstance(result, Mapping) and not self._as_dict:
+            result = result[self._pick_output(sorted(result))]
+        if self._output_shape is not None and not isinstance(result, Mapping):
+            result = tf.ensure_shape(result, (None, *self._output_shape))
+        return result
+
+    def _pick_output(self, keys: list[str]) -> str:
+        """The output key to return from a dict result (known only at call time for __call__)."""
+        if self._output_key is None and len(keys) == 1:
+            return keys[0]
+        if self._output_key in keys:
+            return self._output_key
+        wanted = f"no output {self._output_key!r}" if self._output_key else "several outputs"
+        raise InvalidOptionError(
+            f"{self._source} returns a dict with {wanted}; available outputs: {', '.join(keys)} "
+            "(choose one with output_key=)"
+        )
+
+    # -- introspection -------------------------------------------------------------------------
+
+    @property
+    def resolved_object(self) -> Any:
+        """The loaded SavedModel object (as ``hub.KerasLayer.resolved_object``)."""
+        return self._obj
+
+    @property
+    def signature(self) -> str | None:
+        """The signature called, or None for ``__call__``."""
+        return self._signature
+
+    def expected_input(self) -> tuple[tuple[int | None, ...], str] | None:
+        """(shape without batch, dtype) of the single input the model takes, when known."""
+        if self._input_spec_hint is None or self._input_spec_hint[1] is None:
+            return None
+        spec = self._input_spec_hint[1]
+        return tuple(spec.shape.as_list()[1:]), spec.dtype.name
+
+    def get_config(self) -> dict[str, Any]:
+        if not isinstance(self._handle, str):
+            raise InvalidOptionError(
+                "a HubLayer made from a loaded object cannot be saved to .keras (its config "
+                "needs a handle); create it from the handle or directory string, or save the "
+                "model with model.export(...) instead"
+            )
+        for key, value in self._arguments.items():
+            try:
+                json.dumps(value)
+            except TypeError:
+                raise InvalidOptionError(
+                    f"HubLayer arguments[{key!r}] = {value!r} is not JSON-serializable, so the "
+                    "layer cannot be saved to .keras; use model.export(...)"
+                ) from None
+        config: dict[str, Any] = super().get_config()
+        config.update(
+            handle=self._handle,
+            arguments=self._arguments or None,
+            signature=self._signature,
+            output_key=self._output_key,
+            signature_outputs_as_dict=self._as_dict,
+            output_shape=list(self._output_shape) if self._output_shape is not None else None,
+            tags=self._tags,
+            sha256=self._sha256,
+            trust=self._trust,
+            allow_http=self._allow_http,
+        )
+        return config
+
+    def __repr__(self) -> str:
+        via = f"signature={self._signature!r}" if self._signature else "__call__"
+        return f"<HubLayer {self._source} ({via}), trainable={self.trainable}>"
+
+
+def _accepts_training(fn: Any) -> bool:
+    import inspect
+
+    # a restored object's own signature is (*args, **kwargs); its restored __call__ has names
+    for target in (fn, fn.__call__):
+        try:
+            if "training" in inspect.signature(target).parameters:
+                return True
+        except (TypeError, ValueError):
+            continue
+    return False
+
+
+def _input_spec(fn: Any, is_signature: bool) -> tuple[str, Any] | None:
+    """(argument name, TensorSpec) of the model's single tensor input, when there is one."""
+    if is_signature:
+        specs = fn.structured_input_signature[1]
+        if len(specs) == 1:
+            name, spec = next(iter(specs.items()))
+            return name, spec
+        return None
+    for concrete in getattr(fn, "concrete_functions", []) or []:
+        args = concrete.structured_input_signature[0]
+        if args and isinstance(args[0], tf.TensorSpec):
+            return "inputs", args[0]
+    return None
+
+
+def _cast(x: Any, spec: Any) -> Any:
+    """Cast float inputs to the float dtype the SavedModel was traced with."""
+    if spec is None or not spec.dtype.is_floating:
+        return x
+    dtype = getattr(x, "dtype", None)
+    if dtype is not None and tf.as_dtype(dtype).is_floating and tf.as_dtype(dtype) != spec.dtype:
+        return tf.cast(x, spec.dtype)
+    return x
