@@ -23,7 +23,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/zoo demo
+	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/zoo demo
 
 test: $(VENV)/.installed-test lint typecheck pytest
 
