@@ -292,8 +292,12 @@ class Finetuner:
             train = one_hot(train, n)
             val = one_hot(val, n) if val is not None else None
         # a head on cached features is tiny: run a whole epoch per call, not one step, so
-        # Python overhead does not dominate (same batches, same updates)
-        steps = -(-train.count // recipe.batch_size) if cached and train.count else 1
+        # Python overhead does not dominate (same batches, same updates). Not under a
+        # tf.distribute strategy: Keras's multi-step loop fails there ("You must feed a value
+        # for placeholder tensor ... while/cond/Placeholder").
+        steps = 1
+        if cached and train.count and self._strategy is None:
+            steps = -(-train.count // recipe.batch_size)
         self._compile(model, learning_rate, steps_per_execution=steps)
         distribute.build_before_fit(
             model, self._strategy, next(train.batches(min(recipe.batch_size, 2)))
