@@ -19,11 +19,11 @@ $(VENV)/.installed-test: pyproject.toml $(PLUGIN)/pyproject.toml
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[plot]'
+	$(BIN)/python -m pip install -q -e '.[demo]'
 	touch $@
 
 demo: $(VENV)/.installed
-	TF_CPP_MIN_LOG_LEVEL=2 $(BIN)/zoo demo
+	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/zoo demo
 
 test: $(VENV)/.installed-test lint typecheck pytest
 

@@ -7,7 +7,7 @@ import platform
 import sys
 import time
 
-BENCHMARKS = ("startup", "create", "fetch")
+BENCHMARKS = ("startup", "create", "fetch", "finetune")
 
 
 def main(argv: list[str]) -> int:

@@ -36,6 +36,7 @@ from zoo.errors import (
     ZooError,
     ZooWarning,
 )
+from zoo.finetune import FinetuneResult, Recipe, finetune
 from zoo.hookspecs import hookimpl
 from zoo.provider import Provider
 from zoo.spec import InputSpec, ModelSpec
@@ -44,7 +45,7 @@ __version__ = "0.1.0"
 
 # Exports whose modules import TensorFlow: resolved on first attribute access (PEP 562), so
 # that `import zoo` stays light. name -> module.
-_LAZY: dict[str, str] = {"HubLayer": "zoo.hub_layer"}
+_LAZY: dict[str, str] = {"Finetuner": "zoo.finetune.engine", "HubLayer": "zoo.hub_layer"}
 
 
 def __getattr__(name: str) -> object:
@@ -68,6 +69,8 @@ __all__ = [
     "DuplicateNameError",
     "FetchError",
     "FinetuneError",
+    "FinetuneResult",
+    "Finetuner",
     "HubLayer",
     "InputSpec",
     "IntegrityError",
@@ -82,6 +85,7 @@ __all__ = [
     "PluginWarning",
     "Provider",
     "ProviderError",
+    "Recipe",
     "RegistryError",
     "SourceNotFoundError",
     "TrainingDivergedError",
@@ -91,6 +95,7 @@ __all__ = [
     "ZooError",
     "ZooWarning",
     "create",
+    "finetune",
     "get_spec",
     "hookimpl",
     "list_models",

@@ -8,12 +8,47 @@ from typing import TYPE_CHECKING
 import keras
 
 from zoo.errors import InvalidOptionError
-from zoo.layers import Preprocess
+from zoo.layers import ConvertChannels, Preprocess
 
 if TYPE_CHECKING:
     from zoo.backbone import Backbone
 
-__all__ = ["build_classifier"]
+__all__ = ["build_classifier", "head_layers"]
+
+
+def head_layers(
+    num_classes: int,
+    *,
+    dropout: float = 0.0,
+    hidden_units: Sequence[int] = (),
+    activation: str = "relu",
+    classifier_activation: str | None = "softmax",
+) -> list[keras.layers.Layer]:
+    """The new head as a list of fresh layers: [Dropout, Dense(hidden)] ... Dropout, Dense(n).
+
+    The fine-tune engine keeps the list to apply the same layers (same weights) to cached
+    features; :func:`build_classifier` makes one when it is not given.
+    """
+    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
+        raise InvalidOptionError(
+            f"num_classes must be a positive integer, received {num_classes!r}"
+        )
+    if not 0.0 <= dropout < 1.0:
+        raise InvalidOptionError(f"dropout must be in [0, 1), received {dropout!r}")
+    layers: list[keras.layers.Layer] = []
+    for i, units in enumerate(hidden_units):
+        if dropout:
+            layers.append(keras.layers.Dropout(dropout, name=f"head_dropout_{i}"))
+        layers.append(keras.layers.Dense(units, activation=activation, name=f"head_dense_{i}"))
+    if dropout:
+        layers.append(keras.layers.Dropout(dropout, name="head_dropout"))
+    # float32 output even under mixed precision: softmax and the loss need the range
+    layers.append(
+        keras.layers.Dense(
+            num_classes, activation=classifier_activation, name="classifier", dtype="float32"
+        )
+    )
+    return layers
 
 
 def build_classifier(
@@ -27,8 +62,11 @@ def build_classifier(
     preprocess: bool = True,
     backbone_training: bool | None = None,
     name: str | None = None,
+    input_shape: Sequence[int | None] | None = None,
+    augmentation: Sequence[keras.layers.Layer] = (),
+    head: Sequence[keras.layers.Layer] | None = None,
 ) -> keras.Model:
-    """Backbone + [Dense(hidden) ...] + Dropout + Dense(num_classes).
+    """[augmentation] + [resize] + [gray<->RGB] + preprocess + backbone + new head.
 
     Args:
         backbone: the feature extractor.
@@ -42,27 +80,48 @@ def build_classifier(
         backbone_training: passed as ``training`` to the backbone; ``False`` keeps its
             BatchNorm layers in inference mode even while the head trains.
         name: model name; defaults to ``<backbone>_classifier``.
+        input_shape: (H, W, C) of the images the model takes, when they differ from the
+            backbone's: they are resized to its size and converted between grayscale and RGB
+            inside the model. Defaults to the backbone's input shape.
+        augmentation: layers applied to the raw input (active in training only).
+        head: the head layers to use (from :func:`head_layers`) instead of new ones; then
+            ``dropout``, ``hidden_units``, ``activation`` and ``classifier_activation`` are
+            not used.
+
+    Example:
+        >>> model = build_classifier(backbone, 5, input_shape=(28, 28, 1))  # MNIST-sized in
     """
-    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
-        raise InvalidOptionError(
-            f"num_classes must be a positive integer, received {num_classes!r}"
+    layers = list(head) if head is not None else None
+    if layers is None:
+        layers = head_layers(
+            num_classes,
+            dropout=dropout,
+            hidden_units=hidden_units,
+            activation=activation,
+            classifier_activation=classifier_activation,
         )
-    if not 0.0 <= dropout < 1.0:
-        raise InvalidOptionError(f"dropout must be in [0, 1), received {dropout!r}")
     spec = backbone.input_spec
-    inputs = keras.Input(shape=spec.shape, dtype=spec.dtype, name="image")
+    shape = tuple(input_shape) if input_shape is not None else spec.shape
+    if len(shape) != 3 or shape[2] is None:
+        raise InvalidOptionError(f"input_shape is (height, width, channels), received {shape!r}")
+    inputs = keras.Input(shape=shape, dtype=spec.dtype, name="image")
     x = inputs
+    for layer in augmentation:
+        x = layer(x)
+    (h, w), (bh, bw) = shape[:2], spec.size
+    if bh is not None and bw is not None and (h, w) != (bh, bw):
+        x = keras.layers.Resizing(bh, bw, interpolation=spec.interpolation, name="resize")(x)
+    if shape[2] != spec.channels:
+        if {shape[2], spec.channels} != {1, 3}:
+            raise InvalidOptionError(
+                f"cannot convert {shape[2]}-channel images to the {spec.channels} channels "
+                f"{backbone.name} takes; only grayscale <-> RGB is converted"
+            )
+        x = ConvertChannels(spec.channels, name="channels")(x)
     if preprocess and not spec.is_identity:
         x = Preprocess.from_input_spec(spec, name="preprocess")(x)
     x = backbone.features(x, training=backbone_training)
-    for i, units in enumerate(hidden_units):
-        if dropout:
-            x = keras.layers.Dropout(dropout, name=f"head_dropout_{i}")(x)
-        x = keras.layers.Dense(units, activation=activation, name=f"head_dense_{i}")(x)
-    if dropout:
-        x = keras.layers.Dropout(dropout, name="head_dropout")(x)
-    outputs = keras.layers.Dense(
-        num_classes, activation=classifier_activation, name="classifier", dtype="float32"
-    )(x)
+    for layer in layers:
+        x = layer(x)
     model_name = name or f"{backbone.name.replace('-', '_').replace('.', '_')}_classifier"
-    return keras.Model(inputs, outputs, name=model_name)
+    return keras.Model(inputs, x, name=model_name)

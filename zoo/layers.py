@@ -10,7 +10,7 @@ from keras import ops
 
 from zoo.spec import InputSpec
 
-__all__ = ["Preprocess"]
+__all__ = ["ConvertChannels", "Preprocess"]
 
 
 @keras.saving.register_keras_serializable(package="zoo")
@@ -61,4 +61,34 @@ class Preprocess(keras.layers.Layer):  # type: ignore[misc]
         config.update(
             multiplier=self.multiplier, bias=self.bias, reverse_channels=self.reverse_channels
         )
+        return config
+
+
+# ITU-R BT.601 luma, as tf.image.rgb_to_grayscale
+_LUMA = (0.2989, 0.587, 0.114)
+
+
+@keras.saving.register_keras_serializable(package="zoo")
+class ConvertChannels(keras.layers.Layer):  # type: ignore[misc]
+    """Grayscale <-> RGB inside the model: 1 -> 3 repeats the channel, 3 -> 1 takes the luma."""
+
+    def __init__(self, channels: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if channels not in (1, 3):
+            raise ValueError(f"ConvertChannels converts to 1 or 3 channels, received {channels}")
+        self.channels = int(channels)
+
+    def call(self, inputs: Any) -> Any:
+        x = ops.cast(inputs, self.compute_dtype)
+        if self.channels == 3:
+            return ops.repeat(x, 3, axis=-1)
+        luma = ops.convert_to_tensor(_LUMA, dtype=self.compute_dtype)
+        return ops.sum(x * luma, axis=-1, keepdims=True)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return (*tuple(input_shape)[:-1], self.channels)
+
+    def get_config(self) -> dict[str, Any]:
+        config: dict[str, Any] = super().get_config()
+        config.update(channels=self.channels)
         return config

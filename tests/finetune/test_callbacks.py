@@ -1,0 +1,107 @@
+"""Checkpoints that resume an interrupted run, early stopping, TensorBoard logs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import pytest
+
+import zoo
+from tests.finetune.util import FAST, blobs, fixed_backbone
+
+
+class Interrupted(Exception):
+    """Stands for a killed process."""
+
+
+class InterruptAt(keras.callbacks.Callback):  # type: ignore[misc]
+    """Raises Interrupted at the end of epoch `epoch`, keeping the head's weights then."""
+
+    def __init__(self, epoch: int) -> None:
+        super().__init__()
+        self.epoch = epoch
+        self.weights: list[np.ndarray] = []
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        if epoch == self.epoch:
+            self.weights = self.model.get_layer("classifier").get_weights()
+            raise Interrupted
+
+
+class FirstWeights(keras.callbacks.Callback):  # type: ignore[misc]
+    """Keeps the head's weights when training (re)starts, after BackupAndRestore ran."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weights: list[np.ndarray] | None = None
+
+    def on_train_begin(self, logs: Any = None) -> None:
+        if self.weights is None:
+            self.weights = self.model.get_layer("classifier").get_weights()
+
+
+def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path: Path) -> None:
+    x, y = blobs(64)
+    recipe = {**FAST, "epochs": 4, "unfreeze_epochs": 1, "checkpoint_dir": str(tmp_path / "ck")}
+    interrupt = InterruptAt(1)
+    with pytest.raises(Interrupted):
+        zoo.finetune(fixed_backbone(), (x, y), callbacks=[interrupt], **recipe)
+    assert (tmp_path / "ck" / "head_backup").is_dir()
+
+    first = FirstWeights()
+    resumed = zoo.finetune(fixed_backbone(), (x, y), callbacks=[first], **recipe)
+    assert first.weights is not None
+    for a, b in zip(first.weights, interrupt.weights, strict=True):
+        np.testing.assert_array_equal(a, b)  # picked up where it stopped
+    head = resumed.phase("head")
+    assert head is not None and head.epochs == 4  # 2 before the interruption, 2 after
+    assert len(head.history["loss"]) == 4 and not head.resumed
+    assert not (tmp_path / "ck" / "head_backup").exists()  # removed once the phase finished
+
+    again = zoo.finetune(fixed_backbone(), (x, y), **recipe)
+    assert [p.resumed for p in again.phases] == [True, True]  # nothing left to train
+    np.testing.assert_allclose(
+        again.model.predict(x, verbose=0), resumed.model.predict(x, verbose=0), atol=1e-6
+    )
+    assert again.history["head"]["loss"] == head.history["loss"]
+
+
+def test_early_stopping_stops_and_restores_the_best_weights() -> None:
+    x, y = blobs(48)
+    result = zoo.finetune(
+        fixed_backbone(),
+        (x, y),
+        validation_data=blobs(16, seed=3),
+        epochs=10,
+        early_stopping={"patience": 1, "min_delta": 1e6},  # no epoch counts as better
+        **FAST,
+    )
+    assert result.phases[-1].epochs == 2
+
+
+def test_tensorboard_logs_every_phase(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard", reason="the test extra installs tensorboard")
+    x, y = blobs(32)
+    zoo.finetune(
+        fixed_backbone(),
+        (x, y),
+        epochs=1,
+        unfreeze_epochs=1,
+        tensorboard_dir=str(tmp_path / "tb"),
+        **FAST,
+    )
+    for phase in ("head", "finetune"):
+        events = list((tmp_path / "tb" / phase).rglob("events.out.tfevents.*"))
+        assert events, f"no TensorBoard events for {phase}"
+
+
+def test_tensorboard_without_the_package_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "tensorboard", None)  # import raises ImportError
+    with pytest.raises(zoo.MissingDependencyError, match="pip install tensorboard"):
+        zoo.finetune(fixed_backbone(), blobs(8), tensorboard_dir=str(tmp_path), **FAST)

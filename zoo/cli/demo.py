@@ -1,0 +1,19 @@
+"""``zoo demo``: the fine-tune engine on your own pretrained model (zoo/finetune/demo.py)."""
+
+from __future__ import annotations
+
+import click
+
+from zoo.cli._app import main, quiet_tensorflow
+
+__all__ = ["demo_cmd"]
+
+
+@main.command("demo")
+@click.option("--out", default="zoo-demo", show_default=True, help="Directory for the outputs.")
+def demo_cmd(out: str) -> None:
+    """Fine-tune your own pretrained CNN (digits 0-4) to digits 5-9 with 5% of the labels."""
+    quiet_tensorflow()
+    from zoo.finetune.demo import run_demo
+
+    run_demo(out)

@@ -1,0 +1,427 @@
+"""The Finetuner: backbone + data + recipe -> a fine-tuned, exported model.
+
+It works only through the :class:`~zoo.backbone.Backbone` contract (``input_spec``,
+``features``, ``feature_dim``) and :func:`zoo.head.build_classifier`; it never imports a
+provider. The steps:
+
+1. load the backbone (inside the strategy's scope and dtype policy), check the data (F24)
+2. build ``raw pixels -> [augment] -> resize -> gray/RGB -> preprocess -> backbone -> head``;
+   BatchNorm stays in inference mode (frozen BatchNorm layers, see ``freezing``)
+3. phase "head": freeze per ``recipe.freeze``; train on cached features when possible
+4. phase "finetune" (``unfreeze_epochs``): unfreeze all / the top N layers, recompile with the
+   learning rate 100x lower, train the whole model
+5. final metrics, export (chief only when distributed)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import importlib
+import shutil
+import tempfile
+import time
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import tensorflow as tf
+
+from zoo.api import CORE_OVERRIDES, default_session, load_backbone
+from zoo.backbone import Backbone
+from zoo.errors import InvalidOptionError, MissingDependencyError, ZooWarning
+from zoo.finetune import distribute, features
+from zoo.finetune.callbacks import RunState, phase_callbacks
+from zoo.finetune.data import Data, augmentation_layers, label_errors, load_data, one_hot
+from zoo.finetune.export import export_model
+from zoo.finetune.freezing import apply_freeze, unfreeze
+from zoo.finetune.recipe import Recipe, resolve_recipe
+from zoo.finetune.result import FinetuneResult, PhaseResult
+from zoo.head import build_classifier, head_layers
+
+__all__ = ["Finetuner"]
+
+
+@dataclass
+class _Built:
+    """What one run builds: the backbone, the full model, its head layers, the data."""
+
+    backbone: Backbone
+    model: keras.Model
+    head: list[keras.layers.Layer]
+    train: Data
+    val: Data | None
+    num_classes: int
+
+
+class Finetuner:
+    """Fine-tunes one backbone with one recipe; :func:`zoo.finetune` is the one-call form.
+
+    Args:
+        source: a Backbone, or anything :func:`zoo.load_backbone` takes (a registry name, a
+            path, ``"keras:ResNet50"``, ...). A registry entry's ``recipe:`` block gives the
+            defaults.
+        num_classes: outputs of the new head; inferred from the labels when omitted.
+        recipe: a :class:`Recipe` (replaces the registry's) or a mapping (merged over it).
+        **overrides: recipe fields (``epochs=5``), and for a source that is loaded here,
+            :func:`zoo.load_backbone` overrides (``weights=None``, ``input_shape=...``).
+
+    Example:
+        >>> tuner = Finetuner("mobilenet_v2", weights=None, epochs=3, unfreeze_epochs=2)
+        >>> result = tuner.fit((x_train, y_train), validation_data=(x_val, y_val))
+        >>> result.model.predict(x_val[:4]).argmax(-1)
+    """
+
+    def __init__(
+        self,
+        source: object,
+        *,
+        num_classes: int | None = None,
+        recipe: Recipe | Mapping[str, Any] | None = None,
+        **overrides: Any,
+    ) -> None:
+        self.source = source
+        self.num_classes = num_classes
+        self._strategy: tf.distribute.Strategy | None = None
+        fields = set(Recipe.__dataclass_fields__)
+        recipe_overrides = {k: v for k, v in overrides.items() if k in fields}
+        self.load_overrides = {k: v for k, v in overrides.items() if k not in fields}
+        for key in self.load_overrides:
+            close = difflib.get_close_matches(key, sorted(fields), n=1)
+            if key not in CORE_OVERRIDES and close:
+                raise InvalidOptionError(
+                    f"{key!r} is neither a recipe field nor a model override; did you mean "
+                    f"{close[0]!r}?"
+                )
+        spec = _spec_of(source)
+        self.recipe = resolve_recipe(
+            spec.recipe if spec is not None else None,
+            recipe,
+            recipe_overrides,
+            origin=f"recipe of {spec.name!r} ({spec.origin})" if spec is not None else None,
+        )
+
+    # -- the run -----------------------------------------------------------------------------
+
+    def fit(self, train_data: object, validation_data: object = None) -> FinetuneResult:
+        """Train per the recipe and export; see :func:`zoo.finetune`.
+
+        Raises:
+            DataError: the data does not fit the backbone or the labels (before training).
+            TrainingDivergedError: the loss became NaN or infinite.
+        """
+        recipe = self.recipe
+        _check_dependencies(recipe)
+        if recipe.seed is not None:
+            keras.utils.set_random_seed(recipe.seed)
+        strategy = self._strategy = distribute.resolve_strategy(recipe.strategy)
+        chief = distribute.is_chief(strategy)
+        with contextlib.ExitStack() as stack:
+            if strategy is not None:
+                stack.enter_context(strategy.scope())
+                stack.enter_context(distribute.multi_worker_reductions(strategy))
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="zoo-ft-")))
+            cache_root = workdir
+            if recipe.cache_dir is not None:
+                Path(recipe.cache_dir).mkdir(parents=True, exist_ok=True)
+                cache_root = Path(tempfile.mkdtemp(prefix="zoo-features-", dir=recipe.cache_dir))
+                stack.callback(shutil.rmtree, cache_root, True)
+            built = self._build(train_data, validation_data, strategy, stack)
+            state = _run_state(recipe, chief, workdir)
+            result = FinetuneResult(
+                model=built.model,
+                backbone=built.backbone,
+                recipe=recipe,
+                num_classes=built.num_classes,
+                class_names=built.train.class_names,
+            )
+            self._phase_head(built, result, state, cache_root)
+            if recipe.unfreeze_epochs:
+                self._phase_finetune(built, result, state)
+            if not built.model.compiled:  # the head trained apart, or was restored
+                self._compile(built.model, result.phases[-1].learning_rate or 1e-3)
+            if recipe.export_dir is not None:
+                start = time.perf_counter()
+                target = Path(recipe.export_dir) if chief else workdir / "export"
+                exports = export_model(
+                    built.model, target, recipe.export_formats, class_names=result.class_names
+                )
+                result.exports = exports if chief else {}
+                result.phases.append(PhaseResult("export", time.perf_counter() - start))
+        return result
+
+    def _build(
+        self,
+        train_data: object,
+        validation_data: object,
+        strategy: tf.distribute.Strategy | None,
+        stack: contextlib.ExitStack,
+    ) -> _Built:
+        recipe = self.recipe
+        if recipe.mixed_precision:
+            stack.enter_context(distribute.dtype_policy("mixed_float16"))
+            if isinstance(self.source, Backbone):
+                warnings.warn(
+                    "mixed_precision: a Backbone loaded before keeps its float32 layers; only "
+                    "the new head runs in float16. Pass the model's name or path instead, so "
+                    "it is loaded under the mixed_float16 policy.",
+                    ZooWarning,
+                    stacklevel=4,
+                )
+        backbone = load_backbone(self.source, **self.load_overrides)
+        if strategy is not None and isinstance(self.source, Backbone):
+            backbone = distribute.clone_into_scope(backbone)
+        train, val, num_classes = load_data(
+            train_data, validation_data, backbone, recipe, self.num_classes
+        )
+        if recipe.seed is not None:  # again: loading or cloning may have drawn numbers
+            keras.utils.set_random_seed(recipe.seed)
+        head = head_layers(
+            num_classes,
+            dropout=recipe.dropout,
+            hidden_units=recipe.hidden_units,
+            activation=recipe.activation,
+        )
+        model = build_classifier(
+            backbone,
+            num_classes,
+            input_shape=train.shape,
+            augmentation=augmentation_layers(recipe.augmentation, recipe.seed),
+            head=head,
+            backbone_training=None if recipe.train_batchnorm else False,
+        )
+        apply_freeze(backbone.features, recipe.freeze, train_batchnorm=recipe.train_batchnorm)
+        return _Built(backbone, model, head, train, val, num_classes)
+
+    # -- phases ------------------------------------------------------------------------------
+
+    def _phase_head(
+        self, built: _Built, result: FinetuneResult, state: RunState | None, cache_root: Path
+    ) -> None:
+        recipe = self.recipe
+        done = state.finished("head") if state is not None else None
+        if done is not None and state is not None:
+            built.model.load_weights(str(state.weights("head")))
+            result.phases.append(done)
+            return
+        mode = features.cache_mode(
+            recipe, built.train, built.backbone.feature_dim, bool(recipe.augmentation)
+        )
+        model, train, val = built.model, built.train, built.val
+        if mode is not None:
+            start = time.perf_counter()
+            extractor, model = features.split_model(built.model, built.head)
+
+            def cached(data: Data) -> Data:
+                return features.extract(
+                    extractor,
+                    data,
+                    batch_size=recipe.batch_size,
+                    mode=mode,
+                    shuffle=recipe.shuffle,
+                    workdir=cache_root,
+                )
+
+            with label_errors():
+                train = cached(train)
+                val = cached(val) if val is not None else None
+            result.feature_cache = mode
+            result.phases.append(PhaseResult("features", time.perf_counter() - start))
+        phase = self._train(
+            model,
+            train,
+            val,
+            "head",
+            recipe.learning_rate,
+            recipe.epochs,
+            state,
+            cached=mode is not None,
+        )
+        phase.trainable_weights = len(built.model.trainable_weights)
+        result.phases.append(phase)
+        self._final_metrics(model, train, val, phase, result)
+        if state is not None:
+            state.finish(phase, built.model)
+
+    def _phase_finetune(
+        self, built: _Built, result: FinetuneResult, state: RunState | None
+    ) -> None:
+        recipe = self.recipe
+        done = state.finished("finetune") if state is not None else None
+        if done is not None and state is not None:
+            built.model.load_weights(str(state.weights("finetune")))
+            result.phases.append(done)
+            return
+        unfreeze(
+            built.backbone.features, recipe.unfreeze_top, train_batchnorm=recipe.train_batchnorm
+        )
+        phase = self._train(
+            built.model,
+            built.train,
+            built.val,
+            "finetune",
+            recipe.phase2_learning_rate,
+            recipe.unfreeze_epochs,
+            state,
+        )
+        result.phases.append(phase)
+        self._final_metrics(built.model, built.train, built.val, phase, result)
+        if state is not None:
+            state.finish(phase, built.model)
+
+    def _train(
+        self,
+        model: keras.Model,
+        train: Data,
+        val: Data | None,
+        name: str,
+        learning_rate: float,
+        epochs: int,
+        state: RunState | None,
+        *,
+        cached: bool = False,
+    ) -> PhaseResult:
+        """Compile ``model`` afresh (trainable flags changed) and fit it."""
+        recipe = self.recipe
+        smoothing = _smoothed(recipe)
+        n = int(model.outputs[0].shape[-1])
+        if smoothing:
+            train = one_hot(train, n)
+            val = one_hot(val, n) if val is not None else None
+        # a head on cached features is tiny: run a whole epoch per call, not one step, so
+        # Python overhead does not dominate (same batches, same updates). Not under a
+        # tf.distribute strategy: Keras's multi-step loop fails there ("You must feed a value
+        # for placeholder tensor ... while/cond/Placeholder").
+        steps = 1
+        if cached and train.count and self._strategy is None:
+            steps = -(-train.count // recipe.batch_size)
+        self._compile(model, learning_rate, steps_per_execution=steps)
+        distribute.build_before_fit(
+            model, self._strategy, next(train.batches(min(recipe.batch_size, 2)))
+        )
+        callbacks = phase_callbacks(
+            recipe,
+            name,
+            learning_rate,
+            validation=val is not None,
+            checkpoint_dir=state.directory if state is not None else None,
+        )
+        start = time.perf_counter()
+        with label_errors():
+            history = model.fit(
+                **train.fit_args(recipe.batch_size),
+                validation_data=val.validation_arg() if val is not None else None,
+                epochs=epochs,
+                shuffle=recipe.shuffle,
+                callbacks=callbacks,
+                verbose=recipe.verbose,
+            )
+        seconds = time.perf_counter() - start
+        logged = state.history(name) if state is not None else None
+        return PhaseResult(
+            name=name,
+            seconds=seconds,
+            epochs=len(next(iter(logged.values()))) if logged else len(history.epoch),
+            history=logged or {k: [float(v) for v in vs] for k, vs in history.history.items()},
+            learning_rate=learning_rate,
+            trainable_weights=len(model.trainable_weights),
+        )
+
+    def _compile(
+        self, model: keras.Model, learning_rate: float, steps_per_execution: int = 1
+    ) -> None:
+        """Compile afresh: trainable flags changed, or a new phase with its learning rate."""
+        recipe = self.recipe
+        model.compile(
+            steps_per_execution=steps_per_execution,
+            optimizer=_optimizer(recipe.optimizer, learning_rate),
+            loss=_loss(recipe),
+            metrics=list(recipe.metrics),
+            jit_compile=recipe.jit_compile,
+        )
+
+    def _final_metrics(
+        self,
+        model: keras.Model,
+        train: Data,
+        val: Data | None,
+        phase: PhaseResult,
+        result: FinetuneResult,
+    ) -> None:
+        """Training metrics of the last epoch; validation metrics of the final weights."""
+        metrics = {k: v[-1] for k, v in phase.history.items() if v and not k.startswith("val_")}
+        if val is not None:
+            if _smoothed(self.recipe):
+                val = one_hot(val, result.num_classes)
+            with label_errors():
+                scores = model.evaluate(
+                    **val.fit_args(self.recipe.batch_size), verbose=0, return_dict=True
+                )
+            metrics.update({f"val_{k}": float(v) for k, v in scores.items()})
+        result.metrics = metrics
+
+
+# -- helpers -------------------------------------------------------------------------------------
+
+
+def _spec_of(source: object) -> Any:
+    """The ModelSpec behind ``source`` (for its recipe), or None when there is none."""
+    if isinstance(source, Backbone):
+        return source.spec
+    try:
+        return default_session().spec_for(source)
+    except Exception:  # load_backbone will raise the proper error
+        return None
+
+
+def _check_dependencies(recipe: Recipe) -> None:
+    """Optional packages the recipe needs, checked before any work."""
+    if recipe.tensorboard_dir is not None:
+        try:
+            importlib.import_module("tensorboard")  # tf.summary needs it to write events
+        except ImportError:
+            raise MissingDependencyError(
+                "tensorboard_dir needs the tensorboard package, which is not installed: "
+                "pip install tensorboard (or pip install 'tfzoo[tensorboard]')"
+            ) from None
+
+
+def _run_state(recipe: Recipe, chief: bool, workdir: Path) -> RunState | None:
+    if recipe.checkpoint_dir is None:
+        return None
+    # non-chief workers of a cluster keep their (identical) state to themselves
+    return RunState(Path(recipe.checkpoint_dir) if chief else workdir / "checkpoint")
+
+
+def _optimizer(spec: Any, learning_rate: float) -> keras.optimizers.Optimizer:
+    """A fresh optimizer of the recipe's kind at ``learning_rate`` (one per phase)."""
+    if isinstance(spec, str):
+        config: dict[str, Any] = {"class_name": spec, "config": {"learning_rate": learning_rate}}
+    elif isinstance(spec, Mapping):
+        inner = dict(spec.get("config", {}))
+        config = {
+            "class_name": spec["class_name"],
+            "config": {**inner, "learning_rate": learning_rate},
+        }
+    else:  # an optimizer object: a new one like it
+        return type(spec).from_config({**spec.get_config(), "learning_rate": learning_rate})
+    try:
+        return keras.optimizers.get(config)
+    except (ValueError, TypeError) as exc:
+        raise InvalidOptionError(f"optimizer {spec!r} is not a Keras optimizer: {exc}") from None
+
+
+def _smoothed(recipe: Recipe) -> bool:
+    """Whether labels become one-hot for label smoothing."""
+    return recipe.loss is None and recipe.label_smoothing > 0
+
+
+def _loss(recipe: Recipe) -> Any:
+    if recipe.loss is not None:
+        return recipe.loss
+    if _smoothed(recipe):
+        return keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing)
+    return "sparse_categorical_crossentropy"

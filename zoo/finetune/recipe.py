@@ -1,0 +1,346 @@
+"""Recipe: every choice the fine-tune engine makes, as one validated dataclass. No TensorFlow.
+
+The defaults are the Keras transfer-learning recipe: freeze the backbone and call it with
+``training=False`` (BatchNorm stays in inference mode), train a new head, then optionally
+unfreeze and train a few epochs more with a learning rate 100x lower.
+
+A recipe is written in Python (``Recipe(epochs=5)``), as keyword overrides of
+``zoo.finetune`` (``epochs=5``), or as a ``recipe:`` block of a registry entry::
+
+    models:
+      my_net:
+        provider: local
+        source: ./my_net.keras
+        recipe: {epochs: 5, unfreeze_epochs: 3, hidden_units: [64], augmentation: [flip]}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from zoo.errors import InvalidOptionError
+
+__all__ = ["AUGMENTATIONS", "CACHE_MODES", "EXPORT_FORMATS", "Recipe", "resolve_recipe"]
+
+#: Augmentation names a recipe may list -> default strength (Keras preprocessing layers).
+AUGMENTATIONS: Mapping[str, float] = {
+    "flip": 0.0,  # RandomFlip("horizontal")
+    "rotation": 0.1,  # RandomRotation(factor)
+    "zoom": 0.1,  # RandomZoom(factor)
+    "translation": 0.1,  # RandomTranslation(factor, factor)
+    "contrast": 0.2,  # RandomContrast(factor)
+}
+#: How head training on cached features is chosen ("auto": when the backbone is frozen and
+#: there is no augmentation; in memory unless the features exceed ``cache_memory_limit``).
+CACHE_MODES = ("auto", "memory", "disk", "off")
+#: Formats :func:`zoo.finetune.export.export_model` writes.
+EXPORT_FORMATS = ("saved_model", "keras", "tflite")
+_FREEZE_WORDS = ("backbone", "none")
+_STRATEGY_WORDS = ("default", "mirrored", "multi_worker")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to fine-tune: head, freezing, phases, optimisation, data, callbacks, export.
+
+    Example:
+        >>> r = Recipe(epochs=5, unfreeze_epochs=3)
+        >>> r.phase2_learning_rate
+        1e-05
+        >>> Recipe.from_mapping({"epochs": 2, "hidden_units": [64]}).hidden_units
+        (64,)
+    """
+
+    # -- the new head ----------------------------------------------------------------------
+    hidden_units: tuple[int, ...] = ()  # widths of hidden Dense layers before the classifier
+    dropout: float = 0.2  # dropout rate before each new Dense layer (0 = none)
+    activation: str = "relu"  # activation of the hidden layers
+    # -- phase 1: train the head -----------------------------------------------------------
+    freeze: str | int = "backbone"  # "backbone", "none", an index, a layer name, "re:PATTERN"
+    epochs: int = 10  # epochs of phase 1
+    learning_rate: float = 1e-3  # learning rate of phase 1
+    batch_size: int = 32  # global batch size (split across replicas when distributed)
+    # -- phase 2: unfreeze and fine-tune ---------------------------------------------------
+    unfreeze_epochs: int = 0  # epochs of phase 2 (0 = no phase 2)
+    unfreeze_top: int | None = None  # phase 2 trains the last N backbone layers; None = all
+    unfreeze_learning_rate: float | None = None  # None = learning_rate / 100
+    train_batchnorm: bool = False  # let unfrozen BatchNorm layers update their statistics
+    # -- optimisation ----------------------------------------------------------------------
+    optimizer: str | Mapping[str, Any] = "adam"  # Keras optimizer name or config
+    loss: str | None = None  # None: sparse categorical cross-entropy (categorical if smoothed)
+    label_smoothing: float = 0.0  # in [0, 1)
+    metrics: tuple[str, ...] = ("accuracy",)  # Keras metric names
+    seed: int | None = None  # seeds Python, NumPy and TensorFlow (keras.utils.set_random_seed)
+    shuffle: bool = True  # reshuffle array and directory data every epoch
+    jit_compile: bool | str = "auto"  # XLA: True, False or "auto" (Keras's choice)
+    mixed_precision: bool = False  # mixed_float16 for layers built by the engine
+    # -- data ------------------------------------------------------------------------------
+    augmentation: tuple[Any, ...] = ()  # names (see AUGMENTATIONS), {name: factor}, or layers
+    image_size: tuple[int, int] | None = None  # size images of a directory are read at
+    validation_split: float = 0.0  # fraction of array / directory data held out
+    cache_features: str | bool = "auto"  # "auto", "memory", "disk", "off" (True/False)
+    cache_dir: str | None = None  # where disk feature caches go (default: a temp dir)
+    cache_memory_limit: int = 1 << 30  # bytes of features "auto" keeps in memory
+    # -- callbacks -------------------------------------------------------------------------
+    checkpoint_dir: str | None = None  # back up every epoch; a rerun resumes from there
+    early_stopping: int | Mapping[str, Any] | None = None  # patience, or EarlyStopping kwargs
+    tensorboard_dir: str | None = None  # TensorBoard logs (one subdirectory per phase)
+    callbacks: tuple[Any, ...] = ()  # more keras.callbacks.Callback objects
+    verbose: int | str = "auto"  # Keras fit verbosity
+    # -- distribution and export -----------------------------------------------------------
+    strategy: Any = None  # tf.distribute.Strategy, "mirrored", "multi_worker" or None
+    export_dir: str | None = None  # write the fine-tuned model here
+    export_formats: tuple[str, ...] = EXPORT_FORMATS  # any of saved_model, keras, tflite
+
+    def __post_init__(self) -> None:
+        _normalize(self)
+
+    # -- building ----------------------------------------------------------------------------
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, origin: str | None = None) -> Recipe:
+        """A recipe from plain data (a registry ``recipe:`` block); unknown keys are refused.
+
+        Args:
+            data: field name -> value.
+            origin: where the mapping came from ("zoo.yaml:12"), for error messages.
+        """
+        return cls().replace(_origin=origin, **dict(data))
+
+    def replace(self, _origin: str | None = None, **changes: Any) -> Recipe:
+        """A copy with some fields changed; misspelt names get a "did you mean"."""
+        names = [f.name for f in dataclasses.fields(self)]
+        for key in changes:
+            if key not in names:
+                close = difflib.get_close_matches(key, names, n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                where = f" (in {_origin})" if _origin else ""
+                raise InvalidOptionError(
+                    f"unknown recipe field {key!r}{where}{hint} Known fields: {', '.join(names)}"
+                )
+        try:
+            return dataclasses.replace(self, **changes)
+        except InvalidOptionError as exc:
+            if _origin:
+                raise InvalidOptionError(f"{_origin}: {exc}") from None
+            raise
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (objects such as layers or strategies become their repr)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, tuple):
+                value = [v if isinstance(v, str | int | float | dict) else repr(v) for v in value]
+            elif isinstance(value, Mapping):
+                value = dict(value)
+            elif value is not None and not isinstance(value, str | int | float | bool):
+                value = repr(value)
+            out[f.name] = value
+        return out
+
+    # -- derived -----------------------------------------------------------------------------
+
+    @property
+    def phase2_learning_rate(self) -> float:
+        """The learning rate of phase 2 (100x lower than phase 1 unless given)."""
+        if self.unfreeze_learning_rate is not None:
+            return self.unfreeze_learning_rate
+        return self.learning_rate / 100.0
+
+    @property
+    def cache_mode(self) -> str:
+        """``cache_features`` as one of CACHE_MODES."""
+        value = self.cache_features
+        if value is True:
+            return "auto"
+        if value is False:
+            return "off"
+        return str(value)
+
+
+def resolve_recipe(
+    registry_recipe: Mapping[str, Any] | None,
+    recipe: Recipe | Mapping[str, Any] | None,
+    overrides: Mapping[str, Any],
+    *,
+    origin: str | None = None,
+) -> Recipe:
+    """Registry defaults < ``recipe`` < keyword overrides.
+
+    A :class:`Recipe` object is complete, so it replaces the registry's block; a mapping is
+    merged over it.
+    """
+    if isinstance(recipe, Recipe):
+        base = recipe
+    else:
+        base = Recipe.from_mapping(registry_recipe or {}, origin=origin)
+        if recipe is not None:
+            if not isinstance(recipe, Mapping):
+                raise InvalidOptionError(
+                    f"recipe must be a zoo.Recipe or a mapping, received {type(recipe).__name__}"
+                )
+            base = base.replace(**dict(recipe))
+    return base.replace(**dict(overrides)) if overrides else base
+
+
+# -- validation --------------------------------------------------------------------------------
+
+
+def _fail(name: str, expected: str, value: object) -> InvalidOptionError:
+    return InvalidOptionError(f"recipe field {name!r} must be {expected}, received {value!r}")
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _set(recipe: Recipe, name: str, value: object) -> None:
+    object.__setattr__(recipe, name, value)
+
+
+def _tuple(recipe: Recipe, name: str) -> tuple[Any, ...]:
+    """The field as a tuple; a single value (a string, a layer, a mapping) becomes one item."""
+    value = getattr(recipe, name)
+    if isinstance(value, str) or not isinstance(value, Sequence):
+        value = (value,)
+    result = tuple(value)
+    _set(recipe, name, result)
+    return result
+
+
+def _normalize(r: Recipe) -> None:
+    """Check every field of ``r`` and normalize lists to tuples (raises InvalidOptionError)."""
+    hidden = _tuple(r, "hidden_units")
+    if not all(_is_int(u) and u > 0 for u in hidden):
+        raise _fail("hidden_units", "a list of positive integers", hidden)
+    for name in ("epochs", "batch_size"):
+        value = getattr(r, name)
+        if not _is_int(value) or value < 1:
+            raise _fail(name, "a positive integer", value)
+    if not _is_int(r.unfreeze_epochs) or r.unfreeze_epochs < 0:
+        raise _fail("unfreeze_epochs", "an integer >= 0", r.unfreeze_epochs)
+    if r.unfreeze_top is not None and (not _is_int(r.unfreeze_top) or r.unfreeze_top < 1):
+        raise _fail("unfreeze_top", "a positive integer or None (all layers)", r.unfreeze_top)
+    for name in ("learning_rate", "unfreeze_learning_rate"):
+        value = getattr(r, name)
+        if value is None and name == "unfreeze_learning_rate":
+            continue
+        if not _is_number(value) or not value > 0:
+            raise _fail(name, "a positive number", value)
+        _set(r, name, float(value))
+    for name, high in (("dropout", 1.0), ("label_smoothing", 1.0), ("validation_split", 1.0)):
+        value = getattr(r, name)
+        if not _is_number(value) or not 0.0 <= value < high:
+            raise _fail(name, f"a number in [0, {high:g})", value)
+        _set(r, name, float(value))
+    for name in ("activation", "loss", "cache_dir", "checkpoint_dir", "tensorboard_dir"):
+        value = getattr(r, name)
+        if value is not None and not isinstance(value, str):
+            raise _fail(name, "a string", value)
+    if r.export_dir is not None:
+        _set(r, "export_dir", str(r.export_dir))  # accept pathlib.Path
+    for name in ("train_batchnorm", "shuffle", "mixed_precision"):
+        if not isinstance(getattr(r, name), bool):
+            raise _fail(name, "true or false", getattr(r, name))
+    if r.jit_compile not in (True, False, "auto"):
+        raise _fail("jit_compile", "true, false or 'auto'", r.jit_compile)
+    if r.seed is not None and not _is_int(r.seed):
+        raise _fail("seed", "an integer or None", r.seed)
+    if not (isinstance(r.optimizer, str | Mapping) or hasattr(r.optimizer, "apply")):
+        raise _fail("optimizer", "an optimizer name or config mapping", r.optimizer)
+    metrics = _tuple(r, "metrics")
+    if not all(isinstance(m, str) for m in metrics):
+        raise _fail("metrics", "a list of metric names", metrics)
+    _check_freeze(r.freeze)
+    _check_augmentation(_tuple(r, "augmentation"))
+    _tuple(r, "callbacks")
+    _check_image_size(r)
+    if r.cache_mode not in CACHE_MODES:
+        raise _fail(
+            "cache_features", f"one of {', '.join(CACHE_MODES)} or true/false", r.cache_mode
+        )
+    if not _is_int(r.cache_memory_limit) or r.cache_memory_limit < 0:
+        raise _fail("cache_memory_limit", "a number of bytes", r.cache_memory_limit)
+    _check_early_stopping(r.early_stopping)
+    if isinstance(r.strategy, str) and r.strategy not in _STRATEGY_WORDS:
+        raise _fail("strategy", f"a tf.distribute.Strategy or one of {_STRATEGY_WORDS}", r.strategy)
+    formats = _tuple(r, "export_formats")
+    unknown = [f for f in formats if f not in EXPORT_FORMATS]
+    if unknown:
+        raise _fail("export_formats", f"a list of {', '.join(EXPORT_FORMATS)}", formats)
+    if r.verbose not in (0, 1, 2, "auto"):
+        raise _fail("verbose", "0, 1, 2 or 'auto'", r.verbose)
+
+
+def _check_freeze(freeze: object) -> None:
+    if _is_int(freeze) or (isinstance(freeze, str) and freeze):
+        if isinstance(freeze, str) and freeze.startswith("re:"):
+            try:
+                re.compile(freeze[3:])
+            except re.error as exc:
+                raise _fail(
+                    "freeze", f"a valid regular expression after 're:' ({exc})", freeze
+                ) from None
+        return
+    raise _fail(
+        "freeze",
+        "'backbone', 'none', a layer index, a layer name or 're:PATTERN'",
+        freeze,
+    )
+
+
+def _check_augmentation(items: tuple[Any, ...]) -> None:
+    for item in items:
+        names: list[object] = []
+        if isinstance(item, str):
+            names = [item]
+        elif isinstance(item, Mapping):
+            names = list(item)
+            if not all(_is_number(v) for v in item.values()):
+                raise _fail("augmentation", "{name: strength} with numeric strengths", item)
+        elif callable(item):
+            continue  # a Keras layer
+        for name in names:
+            if name not in AUGMENTATIONS:
+                close = difflib.get_close_matches(str(name), list(AUGMENTATIONS), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise _fail(
+                    "augmentation", f"names from {', '.join(AUGMENTATIONS)} or layers{hint}", item
+                )
+        if not names:
+            raise _fail("augmentation", "a list of names, {name: strength} or Keras layers", item)
+
+
+def _check_image_size(r: Recipe) -> None:
+    size = r.image_size
+    if size is None:
+        return
+    if (
+        isinstance(size, str)
+        or not isinstance(size, Sequence)
+        or len(size) != 2
+        or not all(_is_int(s) and s > 0 for s in size)
+    ):
+        raise _fail("image_size", "[height, width] of positive integers", size)
+    _set(r, "image_size", (int(size[0]), int(size[1])))
+
+
+def _check_early_stopping(value: object) -> None:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+        return
+    allowed = {"patience", "min_delta", "monitor", "restore_best_weights", "start_from_epoch"}
+    if isinstance(value, Mapping) and set(value) <= allowed:
+        return
+    raise _fail(
+        "early_stopping", f"a patience (integer) or a mapping with keys {sorted(allowed)}", value
+    )

@@ -1,0 +1,92 @@
+"""FinetuneResult: what ``zoo.finetune`` hands back. No TensorFlow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zoo.finetune.recipe import Recipe
+
+if TYPE_CHECKING:
+    import keras
+
+    from zoo.backbone import Backbone
+
+__all__ = ["FinetuneResult", "PhaseResult"]
+
+
+@dataclass
+class PhaseResult:
+    """One step of a run: "features" (computing the feature cache), "head", "finetune", "export"."""
+
+    name: str  # which step
+    seconds: float  # wall time
+    epochs: int = 0  # epochs trained (0 for steps that do not train)
+    history: dict[str, list[float]] = field(default_factory=dict)  # Keras history, per epoch
+    learning_rate: float | None = None  # learning rate of a training phase
+    trainable_weights: int = 0  # number of trainable weight tensors while it ran
+    resumed: bool = False  # True when it was finished before and restored from a checkpoint
+
+
+@dataclass
+class FinetuneResult:
+    """A fine-tuned model, how it got there, and where it was exported.
+
+    Example:
+        >>> result = zoo.finetune("mobilenet_v2", (x, y), weights=None, epochs=2)
+        >>> result.model.predict(x[:1]).shape  # raw pixels in, class probabilities out
+        (1, 10)
+        >>> sorted(result.times)
+        ['features', 'head']
+    """
+
+    model: keras.Model  # raw pixels -> class probabilities (preprocessing inside)
+    backbone: Backbone  # the backbone it was built on
+    recipe: Recipe  # the recipe that ran, every default filled in
+    num_classes: int  # outputs of the new classifier
+    class_names: tuple[str, ...] | None = None  # label names (from an image directory)
+    phases: list[PhaseResult] = field(default_factory=list)  # every step, in order
+    metrics: dict[str, float] = field(default_factory=dict)  # final loss/metrics (val_* too)
+    exports: dict[str, Path] = field(default_factory=dict)  # format -> path
+    feature_cache: str | None = None  # "memory" or "disk" when the head trained on features
+
+    @property
+    def history(self) -> dict[str, dict[str, list[float]]]:
+        """Keras history of every training phase: phase name -> metric -> per-epoch values."""
+        return {p.name: p.history for p in self.phases if p.epochs or p.history}
+
+    @property
+    def times(self) -> dict[str, float]:
+        """Wall time in seconds of every step, by name."""
+        return {p.name: p.seconds for p in self.phases}
+
+    def phase(self, name: str) -> PhaseResult | None:
+        """The step called ``name``, if it ran."""
+        return next((p for p in self.phases if p.name == name), None)
+
+    def summary(self) -> str:
+        """A few lines for people: steps, times, final metrics, exports."""
+        lines = [f"fine-tuned {self.backbone.name} -> {self.num_classes} classes"]
+        for p in self.phases:
+            extra = f", {p.epochs} epochs at lr {p.learning_rate:g}" if p.epochs else ""
+            resumed = " (restored from checkpoint)" if p.resumed else ""
+            lines.append(f"  {p.name:<9} {p.seconds:8.2f} s{extra}{resumed}")
+        if self.metrics:
+            lines.append("  metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in self.metrics.items()))
+        for fmt, path in self.exports.items():
+            lines.append(f"  {fmt:<11} {path}")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly form (no model)."""
+        return {
+            "backbone": self.backbone.name,
+            "num_classes": self.num_classes,
+            "class_names": list(self.class_names) if self.class_names else None,
+            "phases": [vars(p) for p in self.phases],
+            "metrics": self.metrics,
+            "exports": {k: str(v) for k, v in self.exports.items()},
+            "feature_cache": self.feature_cache,
+            "recipe": self.recipe.to_dict(),
+        }
