@@ -235,12 +235,11 @@ def _val_curve(result: FinetuneResult) -> list[float]:
 
 
 def _plot(curves: dict[str, list[float]], path: Path, labels: int, unfreeze_at: int) -> Path | None:
-    try:
-        import matplotlib
+    from zoo.finetune.plot import pyplot
 
-        matplotlib.use("Agg")  # no display needed
-        import matplotlib.pyplot as plt
-    except ImportError:
+    try:
+        plt = pyplot()
+    except MissingDependencyError:
         return None
     fig, ax = plt.subplots(figsize=(7, 4))
     for name, values in curves.items():
