@@ -176,7 +176,9 @@ def _median(runs: list[tuple[float, float, float]], index: int) -> float:
     return statistics.median(r[index] for r in runs)
 
 
-def run(repeats: int = 2) -> list[Comparison]:
+def run(repeats: int = 4, full_repeats: int = 2) -> list[Comparison]:
+    """The frozen comparison is short and noisy: median of ``repeats`` rounds; the full one
+    takes ~40 s a round: ``full_repeats``."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     data = _data(FROZEN_SIZE)
     frozen = _median_runs(
@@ -204,7 +206,7 @@ def run(repeats: int = 2) -> list[Comparison]:
             "engine": lambda: _engine(data, frozen=False, epochs=FULL_EPOCHS),
             "hand": lambda: _hand_written(data, frozen=False, epochs=FULL_EPOCHS),
         },
-        repeats,
+        full_repeats,
     )
     n = len(data[1]) * FULL_EPOCHS
     engine_fit, hand_fit = _median(full["engine"], 1), _median(full["hand"], 1)

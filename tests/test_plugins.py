@@ -6,7 +6,6 @@ import importlib
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from zoo.errors import DuplicateNameError, NoProviderError, PluginError, PluginW
 from zoo.plugins import PluginHost
 
 from .conftest import MemoryPlugin, MemoryProvider
+from .dists import make_plugin_dist
 
 
 def test_builtins_are_ordinary_plugins(host: PluginHost) -> None:
@@ -161,39 +161,13 @@ def zoo_register_models(register):
 """
 
 
-def _make_dist(root: Path, name: str, module: str, code: str) -> Path:
-    src = root / name
-    (src / module).mkdir(parents=True)
-    (src / module / "__init__.py").write_text(code)
-    (src / "pyproject.toml").write_text(
-        textwrap.dedent(
-            f"""\
-            [build-system]
-            requires = ["hatchling"]
-            build-backend = "hatchling.build"
-
-            [project]
-            name = "{name}"
-            version = "1.2.3"
-
-            [project.entry-points.zoo]
-            {module} = "{module}"
-
-            [tool.hatch.build.targets.wheel]
-            packages = ["{module}"]
-            """
-        )
-    )
-    return src
-
-
 @pytest.fixture(scope="module")
 def installed_plugins(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two real distributions pip-installed into a target directory: one good, one broken."""
     root = tmp_path_factory.mktemp("dists")
     target = root / "site"
-    good = _make_dist(root, "zoo-echo", "zoo_echo", PLUGIN_CODE)
-    broken = _make_dist(
+    good = make_plugin_dist(root, "zoo-echo", "zoo_echo", PLUGIN_CODE, "1.2.3")
+    broken = make_plugin_dist(
         root, "zoo-broken", "zoo_broken", "raise ImportError('broken on purpose')\n"
     )
     subprocess.run(

@@ -7,11 +7,11 @@ import os
 import shutil
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import pytest
 
+from ..dists import make_plugin_dist
 from .conftest import Zoo
 
 
@@ -134,29 +134,7 @@ def zoo_register_models(register):
 
 
 def _plugin_dir(root: Path, dist: str, module: str, model: str) -> Path:
-    src = root / dist
-    (src / module).mkdir(parents=True)
-    (src / module / "__init__.py").write_text(PLUGIN.format(model=model))
-    (src / "pyproject.toml").write_text(
-        textwrap.dedent(
-            f"""\
-            [build-system]
-            requires = ["hatchling"]
-            build-backend = "hatchling.build"
-
-            [project]
-            name = "{dist}"
-            version = "0.0.1"
-
-            [project.entry-points.zoo]
-            {module} = "{module}"
-
-            [tool.hatch.build.targets.wheel]
-            packages = ["{module}"]
-            """
-        )
-    )
-    return src
+    return make_plugin_dist(root, dist, module, PLUGIN.format(model=model), "0.0.1")
 
 
 def test_install_shows_what_the_new_plugin_registered(

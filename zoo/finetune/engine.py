@@ -198,14 +198,21 @@ class Finetuner:
 
     # -- phases ------------------------------------------------------------------------------
 
+    @staticmethod
+    def _resumed(name: str, built: _Built, result: FinetuneResult, state: RunState | None) -> bool:
+        """True when phase ``name`` finished in an earlier run; its weights are restored."""
+        done = state.finished(name) if state is not None else None
+        if done is None or state is None:
+            return False
+        built.model.load_weights(str(state.weights(name)))
+        result.phases.append(done)
+        return True
+
     def _phase_head(
         self, built: _Built, result: FinetuneResult, state: RunState | None, cache_root: Path
     ) -> None:
         recipe = self.recipe
-        done = state.finished("head") if state is not None else None
-        if done is not None and state is not None:
-            built.model.load_weights(str(state.weights("head")))
-            result.phases.append(done)
+        if self._resumed("head", built, result, state):
             return
         mode = features.cache_mode(
             recipe, built.train, built.backbone.feature_dim, bool(recipe.augmentation)
@@ -250,10 +257,7 @@ class Finetuner:
         self, built: _Built, result: FinetuneResult, state: RunState | None
     ) -> None:
         recipe = self.recipe
-        done = state.finished("finetune") if state is not None else None
-        if done is not None and state is not None:
-            built.model.load_weights(str(state.weights("finetune")))
-            result.phases.append(done)
+        if self._resumed("finetune", built, result, state):
             return
         unfreeze(
             built.backbone.features, recipe.unfreeze_top, train_batchnorm=recipe.train_batchnorm
