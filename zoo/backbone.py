@@ -85,7 +85,8 @@ class Backbone:
             labels: class names of the classifier.
             spec: the ModelSpec it came from.
             pooling: "avg" or "max", for spatial feature maps.
-            feature_maps: a model from the same input to a dict of multi-level feature maps.
+            feature_maps: a model from the same input to a dict of multi-level feature maps;
+                found in the graph (``introspect.feature_pyramid``) when not given.
         """
         from zoo import introspect
 
@@ -121,7 +122,7 @@ class Backbone:
             model=model,
             feature_layer=found.feature_layer,
             spec=spec,
-            feature_maps=feature_maps,
+            feature_maps=feature_maps or introspect.feature_pyramid(model),
         )
 
     # -- using it --------------------------------------------------------------------------

@@ -14,7 +14,14 @@ import keras
 
 from zoo.errors import InvalidModelError
 
-__all__ = ["Split", "image_input_shape", "input_dtype", "resolve_layer", "split_model"]
+__all__ = [
+    "Split",
+    "feature_pyramid",
+    "image_input_shape",
+    "input_dtype",
+    "resolve_layer",
+    "split_model",
+]
 
 # Layers that sit between a classifier and the model output without changing what it means.
 _PASSTHROUGH = (
@@ -212,3 +219,49 @@ def input_dtype(model: keras.Model) -> str:
     """The dtype of the model's input, as a string."""
     dtype = getattr(model.inputs[0], "dtype", "float32")
     return str(getattr(dtype, "name", dtype))
+
+
+def feature_pyramid(model: keras.Model) -> keras.Model | None:
+    """Multi-level feature maps of a CNN: ``{"P1": stride 2, "P2": stride 4, ...}``.
+
+    A level holds the maps about ``input / 2**k`` on both sides (valid-padding networks such
+    as Inception shrink by a few pixels more); its output is the widest of them, the last one
+    in graph order among equals: the stage output (a concatenation in Inception and DenseNet,
+    not one of the branches feeding it), as timm's ``features_only`` and KerasHub's
+    ``pyramid_outputs`` give. Levels deeper than the final map (squeeze-and-excitation
+    blocks make 1x1 maps mid-network) are left out. Needs a fixed input size; None when the
+    model has fewer than two levels.
+    """
+    import math
+
+    inputs = getattr(model, "inputs", None) or []
+    if len(inputs) != 1 or len(inputs[0].shape) != 4:
+        return None
+    height, width = inputs[0].shape[1], inputs[0].shape[2]
+    if height is None or width is None:
+        return None
+    levels: dict[int, Any] = {}
+    last_level = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.ZeroPadding2D):
+            continue  # a padded copy of the map before it, not a stage
+        try:
+            out = layer.output
+        except (AttributeError, ValueError):  # shared layers have no single output
+            continue
+        shape = getattr(out, "shape", None)
+        if shape is None or len(shape) != 4 or not shape[1] or not shape[2]:
+            continue
+        ky, kx = math.log2(height / shape[1]), math.log2(width / shape[2])
+        level = round(ky)
+        if level < 1 or round(kx) != level or max(abs(ky - level), abs(kx - level)) >= 0.3:
+            continue
+        last_level = level
+        best = levels.get(level)
+        if best is None or shape[3] >= best.shape[3]:
+            levels[level] = out
+    levels = {k: v for k, v in levels.items() if k <= last_level}
+    if len(levels) < 2:
+        return None
+    maps = {f"P{level}": levels[level] for level in sorted(levels)}
+    return keras.Model(inputs[0], maps, name=f"{model.name}_feature_maps")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 from pathlib import Path
 
 import keras
@@ -183,3 +184,38 @@ def test_create_takes_raw_pixels_by_default() -> None:
     ]
     with pytest.raises(InvalidOptionError, match="num_classes"):
         zoo.create("vgg16", 0, weights=None)
+
+
+@pytest.mark.parametrize(
+    ("name", "size", "stages"),
+    [
+        (
+            "resnet50",
+            64,
+            [
+                "conv1_relu",
+                "conv2_block3_out",
+                "conv3_block4_out",
+                "conv4_block6_out",
+                "conv5_block3_out",
+            ],
+        ),
+        ("inception_v3", 299, [None, None, "mixed2", "mixed7", "mixed10"]),
+        ("efficientnet_b0", 64, [None, None, None, None, "top_activation"]),
+    ],
+)
+def test_feature_maps_are_the_stage_outputs(name: str, size: int, stages: list[str | None]) -> None:
+    """Multi-level maps P1..P5 (strides 2..32), even for valid-padding Inception."""
+    backbone = zoo.load_backbone(name, weights=None, input_shape=(size, size, 3))
+    assert backbone.feature_maps is not None
+    outputs = backbone.feature_maps.output
+    assert list(outputs) == ["P1", "P2", "P3", "P4", "P5"]  # no 1x1 squeeze-excite "level"
+    for level, (key, tensor) in enumerate(outputs.items(), start=1):
+        assert abs(math.log2(size / tensor.shape[1]) - level) < 0.3, (key, tensor.shape)
+        if stages[level - 1] is not None:
+            assert tensor._keras_history.operation.name == stages[level - 1]
+    images = np.random.default_rng(3).uniform(0, 255, (2, size, size, 3)).astype("float32")
+    x = backbone.preprocess(images)
+    maps = backbone.feature_maps(x)
+    pooled = np.asarray(maps["P5"]).mean(axis=(1, 2))
+    np.testing.assert_allclose(pooled, np.asarray(backbone.features(x)), rtol=1e-4, atol=1e-5)
