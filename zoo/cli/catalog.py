@@ -10,7 +10,15 @@ from typing import Any
 import click
 
 import zoo
-from zoo.cli._app import console, echo_json, main, override_option, quiet_tensorflow, shape_text
+from zoo.cli._app import (
+    console,
+    echo_json,
+    echo_table,
+    main,
+    override_option,
+    quiet_tensorflow,
+    shape_text,
+)
 from zoo.errors import PluginError
 
 
@@ -25,13 +33,8 @@ def list_cmd(pattern: str | None, provider: str | None, tag: str | None, as_json
     if as_json:
         echo_json([s.to_dict() for s in specs])
         return
-    from rich.table import Table
-
-    table = Table(title=f"{len(specs)} models", title_justify="left", box=None, pad_edge=False)
-    for column in ("name", "provider", "input", "features", "license", "tags"):
-        table.add_column(column, no_wrap=column != "tags", overflow="fold")
-    for s in specs:
-        table.add_row(
+    rows = [
+        (
             s.name,
             s.provider,
             shape_text(s.input_shape),
@@ -39,7 +42,10 @@ def list_cmd(pattern: str | None, provider: str | None, tag: str | None, as_json
             s.license or "",
             ", ".join(s.tags),
         )
-    console().print(table)
+        for s in specs
+    ]
+    headers = ("name", "provider", "input", "features", "license", "tags")
+    echo_table(headers, rows, title=f"{len(specs)} models")
     if not specs:
         hint = "; `zoo plugins` shows which providers are installed" if provider else ""
         click.echo(f"no model matches{hint}", err=True)
