@@ -77,7 +77,7 @@ def test_keras_weights_from_a_url_are_fetched_pinned_and_loaded(
 def test_lock_then_offline_reproduces_a_fine_tune_run_without_network(
     server: Server, tmp_path: Path, isolated: Path
 ) -> None:
-    """`zoo lock` online, then a fresh process with ZOO_OFFLINE=1 and no sockets trains."""
+    """`zoo lock` online, then a fresh process with ZOO_OFFLINE=1 and no sockets fine-tunes."""
     blob = _weights_file(tmp_path)
     url = server.route("/mnv2.weights.h5", blob)
     (isolated / "zoo.yaml").write_text(
@@ -96,11 +96,10 @@ def test_lock_then_offline_reproduces_a_fine_tune_run_without_network(
         "    def __init__(self, *a, **k): raise SystemExit('a socket was opened')\n"
         "socket.socket = NoSocket\n"
         "import numpy as np, zoo\n"
-        "model = zoo.create('tiny_mnv2', 3)\n"
-        "model.compile('adam', 'sparse_categorical_crossentropy')\n"
         "x = np.random.default_rng(0).uniform(0, 255, (8, 32, 32, 3)).astype('float32')\n"
-        "h = model.fit(x, np.arange(8) % 3, epochs=1, verbose=0)\n"
-        "print('loss', h.history['loss'][0])\n"
+        "r = zoo.finetune('tiny_mnv2', (x, np.arange(8) % 3), epochs=1, unfreeze_epochs=1,\n"
+        "                 batch_size=4, verbose=0)\n"
+        "print('loss', r.metrics['loss'], [p.name for p in r.phases])\n"
     )
     env = {
         **os.environ, "ZOO_OFFLINE": "1", "ZOO_REQUIRE_HASHES": "1", "PYTHONPATH": ROOT,
@@ -110,5 +109,5 @@ def test_lock_then_offline_reproduces_a_fine_tune_run_without_network(
         [sys.executable, "-c", code], env=env, cwd=isolated, capture_output=True, text=True
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "loss" in proc.stdout
+    assert "loss" in proc.stdout and "'finetune'" in proc.stdout  # both phases ran
     assert len(server.requests) == requests_after_lock

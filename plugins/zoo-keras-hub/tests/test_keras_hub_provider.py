@@ -226,18 +226,19 @@ def test_download_failure_is_a_fetch_error(
     assert loopback_only and all("127.0.0.1" in a for a in loopback_only)
 
 
-def test_one_epoch_of_training_on_a_loaded_preset(saved_preset: Path) -> None:
-    """zoo.create + fit: the fine-tune engine's test is still to add once zoo.finetune lands."""
-    import keras
-
-    model = zoo.create(str(saved_preset), num_classes=3)
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy")
+def test_the_engine_fine_tunes_a_loaded_preset_for_one_epoch(saved_preset: Path) -> None:
+    """zoo.finetune on a preset directory: one epoch of head, one of the unfrozen backbone."""
     x, y = images(12, seed=1), np.arange(12) % 3
-    before = model.get_layer("classifier").get_weights()[0].copy()
-    history = model.fit(x, y, epochs=1, batch_size=4, verbose=0)
-    assert np.isfinite(history.history["loss"][0])
-    assert not np.allclose(before, model.get_layer("classifier").get_weights()[0])
-    assert model.predict(x[:2], verbose=0).shape == (2, 3)
+    backbone = zoo.load_backbone(str(saved_preset))
+    before = [w.numpy().copy() for w in backbone.features.trainable_weights[-2:]]
+    result = zoo.finetune(
+        backbone, (x, y), epochs=1, unfreeze_epochs=1, batch_size=4, learning_rate=1e-2, verbose=0
+    )
+    assert [p.name for p in result.phases if p.epochs] == ["head", "finetune"]
+    assert np.isfinite(result.metrics["loss"]) and result.num_classes == 3
+    after = [w.numpy() for w in backbone.features.trainable_weights[-2:]]
+    assert any(not np.allclose(a, b) for a, b in zip(before, after, strict=True))  # phase 2 ran
+    assert result.model.predict(x[:2], verbose=0).shape == (2, 3)
 
 
 def test_loading_through_the_plugin_never_imports_tf_keras() -> None:
