@@ -149,9 +149,10 @@ class Session:
                 )
             return source
         spec, provider = self.resolve(source, overrides)
-        from zoo.fetch import require_pins
+        from zoo.pins import hashes_required, require_pins
 
-        require_pins(provider.artifacts(spec))  # ZOO_REQUIRE_HASHES: all pinned, or nothing
+        if hashes_required():  # all pinned, or nothing downloaded (artifacts() may cost a build)
+            require_pins(provider.artifacts(spec))
         backbone = provider.load(spec)
         if not isinstance(backbone, Backbone):
             owner = self.host.provider_owner(provider.name)

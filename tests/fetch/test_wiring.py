@@ -37,13 +37,12 @@ def _weights_file(tmp_path: Path) -> bytes:
     return path.read_bytes()
 
 
-def test_artifacts_report_url_weights_only() -> None:
+def test_artifacts_report_url_weights_with_their_pin() -> None:
     provider = KerasAppsProvider()
     url = "https://example.org/w.weights.h5"
     spec = ModelSpec(name="n", provider="keras", source="MobileNetV2", weights=url, sha256="a" * 64)
     [artifact] = provider.artifacts(spec)
     assert (artifact.url, artifact.sha256, artifact.kind) == (url, "a" * 64, "weights")
-    assert provider.artifacts(spec.replace(weights="imagenet")) == []
     assert provider.artifacts(spec.replace(weights=None)) == []
 
 

@@ -2,16 +2,17 @@
 
 Sources are Keras function names (``"InceptionV3"``), ``"keras:InceptionV3"``, or the function
 itself (``keras.applications.InceptionV3``). Registry entries (``inception_v3`` ...) live in
-the packaged registry.yaml. ``weights`` is ``"imagenet"`` (Keras's own download and hash
-check), ``None`` (random init), a local weights file, or an https URL of one (downloaded
-through ``zoo.fetch``, pinned by the entry's ``sha256`` or ``zoo.lock``).
+the packaged registry.yaml. ``weights`` is ``"imagenet"`` (the file Keras names, downloaded
+through ``zoo.fetch`` with Keras's hash checked too: see ``keras_weights``), ``None`` (random
+init), a local weights file, or an https URL of one. Downloads are pinned by the entry's
+``sha256`` or ``zoo.lock``, and never happen under ``ZOO_OFFLINE=1``.
 """
 
 from __future__ import annotations
 
 import difflib
 import inspect
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -20,14 +21,14 @@ from zoo.errors import (
     InvalidModelError,
     InvalidOptionError,
     SourceNotFoundError,
+    ZooError,
 )
 from zoo.hookspecs import hookimpl
 from zoo.provider import Artifact, Provider
+from zoo.providers.keras_weights import routed_downloads, weights_url
 from zoo.spec import InputSpec, ModelSpec
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
-
     from zoo.backbone import Backbone
 
 __all__ = ["MODULE_PREPROCESSING", "KerasAppsProvider"]
@@ -60,7 +61,7 @@ class KerasAppsProvider(Provider):
     """keras.applications architectures as Backbones."""
 
     name: ClassVar[str] = "keras"
-    description: ClassVar[str] = "keras.applications architectures (ImageNet weights via Keras)"
+    description: ClassVar[str] = "keras.applications architectures, ImageNet weights"
     options: ClassVar[Mapping[str, str]] = {
         "include_top": "keep the ImageNet classifier (default: yes when weights are loaded "
         "at the native input size)",
@@ -78,15 +79,23 @@ class KerasAppsProvider(Provider):
         return None
 
     def artifacts(self, spec: ModelSpec) -> list[Artifact]:
-        """Weights given as a URL (``"imagenet"`` weights are Keras's own download)."""
+        """The weights file: its URL, or for ``"imagenet"`` the one Keras would download.
+
+        Finding Keras's URL builds the architecture (no download), so this costs about what
+        building it does; ``zoo fetch`` and ``zoo lock`` call it.
+        """
         if spec.weights is not None and "://" in spec.weights:
             return [Artifact(spec.weights, sha256=spec.sha256, kind="weights")]
-        return []
+        if spec.weights != "imagenet":
+            return []
+        fn, _, kwargs, include_top = self._plan(spec)
+        url = weights_url(
+            lambda: _build(fn, spec, kwargs, include_top, explicit=spec.options.get("include_top"))
+        )
+        return [Artifact(url, sha256=spec.sha256, kind="weights")] if url else []
 
-    def load(self, spec: ModelSpec) -> Backbone:
-
-        from zoo.backbone import Backbone
-
+    def _plan(self, spec: ModelSpec) -> tuple[Callable[..., Any], str | None, dict[str, Any], bool]:
+        """The Keras function, its preprocessing mode, its arguments, and include_top."""
         fn = _application(spec.source)
         module = fn.__module__.rsplit(".", 1)[-1]
         mode = MODULE_PREPROCESSING.get(module)
@@ -117,9 +126,15 @@ class KerasAppsProvider(Provider):
         include_top = spec.options.get("include_top")
         if include_top is None:
             include_top = kwargs["weights"] is not None
-        model = _build(
-            fn, spec, kwargs, bool(include_top), explicit=spec.options.get("include_top")
-        )
+        return fn, mode, kwargs, bool(include_top)
+
+    def load(self, spec: ModelSpec) -> Backbone:
+        """Build the architecture; ImageNet weights come through ``zoo.fetch``."""
+        from zoo.backbone import Backbone
+
+        fn, mode, kwargs, include_top = self._plan(spec)
+        with routed_downloads(spec.name, spec.sha256):
+            model = _build(fn, spec, kwargs, include_top, explicit=spec.options.get("include_top"))
         base = InputSpec.from_mode(mode or "raw", shape=model.input_shape[1:])
         return Backbone.from_model(
             model,
@@ -183,6 +198,8 @@ def _build(
     """
     try:
         return fn(include_top=include_top, **kwargs)
+    except ZooError:
+        raise  # from zoo.fetch (offline, pins, integrity): already says what to do
     except ValueError as exc:
         text = str(exc)
         if include_top and explicit is None:
