@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
@@ -13,35 +12,16 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import zoo
-from zoo.api import Session, reset
+from zoo.api import Session
 from zoo.plugins import PluginHost
-
-_ZOO_ENV = (
-    "ZOO_HOME",
-    "ZOO_REGISTRY",
-    "ZOO_LOAD_PLUGINS",
-    "ZOO_BLOCK_PLUGINS",
-    "ZOO_OFFLINE",
-    "ZOO_REQUIRE_HASHES",
-    "TFHUB_CACHE_DIR",
-)
+from zoo.testing import isolated_zoo
 
 
 @pytest.fixture(autouse=True)
 def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Every test gets its own ZOO_HOME and working directory, and a fresh default session."""
-    for name in _ZOO_ENV:
-        monkeypatch.delenv(name, raising=False)
-    home = tmp_path / "zoo_home"
-    monkeypatch.setenv("ZOO_HOME", str(home))
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    reset()
-    yield work
-    reset()
-    if "keras" in sys.modules:
-        sys.modules["keras"].backend.clear_session()
+    with isolated_zoo(tmp_path, monkeypatch) as work:
+        yield work
 
 
 @pytest.fixture

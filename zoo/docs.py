@@ -24,7 +24,15 @@ from pathlib import Path
 from zoo import hookspecs
 from zoo.provider import Provider
 
-__all__ = ["GUIDE", "SECTIONS", "hook_reference", "main", "provider_reference", "render"]
+__all__ = [
+    "GUIDE",
+    "SECTIONS",
+    "hook_reference",
+    "main",
+    "provider_reference",
+    "refresh",
+    "render",
+]
 
 #: The guide in a source checkout (docs are not part of the wheel).
 GUIDE = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
@@ -137,6 +145,24 @@ def render(text: str) -> str:
     return text
 
 
+def refresh(path: Path, fresh: str, *, check: bool, command: str) -> int:
+    """Write a generated file, or with ``check`` only say whether it is stale (exit status).
+
+    Shared by every generator (this guide, the KerasHub plugin's preset catalogue): ``command``
+    is what the stale message tells the reader to run.
+    """
+    current = path.read_text(encoding="utf-8") if path.is_file() else ""
+    if check:
+        if fresh != current:
+            print(f"{path} is out of date; run {command}")
+            return 1
+        print(f"{path} is up to date")
+        return 0
+    path.write_text(fresh, encoding="utf-8")
+    print(f"wrote {path}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: rewrite the guide, or with ``--check`` report whether it is stale."""
     parser = argparse.ArgumentParser(prog="python -m zoo.docs", description=__doc__)
@@ -146,17 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.path.is_file():
         print(f"{args.path} not found; run this in a tfzoo source checkout", file=sys.stderr)
         return 2
-    current = args.path.read_text(encoding="utf-8")
-    fresh = render(current)
-    if args.check:
-        if fresh != current:
-            print(f"{args.path} is out of date; run python -m zoo.docs")
-            return 1
-        print(f"{args.path} is up to date")
-        return 0
-    args.path.write_text(fresh, encoding="utf-8")
-    print(f"wrote {args.path}")
-    return 0
+    fresh = render(args.path.read_text(encoding="utf-8"))
+    return refresh(args.path, fresh, check=args.check, command="python -m zoo.docs")
 
 
 if __name__ == "__main__":

@@ -8,18 +8,67 @@ Example (in a plugin's test suite)::
         check_backbone(zoo.load_backbone("my:tiny", weights=None))
 
 Every check raises AssertionError with a message naming the backbone and what was wrong.
+
+:func:`isolated_zoo` gives each test its own tfzoo state (a conftest.py fixture)::
+
+    @pytest.fixture(autouse=True)
+    def isolated(tmp_path, monkeypatch):
+        with isolated_zoo(tmp_path, monkeypatch) as work:
+            yield work
 """
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from pathlib import Path
+
     import numpy as np
+    import pytest
 
     from zoo.backbone import Backbone
 
-__all__ = ["check_backbone", "random_images"]
+__all__ = ["ZOO_ENVIRONMENT", "check_backbone", "isolated_zoo", "random_images"]
+
+#: The environment variables that change what tfzoo does; a test starts without them.
+ZOO_ENVIRONMENT = (
+    "ZOO_HOME",
+    "ZOO_REGISTRY",
+    "ZOO_LOAD_PLUGINS",
+    "ZOO_BLOCK_PLUGINS",
+    "ZOO_OFFLINE",
+    "ZOO_REQUIRE_HASHES",
+    "TFHUB_CACHE_DIR",
+)
+
+
+@contextlib.contextmanager
+def isolated_zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Own ``ZOO_HOME`` and working directory, none of the user's settings, fresh sessions.
+
+    Yields the working directory (``tmp_path / "work"``, where ``./zoo.yaml`` and ``zoo.lock``
+    are looked for). The default session is reset before and after, and Keras's global
+    state is cleared afterwards.
+    """
+    from zoo.api import reset
+
+    for name in ZOO_ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ZOO_HOME", str(tmp_path / "zoo_home"))
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    reset()
+    try:
+        yield work
+    finally:
+        reset()
+        if "keras" in sys.modules:
+            sys.modules["keras"].backend.clear_session()
 
 
 def random_images(backbone: Backbone, batch: int = 2, size: int = 64, seed: int = 0) -> np.ndarray:

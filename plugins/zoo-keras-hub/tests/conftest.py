@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,14 +18,9 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from keras_hub_helpers import save_tiny_preset
-from zoo.api import reset
+from zoo.testing import isolated_zoo
 
 _ENV = (
-    "ZOO_HOME",
-    "ZOO_REGISTRY",
-    "ZOO_LOAD_PLUGINS",
-    "ZOO_BLOCK_PLUGINS",
-    "ZOO_OFFLINE",
     "KAGGLEHUB_CACHE",
     "HF_HOME",
     "HTTP_PROXY",
@@ -45,17 +39,10 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Own ZOO_HOME, working directory and KerasHub caches; no proxies; a fresh session."""
     for name in _ENV:
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("ZOO_HOME", str(tmp_path / "zoo_home"))
     monkeypatch.setenv("KAGGLEHUB_CACHE", str(tmp_path / "kagglehub"))
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf_home"))
-    work = tmp_path / "work"
-    work.mkdir()
-    monkeypatch.chdir(work)
-    reset()
-    yield work
-    reset()
-    if "keras" in sys.modules:
-        sys.modules["keras"].backend.clear_session()
+    with isolated_zoo(tmp_path, monkeypatch) as work:
+        yield work
 
 
 @pytest.fixture
