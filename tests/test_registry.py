@@ -236,3 +236,44 @@ def test_session_with_its_own_working_directory(tmp_path: Path, host: object) ->
     write(tmp_path / "zoo.yaml", GOOD)
     session = Session(host, cwd=tmp_path)  # type: ignore[arg-type]
     assert session.get_spec("MyNet").name == "my_net"
+
+
+@pytest.mark.parametrize(
+    ("override", "reason"),
+    [
+        ({"input_shape": (32, 32, True)}, "positive integers"),
+        ({"input_shape": (0, 32)}, "positive integers"),
+        ({"preprocessing": "bogus"}, "bogus"),
+        ({"preprocessing": {"mode": "tf", "gamma": 2}}, "unknown preprocessing keys"),
+        ({"labels": "cat,dog"}, "list of strings"),
+        ({"feature_layer": 1.5}, "layer name or index"),
+        ({"sha256": "abc"}, "64 hexadecimal"),
+        ({"weights": 3}, "string or null"),
+    ],
+)
+def test_overrides_are_checked_like_registry_fields_before_anything_loads(
+    override: dict[str, object], reason: str
+) -> None:
+    """The same checks as a registry entry's fields: a ZooError naming the override."""
+    from zoo.api import default_session
+
+    with pytest.raises(zoo.InvalidOptionError, match=reason) as info:
+        default_session().resolve("inception_v3", override)  # before any provider loads
+    assert f"override {next(iter(override))}=" in str(info.value)
+
+
+def test_good_overrides_are_normalized() -> None:
+    from zoo.api import default_session
+
+    spec, _ = default_session().resolve(
+        "inception_v3", {"input_shape": [96, 96], "sha256": "AB" * 32, "labels": ["a", "b"]}
+    )
+    assert spec.input_shape == (96, 96, 3)
+    assert spec.sha256 == "ab" * 32 and spec.labels == ("a", "b")
+
+
+def test_every_core_override_has_the_check_of_its_registry_field() -> None:
+    from zoo.api import CORE_OVERRIDES
+    from zoo.spec import FIELD_CHECKS
+
+    assert set(CORE_OVERRIDES) == set(FIELD_CHECKS)

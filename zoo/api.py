@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo.errors import InvalidOptionError, NoProviderError, PluginError, UnknownModelError
 from zoo.plugins import PluginHost
-from zoo.registry import SHA256_RE, Registry, load_registry_file, registry_locations
-from zoo.spec import ModelSpec
+from zoo.registry import Registry, load_registry_file, registry_locations, slug
+from zoo.spec import FIELD_CHECKS, ModelSpec, check_input_shape
 
 if TYPE_CHECKING:
     import keras
@@ -178,47 +178,28 @@ def apply_overrides(spec: ModelSpec, provider: Provider, overrides: Mapping[str,
                 f"accepted: {', '.join(sorted(accepted))}",
                 provider=provider.name,
             )
+    channels = spec.input_shape[2] if spec.input_shape else 3
+    checks: dict[str, Callable[[object], Any]] = {
+        **FIELD_CHECKS,
+        "input_shape": lambda v: check_input_shape(v, channels=channels),  # (h, w) keeps C
+    }
     changes: dict[str, Any] = {}
     options = dict(spec.options)
     for key, value in overrides.items():
         if key not in CORE_OVERRIDES:
             options[key] = value
-        elif key == "input_shape":
-            changes[key] = _input_shape(value, spec)
-        elif key == "sha256":
-            if value is not None and not (
-                isinstance(value, str) and SHA256_RE.match(value.lower())
-            ):
-                raise InvalidOptionError(f"sha256 is 64 hexadecimal digits, received {value!r}")
-            changes[key] = value.lower() if isinstance(value, str) else None
-        elif key == "labels":
-            changes[key] = tuple(value) if value is not None else None
-        else:
-            changes[key] = value
+            continue
+        try:
+            changes[key] = checks[key](value)
+        except ValueError as exc:
+            raise InvalidOptionError(f"the override {key}={value!r} is invalid: {exc}") from None
     return spec.replace(**changes, options=options)
-
-
-def _input_shape(value: object, spec: ModelSpec) -> tuple[int | None, int | None, int] | None:
-    if value is None:
-        return None
-    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) not in (2, 3):
-        raise InvalidOptionError(f"input_shape is (height, width[, channels]), received {value!r}")
-    dims = list(value)
-    if len(dims) == 2:
-        dims.append(spec.input_shape[2] if spec.input_shape else 3)
-    for d in dims[:2]:
-        if d is not None and (not isinstance(d, int) or isinstance(d, bool) or d < 1):
-            raise InvalidOptionError(f"input_shape has positive integers, received {value!r}")
-    if not isinstance(dims[2], int) or dims[2] < 1:
-        raise InvalidOptionError(f"input_shape needs a channel count, received {value!r}")
-    return dims[0], dims[1], dims[2]
 
 
 def _adhoc_name(source: str) -> str:
     tail = source.rstrip("/").rsplit("/", 1)[-1] or source
     tail = re.sub(r"\.(keras|h5|hdf5|tar\.gz|tgz|zip)$", "", tail)
-    name = re.sub(r"[^a-z0-9_.\-]+", "_", tail.lower()).strip("_.-")
-    return name or "model"
+    return slug(tail)
 
 
 _session: Session | None = None

@@ -26,18 +26,17 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from zoo.errors import RegistryError
+from zoo.spec import SHA256_RE
 
 __all__ = ["LOCKFILE_NAME", "LockEntry", "LockFile", "active_lockfile"]
 
 LOCKFILE_NAME = "zoo.lock"
-_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 _KINDS = ("weights", "model", "registry")
 
 
@@ -146,7 +145,7 @@ def _entry(item: Any, where: str, name: str) -> LockEntry:
     url, sha, size = item.get("url"), item.get("sha256"), item.get("size")
     if not isinstance(url, str) or "://" not in url:
         raise fail(f"expected a URL, received {url!r}", "url")
-    if not isinstance(sha, str) or not _SHA256_RE.match(sha):
+    if not isinstance(sha, str) or not SHA256_RE.match(sha):
         raise fail(f"a sha256 is 64 lower-case hexadecimal digits, received {sha!r}", "sha256")
     if not isinstance(size, int) or isinstance(size, bool) or size < 0:
         raise fail(f"expected a byte count, received {size!r}", "size")

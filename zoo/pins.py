@@ -9,7 +9,6 @@ URL; :func:`require_pins` checks a whole request before anything is downloaded.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -17,13 +16,12 @@ from urllib.parse import urldefrag
 
 from zoo.errors import IntegrityError, InvalidOptionError
 from zoo.lockfile import active_lockfile
+from zoo.spec import SHA256_RE
 
 if TYPE_CHECKING:
     from zoo.provider import Artifact
 
 __all__ = ["Target", "hashes_required", "require_pins", "target"]
-
-_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 def _flag(name: str) -> bool:
@@ -61,7 +59,7 @@ def _pins(
     if lock is not None and entry is not None:
         pins.append((str(lock.path), entry.sha256))
     for source, pin in pins:
-        if not _SHA256_RE.match(pin):
+        if not SHA256_RE.match(pin):
             raise InvalidOptionError(
                 f"a sha256 pin is 64 hexadecimal digits; {source} for {base} is {pin!r}"
             )

@@ -17,14 +17,14 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from zoo.errors import RegistryError, UnknownModelError
-from zoo.spec import PREPROCESSING_MODES, InputSpec, ModelSpec
+from zoo.spec import FIELD_CHECKS, PREPROCESSING_MODES, ModelSpec
 
 __all__ = [
     "ENTRY_FIELDS",
@@ -33,11 +33,17 @@ __all__ = [
     "load_registry_file",
     "parse_registry_text",
     "registry_locations",
+    "slug",
 ]
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
 ALIAS_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def slug(text: str, default: str = "model") -> str:
+    """``text`` as a model name (matching NAME_RE): lower case, other characters -> "_"."""
+    return re.sub(r"[^a-z0-9_.\-]+", "_", text.lower()).strip("_.-") or default
+
 
 #: Every key an entry may hold, with a one-line description (docs/registry.md shows these).
 ENTRY_FIELDS: dict[str, str] = {
@@ -276,15 +282,11 @@ def entry_to_spec(
                 raise fail(f"invalid value {v!r}", key)
         return tuple(value)
 
-    def layer_ref(key: str) -> str | int | None:
-        value = entry.get(key)
-        if (
-            value is None
-            or isinstance(value, str)
-            or (isinstance(value, int) and not isinstance(value, bool))
-        ):
-            return value
-        raise fail(f"expected a layer name or index, received {value!r}", key)
+    def checked(key: str, check: Callable[[object], Any]) -> Any:
+        try:
+            return check(entry.get(key))
+        except ValueError as exc:
+            raise fail(str(exc), key) from None
 
     def mapping(key: str) -> dict[str, Any] | None:
         value = entry.get(key)
@@ -294,72 +296,18 @@ def entry_to_spec(
             raise fail(f"expected a mapping, received {value!r}", key)
         return dict(value)
 
-    sha256 = text("sha256")
-    if sha256 is not None:
-        sha256 = sha256.lower()
-        if not SHA256_RE.match(sha256):
-            raise fail(f"a sha256 is 64 hexadecimal digits, received {entry['sha256']!r}", "sha256")
-
-    input_shape = entry.get("input_shape")
-    if input_shape is not None:
-        ok = (
-            isinstance(input_shape, list | tuple)
-            and len(input_shape) == 3
-            and all(
-                d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0)
-                for d in input_shape[:2]
-            )
-            and isinstance(input_shape[2], int)
-            and not isinstance(input_shape[2], bool)
-            and input_shape[2] > 0
-        )
-        if not ok:
-            raise fail(
-                f"expected [height, width, channels] with positive integers (null for a free "
-                f"height/width), received {input_shape!r}",
-                "input_shape",
-            )
-        input_shape = tuple(input_shape)
-
-    preprocessing = entry.get("preprocessing")
-    if preprocessing is not None:
-        if not isinstance(preprocessing, str | Mapping):
-            raise fail(
-                f"expected a mode name or a mapping, received {preprocessing!r}", "preprocessing"
-            )
-        try:
-            InputSpec.from_preprocessing(preprocessing)
-        except (ValueError, TypeError) as exc:
-            raise fail(str(exc), "preprocessing") from None
-        if isinstance(preprocessing, Mapping):
-            preprocessing = dict(preprocessing)
-
-    weights = entry.get("weights")
-    if weights is not None and not isinstance(weights, str):
-        raise fail(f"expected a string or null, received {weights!r}", "weights")
-
     feature_dim = entry.get("feature_dim")
     if feature_dim is not None and (
         not isinstance(feature_dim, int) or isinstance(feature_dim, bool) or feature_dim < 1
     ):
         raise fail(f"expected a positive integer, received {feature_dim!r}", "feature_dim")
 
-    labels = entry.get("labels")
-    if labels is not None:
-        labels = str_list("labels")
-
     return ModelSpec(
         name=name,
         provider=text("provider", optional=False) or "",
         source=text("source", optional=False) or "",
-        weights=weights,
-        sha256=sha256,
-        input_shape=input_shape,
-        preprocessing=preprocessing,
-        feature_layer=layer_ref("feature_layer"),
-        classifier_layer=layer_ref("classifier_layer"),
+        **{key: checked(key, check) for key, check in FIELD_CHECKS.items()},
         feature_dim=feature_dim,
-        labels=labels,
         license=text("license"),
         description=text("description") or "",
         tags=str_list("tags"),
@@ -489,7 +437,6 @@ class Registry:
         *,
         provider: str | None = None,
         tag: str | None = None,
-        where: Callable[[ModelSpec], bool] | None = None,
     ) -> list[ModelSpec]:
         """Specs whose name or alias matches ``pattern`` (fnmatch), sorted by name."""
         out = [
@@ -498,10 +445,5 @@ class Registry:
             if (pattern is None or s.matches(pattern))
             and (provider is None or s.provider == provider)
             and (tag is None or tag in s.tags)
-            and (where is None or where(s))
         ]
         return sorted(out, key=lambda s: s.name)
-
-    def names(self) -> Sequence[str]:
-        """All registered names, in merge order."""
-        return list(self._specs)

@@ -11,14 +11,28 @@ is one setting of these numbers, so a backbone's value range is derived, never s
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     import numpy as np
 
-__all__ = ["PREPROCESSING_MODES", "InputSpec", "ModelSpec"]
+__all__ = [
+    "FIELD_CHECKS",
+    "PREPROCESSING_MODES",
+    "SHA256_RE",
+    "InputSpec",
+    "ModelSpec",
+    "check_input_shape",
+    "check_labels",
+    "check_layer_ref",
+    "check_preprocessing",
+    "check_sha256",
+    "check_weights",
+]
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -242,3 +256,94 @@ class ModelSpec:
                 value = dict(value)
             data[f.name] = value
         return data
+
+
+# -- field checks, shared by registry entries and load-time overrides ------------------------
+# Each raises ValueError with the reason; the registry names file, line and field around it,
+# zoo.load_backbone names the override.
+
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _positive(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def check_sha256(value: object) -> str | None:
+    """A sha256 pin, lower-cased: 64 hexadecimal digits."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not SHA256_RE.match(value.lower()):
+        raise ValueError(f"a sha256 is 64 hexadecimal digits, received {value!r}")
+    return value.lower()
+
+
+def check_input_shape(
+    value: object, *, channels: int | None = None
+) -> tuple[int | None, int | None, int] | None:
+    """``(height, width, channels)``; given ``channels``, ``(height, width)`` takes those."""
+    if value is None:
+        return None
+    dims = list(value) if isinstance(value, list | tuple) else []
+    if len(dims) == 2 and channels is not None:
+        dims.append(channels)
+    if len(dims) != 3 or not (
+        all(d is None or _positive(d) for d in dims[:2]) and _positive(dims[2])
+    ):
+        raise ValueError(
+            "expected [height, width, channels] with positive integers (null for a free "
+            f"height/width), received {value!r}"
+        )
+    return dims[0], dims[1], dims[2]
+
+
+def check_preprocessing(value: object) -> str | dict[str, Any] | None:
+    """A preprocessing mode name or a mapping of numbers that InputSpec accepts."""
+    if value is None:
+        return None
+    if not isinstance(value, str | Mapping):
+        raise ValueError(f"expected a mode name or a mapping, received {value!r}")
+    try:
+        InputSpec.from_preprocessing(value)
+    except TypeError as exc:
+        raise ValueError(str(exc)) from None
+    return dict(value) if isinstance(value, Mapping) else value
+
+
+def check_layer_ref(value: object) -> str | int | None:
+    """A layer name, or an index into ``model.layers`` (Python list semantics)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ValueError(f"expected a layer name or index, received {value!r}")
+
+
+def check_weights(value: object) -> str | None:
+    """``"imagenet"``, a path or URL (path-like objects become strings), or None."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, os.PathLike):
+        return str(os.fspath(value))
+    raise ValueError(f"expected a string or null, received {value!r}")
+
+
+def check_labels(value: object) -> tuple[str, ...] | None:
+    """Class names: a list of strings."""
+    if value is None:
+        return None
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"expected a list of strings, received {value!r}")
+    return tuple(value)
+
+
+#: The ModelSpec fields a registry entry and a load-time override share, with their checks.
+FIELD_CHECKS: Mapping[str, Callable[[object], Any]] = {
+    "weights": check_weights,
+    "sha256": check_sha256,
+    "input_shape": check_input_shape,
+    "preprocessing": check_preprocessing,
+    "feature_layer": check_layer_ref,
+    "classifier_layer": check_layer_ref,
+    "labels": check_labels,
+}

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from zoo.errors import InvalidModelError, SourceNotFoundError, UntrustedModelError
 from zoo.hookspecs import hookimpl
 from zoo.provider import Provider
+from zoo.registry import slug
 from zoo.spec import InputSpec, ModelSpec
 
 if TYPE_CHECKING:
@@ -67,9 +68,8 @@ class LocalProvider(Provider):
         """Claims keras.Model objects, ``file:`` URIs and strings that look like paths."""
         keras = sys.modules.get("keras")  # a Model can only exist if Keras is imported
         if keras is not None and isinstance(source, keras.Model):
-            name = re.sub(r"[^a-z0-9_.\-]+", "_", str(source.name).lower()).strip("_.-")
             return ModelSpec(
-                name=name or "model",
+                name=slug(str(source.name)),
                 provider=self.name,
                 source=f"<in-memory keras.Model {source.name!r}>",
                 options={"model": source},

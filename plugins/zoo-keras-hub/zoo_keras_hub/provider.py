@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from zoo.provider import Provider
+from zoo.registry import slug
 from zoo.spec import ModelSpec
 
 from zoo_keras_hub.catalogue import catalogue
@@ -63,8 +64,7 @@ def _adhoc_name(source: str) -> str:
     parts = [p for p in re.split(r"[/\\]", source.split("://", 1)[-1]) if p]
     if len(parts) > 1 and parts[-1].isdigit():  # kaggle handle version
         parts.pop()
-    name = re.sub(r"[^a-z0-9_.\-]+", "_", (parts[-1] if parts else source).lower()).strip("_.-")
-    return name or "keras_hub_model"
+    return slug(parts[-1] if parts else source, "keras_hub_model")
 
 
 class KerasHubProvider(Provider):
