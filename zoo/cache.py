@@ -206,6 +206,21 @@ class Cache:
 
         self.update(change)
 
+    def checked(self, path: Path, name: str) -> bool:
+        """True when the check ``name`` passed on ``path`` since it was last verified."""
+        record = self.index()["blobs"].get(path.name)
+        return isinstance(record, dict) and name in record.get("checks", ())
+
+    def record_check(self, path: Path, name: str) -> None:
+        """Record that the check ``name`` passed (kept until the blob is verified anew)."""
+
+        def change(data: dict[str, Any]) -> None:
+            record = data["blobs"].get(path.name)
+            if isinstance(record, dict):
+                record["checks"] = sorted({*record.get("checks", ()), name})
+
+        self.update(change)
+
     def discard(self, path: Path) -> None:
         """Remove a damaged blob and its record (best effort on a read-only cache)."""
         with contextlib.suppress(OSError):
@@ -291,6 +306,3 @@ class Partial:
         if self._file is not None:
             self._file.close()
             self._file = None
-
-    def discard(self) -> None:
-        self.restart()

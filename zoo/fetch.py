@@ -41,7 +41,7 @@ import random
 import re
 import shutil
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -121,6 +121,7 @@ def fetch(
     max_age: float | None = None,
     require_hashes: bool | None = None,
     use_lockfile: bool = True,
+    check: tuple[str, Callable[[Path], None]] | None = None,
 ) -> Path:
     """The cached file for ``url``, downloading it first if needed.
 
@@ -140,6 +141,9 @@ def fetch(
             registry files); default: cached copies never expire.
         require_hashes: refuse an unpinned URL (default: ``ZOO_REQUIRE_HASHES``).
         use_lockfile: check against ``./zoo.lock`` (``zoo lock`` turns it off to re-lock).
+        check: ``(name, function)``, one more verification of the file (Keras's md5 of its
+            weights): run once per cached file and recorded in the cache index under
+            ``name``; when the function raises, the file is removed from the cache.
 
     Raises:
         IntegrityError, OfflineError, UnsafeURLError, SourceNotFoundError, FetchError.
@@ -150,7 +154,17 @@ def fetch(
     target = target_for(url, sha256, name, kind, require_hashes, use_lockfile)
     check_url(target.url, allow_http=allow_http)
     options = _Options(allow_http, progress, dict(headers or {}), timeout or TIMEOUT)
-    return _obtain(target, options, max_age)[0]
+    path = _obtain(target, options, max_age)[0]
+    if check is not None:
+        cache = _cache()
+        if not cache.checked(path, check[0]):
+            try:
+                check[1](path)
+            except BaseException:
+                cache.discard(path)
+                raise
+            cache.record_check(path, check[0])
+    return path
 
 
 def fetch_archive(
@@ -434,7 +448,7 @@ def _download(
                     delay = min(BACKOFF * 2 ** (attempt - 1), 10.0) * random.uniform(1.0, 1.2)
                     time.sleep(max(delay, min(retry.retry_after or 0.0, 30.0)))
     except BaseException:
-        partial.discard()
+        partial.restart()
         raise
     finally:
         session.close()

@@ -18,7 +18,9 @@ import pytest
 from click.testing import CliRunner
 
 import zoo
+import zoo.fetch
 from zoo.api import default_session
+from zoo.cache import Cache
 from zoo.cli import main
 from zoo.errors import IntegrityError, OfflineError
 from zoo.lockfile import LockFile
@@ -154,6 +156,7 @@ def test_a_download_that_fails_keras_hash_is_refused_and_dropped(server: Server)
     with routed_downloads("my_net"):
         path = Path(file_utils.get_file("good.h5", good_url, cache_subdir="models", file_hash=md5))
         assert path.read_bytes() == good and sha(good) in path.name
+        assert Cache(zoo.fetch.cache_root()).checked(path, f"keras:{md5}")  # hashed once
         with pytest.raises(IntegrityError) as info:
             file_utils.get_file("bad.h5", bad_url, cache_subdir="models", file_hash=md5)
     assert (info.value.expected, info.value.received) == (md5, hashlib.md5(bad).hexdigest())

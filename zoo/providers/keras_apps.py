@@ -89,9 +89,7 @@ class KerasAppsProvider(Provider):
         if spec.weights != "imagenet":
             return []
         fn, _, kwargs, include_top = self._plan(spec)
-        url = weights_url(
-            lambda: _build(fn, spec, kwargs, include_top, explicit=spec.options.get("include_top"))
-        )
+        url = weights_url(lambda: _build(fn, spec, kwargs, include_top))
         return [Artifact(url, sha256=spec.sha256, kind="weights")] if url else []
 
     def _plan(self, spec: ModelSpec) -> tuple[Callable[..., Any], str | None, dict[str, Any], bool]:
@@ -134,7 +132,7 @@ class KerasAppsProvider(Provider):
 
         fn, mode, kwargs, include_top = self._plan(spec)
         with routed_downloads(spec.name, spec.sha256):
-            model = _build(fn, spec, kwargs, include_top, explicit=spec.options.get("include_top"))
+            model = _build(fn, spec, kwargs, include_top)
         base = InputSpec.from_mode(mode or "raw", shape=model.input_shape[1:])
         return Backbone.from_model(
             model,
@@ -153,7 +151,7 @@ def _application(source: str) -> Callable[..., Any]:
     import keras
 
     fn = getattr(keras.applications, source, None)
-    if not callable(fn) or not inspect.isfunction(fn):
+    if not inspect.isfunction(fn):
         names = [n for n in dir(keras.applications) if n[:1].isupper()]
         close = difflib.get_close_matches(source, names, n=3)
         hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
@@ -188,8 +186,6 @@ def _build(
     spec: ModelSpec,
     kwargs: dict[str, Any],
     include_top: bool,
-    *,
-    explicit: object,
 ) -> Any:
     """Call the Keras function; when the top was not asked for and does not fit, drop it.
 
@@ -202,8 +198,8 @@ def _build(
         raise  # from zoo.fetch (offline, pins, integrity): already says what to do
     except ValueError as exc:
         text = str(exc)
-        if include_top and explicit is None:
-            return _build(fn, spec, kwargs, False, explicit=False)
+        if include_top and spec.options.get("include_top") is None:
+            return _build(fn, spec, kwargs, False)
         raise InvalidOptionError(
             f"keras.applications.{spec.source} refused the arguments "
             f"{ {**kwargs, 'include_top': include_top} }: {text}",

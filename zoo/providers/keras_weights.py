@@ -5,8 +5,9 @@ A keras.applications function downloads its own weights with ``keras.utils.get_f
 take the same road as every other artifact: the zoo cache, ``zoo.lock`` pins,
 require-hashes mode, ``ZOO_OFFLINE=1`` (no socket is opened; a missing file names
 ``zoo fetch``), the progress bar. Keras's own hash (md5 for most architectures) is still
-checked. A copy Keras already has in its cache (``$KERAS_HOME/models``, e.g. on an air-gapped
-machine prepared by hand) is used as it is when it passes Keras's hash and any pin.
+checked, once per cached file (the cache index records it). A copy Keras already has in its
+cache (``$KERAS_HOME/models``, e.g. on an air-gapped machine prepared by hand) is used as it
+is when it passes Keras's hash and any pin.
 
 :func:`weights_url` finds the URL without downloading: it builds the architecture and stops
 at the download (``zoo fetch`` and ``zoo lock`` use it).
@@ -80,6 +81,23 @@ def _digest(path: Path, keras_hash: str) -> str:
     return hasher.hexdigest()
 
 
+def _keras_check(keras_hash: str, origin: str) -> Callable[[Path], None]:
+    """The hash Keras ships with a weights file, as a ``zoo.fetch`` check (run once per file)."""
+
+    def check(path: Path) -> None:
+        got = _digest(path, keras_hash)
+        if got != keras_hash:
+            raise IntegrityError(
+                f"the weights from {origin} do not match the hash Keras ships with them: "
+                f"expected {keras_hash}, received {got}; the file was removed from the cache",
+                url=origin,
+                expected=keras_hash,
+                received=got,
+            )
+
+    return check
+
+
 def _keras_cached(fname: str | None, keras_hash: str | None) -> Path | None:
     if not fname:
         return None
@@ -111,18 +129,10 @@ def routed_downloads(name: str, sha256: str | None = None) -> AbstractContextMan
         local = _keras_cached(fname, keras_hash)
         if local is not None and (pinned.pin is None or file_sha256(local) == pinned.pin):
             return str(local)
-        path = fetch(origin, sha256=sha256, name=name, kind="weights")
-        if keras_hash is not None and (got := _digest(path, keras_hash)) != keras_hash:
-            path.unlink(missing_ok=True)  # the cache fetches it afresh next time
-            raise IntegrityError(
-                f"the weights of {name!r} from {origin} do not match the hash Keras ships "
-                f"with them: expected {keras_hash}, received {got}; the file was removed "
-                "from the cache",
-                url=origin,
-                expected=keras_hash,
-                received=got,
-            )
-        return str(path)
+        check = None
+        if keras_hash is not None:
+            check = (f"keras:{keras_hash}", _keras_check(keras_hash, origin))
+        return str(fetch(origin, sha256=sha256, name=name, kind="weights", check=check))
 
     return _routed(get_file)
 
