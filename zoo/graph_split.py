@@ -74,7 +74,6 @@ class _Graph:
     """The inlined GraphDef of a signature with its inputs, outputs and variable reads."""
 
     def __init__(self, fn: Any, source: str, provider: str) -> None:
-        self.fn = fn
         self.graph_def = _inline(fn, source, provider)
         self.nodes = {n.name: n for n in self.graph_def.node}
         n_captured = len(fn.captured_inputs)
@@ -113,13 +112,12 @@ class _Graph:
 
     def reads(self) -> dict[str, str]:
         """ReadVariableOp node -> placeholder of the variable it reads."""
-        found = {}
-        for node in self.graph_def.node:
-            if node.op == "ReadVariableOp":
-                placeholder = self.skip_passthrough(_node_name(node.input[0]))
-                if placeholder in self.variable_of_placeholder:
-                    found[node.name] = placeholder
-        return found
+        return {
+            node.name: placeholder
+            for node in self.graph_def.node
+            if node.op == "ReadVariableOp"
+            and (placeholder := self.variable_read(node.name)) is not None
+        }
 
     def ancestors(self, name: str) -> set[str]:
         seen, stack = set(), [name]
@@ -218,7 +216,8 @@ def split_signature(
     feature_node = _node_name(feature)
     needed = graph.ancestors(feature_node)
     reads = {r: p for r, p in graph.reads().items() if r in needed}
-    placeholders = sorted(set(reads.values()), key=list(graph.variable_of_placeholder).index)
+    position = {p: i for i, p in enumerate(graph.variable_of_placeholder)}
+    placeholders = sorted(set(reads.values()), key=position.__getitem__)
     variables = [graph.variable_of_placeholder[p] for p in placeholders]
     input_spec = tf.nest.flatten(fn.structured_input_signature)[0]
 

@@ -156,58 +156,33 @@ class HubLayer(keras.layers.Layer):  # type: ignore[misc]
     # -- loading -------------------------------------------------------------------------------
 
     def _select_callable(self) -> Any:
-        obj = self._obj
-        signatures = dict(getattr(obj, "signatures", {}) or {})
-        if self._signature is None and callable(obj):
-            if self._as_dict:
-                raise InvalidOptionError(
-                    "signature_outputs_as_dict=True needs a signature; the SavedModel "
-                    f"{self._source} is called through __call__ (signatures: "
-                    f"{', '.join(signatures) or 'none'})"
-                )
-            return obj
-        if not signatures:
-            raise InvalidModelError(
-                f"{self._source} is neither callable (no __call__) nor has signatures; it is "
-                "not a TF2 Hub model or exported model",
-                provider="tfhub",
-                source=self._source,
-            )
-        if self._signature is None:
-            self._signature = (
-                "serving_default" if "serving_default" in signatures else next(iter(signatures))
-            )
-            if len(signatures) > 1 and "serving_default" not in signatures:
-                raise InvalidOptionError(
-                    f"{self._source} has several signatures ({', '.join(sorted(signatures))}) "
-                    "and no __call__; choose one with signature="
-                )
-        if self._signature not in signatures:
+        name, fn = select_signature(self._obj, self._signature, self._source)
+        if name is None and self._as_dict:
+            signatures = ", ".join(sorted(getattr(self._obj, "signatures", {}) or {}))
             raise InvalidOptionError(
-                f"{self._source} has no signature {self._signature!r}; available: "
-                f"{', '.join(sorted(signatures)) or 'none'}"
-                + (" (and __call__: leave signature unset)" if callable(obj) else "")
+                "signature_outputs_as_dict=True needs a signature; the SavedModel "
+                f"{self._source} is called through __call__ (signatures: {signatures or 'none'})"
             )
-        return signatures[self._signature]
+        self._signature = name
+        return fn
 
     def _check_outputs(self) -> None:
+        """A signature's outputs are known now: check ``output_key`` before any call."""
+        keys = output_keys(self._fn) if self._signature is not None else None
+        if keys is not None and (self._output_key is not None or not self._as_dict):
+            pick_output(
+                keys,
+                self._output_key,
+                self._described,
+                hint=" or pass signature_outputs_as_dict=True",
+            )
+
+    @property
+    def _described(self) -> str:
+        """What returned the outputs, for messages."""
         if self._signature is None:
-            return
-        outputs = self._fn.structured_outputs
-        if not isinstance(outputs, Mapping):
-            return
-        keys = sorted(outputs)
-        if self._output_key is not None and self._output_key not in outputs:
-            raise InvalidOptionError(
-                f"signature {self._signature!r} of {self._source} has no output "
-                f"{self._output_key!r}; available outputs: {', '.join(keys)}"
-            )
-        if self._output_key is None and not self._as_dict and len(keys) > 1:
-            raise InvalidOptionError(
-                f"signature {self._signature!r} of {self._source} returns several outputs "
-                f"({', '.join(keys)}); choose one with output_key= or pass "
-                "signature_outputs_as_dict=True"
-            )
+            return self._source
+        return f"signature {self._signature!r} of {self._source}"
 
     def _variables_of(self) -> list[tuple[Any, bool]]:
         """(variable, trainable) pairs: the Reusable SavedModel lists, else what the call uses."""
@@ -255,22 +230,10 @@ class HubLayer(keras.layers.Layer):  # type: ignore[misc]
                 kwargs["training"] = bool(training) and self.trainable
             result = self._fn(x, **kwargs)
         if isinstance(result, Mapping) and not self._as_dict:
-            result = result[self._pick_output(sorted(result))]
+            result = result[pick_output(list(result), self._output_key, self._described)]
         if self._output_shape is not None and not isinstance(result, Mapping):
             result = tf.ensure_shape(result, (None, *self._output_shape))
         return result
-
-    def _pick_output(self, keys: list[str]) -> str:
-        """The output key to return from a dict result (known only at call time for __call__)."""
-        if self._output_key is None and len(keys) == 1:
-            return keys[0]
-        if self._output_key in keys:
-            return self._output_key
-        wanted = f"no output {self._output_key!r}" if self._output_key else "several outputs"
-        raise InvalidOptionError(
-            f"{self._source} returns a dict with {wanted}; available outputs: {', '.join(keys)} "
-            "(choose one with output_key=)"
-        )
 
     # -- introspection -------------------------------------------------------------------------
 
@@ -324,6 +287,73 @@ class HubLayer(keras.layers.Layer):  # type: ignore[misc]
     def __repr__(self) -> str:
         via = f"signature={self._signature!r}" if self._signature else "__call__"
         return f"<HubLayer {self._source} ({via}), trainable={self.trainable}>"
+
+
+def select_signature(
+    obj: Any, signature: str | None, source: str, *, provider: str = "tfhub"
+) -> tuple[str | None, Any]:
+    """What to call in a loaded SavedModel: ``(None, obj)`` or ``(name, obj.signatures[name])``.
+
+    With ``signature`` unset: ``__call__`` when the object has one, else ``serving_default``,
+    else the only signature; several signatures and no ``__call__`` need ``signature=``.
+
+    Raises:
+        InvalidModelError: the object is neither callable nor has signatures.
+        InvalidOptionError: ``signature`` names none of them, or one must be chosen.
+    """
+    signatures = dict(getattr(obj, "signatures", {}) or {})
+    if signature is None and callable(obj):
+        return None, obj
+    if not signatures and not callable(obj):
+        raise InvalidModelError(
+            f"{source} is neither callable (no __call__) nor has signatures; it is "
+            "not a TF2 Hub model or exported model",
+            provider=provider,
+            source=source,
+        )
+    names = ", ".join(sorted(signatures)) or "none"
+    if signature is None:
+        if "serving_default" in signatures:
+            signature = "serving_default"
+        elif len(signatures) == 1:
+            signature = next(iter(signatures))
+        else:
+            raise InvalidOptionError(
+                f"{source} has several signatures ({names}) and no __call__; choose one with "
+                "signature="
+            )
+    if signature not in signatures:
+        raise InvalidOptionError(
+            f"{source} has no signature {signature!r}; available: {names}"
+            + (" (and __call__: leave signature unset)" if callable(obj) else "")
+        )
+    return signature, signatures[signature]
+
+
+def output_keys(fn: Any) -> list[str] | None:
+    """The keys of a signature's dict outputs in ``tf.nest``'s flat order (sorted), or None."""
+    outputs = fn.structured_outputs
+    return sorted(outputs) if isinstance(outputs, Mapping) else None
+
+
+def pick_output(keys: Sequence[str], output_key: str | None, source: str, *, hint: str = "") -> str:
+    """The output to take from a dict with ``keys``: ``output_key``, or the only one there is.
+
+    ``source`` says what returned the dict; ``hint`` adds another way out to the message.
+    """
+    if output_key is None and len(keys) == 1:
+        return keys[0]
+    if output_key is not None and output_key in keys:
+        return output_key
+    names = ", ".join(sorted(keys))
+    if output_key is not None:
+        raise InvalidOptionError(
+            f"{source} has no output {output_key!r}; available outputs: {names}"
+        )
+    raise InvalidOptionError(
+        f"{source} returns several outputs ({names}); choose one with output_key={hint} "
+        f"(available outputs: {names})"
+    )
 
 
 def _accepts_training(fn: Any) -> bool:

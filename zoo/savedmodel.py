@@ -24,7 +24,14 @@ import keras
 import tensorflow as tf
 
 from zoo.errors import InvalidModelError, InvalidOptionError
-from zoo.hub_layer import HubLayer, load_saved_model, wrap_variable
+from zoo.hub_layer import (
+    HubLayer,
+    load_saved_model,
+    output_keys,
+    pick_output,
+    select_signature,
+    wrap_variable,
+)
 from zoo.spec import InputSpec, ModelSpec
 
 if TYPE_CHECKING:
@@ -68,7 +75,8 @@ class SavedModelFeatures(keras.layers.Layer):  # type: ignore[misc]
             else load_saved_model(directory, source=self.directory, provider="local")
         )
         split = precomputed or _split(
-            signature_function(obj, signature, self.directory),
+            select_signature(obj, signature, self.directory, provider="local")[1],
+            signature,
             output_key,
             feature_layer,
             self.directory,
@@ -97,6 +105,11 @@ class SavedModelFeatures(keras.layers.Layer):  # type: ignore[misc]
     def compute_output_shape(self, input_shape: Any) -> Any:
         return (input_shape[0], *self.split.feature_shape[1:])
 
+    def expected_input(self) -> tuple[tuple[int | None, ...], str]:
+        """(shape without batch, dtype) of the image input of the cut graph."""
+        spec = self.split.input_spec
+        return tuple(spec.shape.as_list()[1:]), spec.dtype.name
+
     def get_config(self) -> dict[str, Any]:
         config: dict[str, Any] = super().get_config()
         config.update(
@@ -108,43 +121,20 @@ class SavedModelFeatures(keras.layers.Layer):  # type: ignore[misc]
         return config
 
 
-def signature_function(obj: Any, signature: str, source: str) -> Any:
-    """``obj.signatures[signature]``, or an error listing the signatures there are."""
-    signatures = dict(getattr(obj, "signatures", {}) or {})
-    if signature not in signatures:
-        raise InvalidOptionError(
-            f"{source} has no signature {signature!r}; available: "
-            f"{', '.join(sorted(signatures)) or 'none'}"
-        )
-    return signatures[signature]
+def _output_index(fn: Any, output_key: str | None, described: str) -> int:
+    """The flat output ``output_key`` names (a dict flattens in sorted key order)."""
+    keys = output_keys(fn)
+    return 0 if keys is None else keys.index(pick_output(keys, output_key, described))
 
 
-def _output_index(fn: Any, output_key: str | None, source: str) -> int:
-    outputs = fn.structured_outputs
-    if not isinstance(outputs, Mapping):
-        return 0
-    keys = sorted(outputs)  # the flat order of a dict in tf.nest
-    if output_key is None:
-        if len(keys) > 1:
-            raise InvalidOptionError(
-                f"the signature of {source} returns several outputs ({', '.join(keys)}); "
-                "choose one with output_key="
-            )
-        return 0
-    if output_key not in outputs:
-        raise InvalidOptionError(
-            f"the signature of {source} has no output {output_key!r}; available outputs: "
-            f"{', '.join(keys)}"
-        )
-    return keys.index(output_key)
-
-
-def _split(fn: Any, output_key: str | None, feature_layer: str | None, source: str) -> Any:
+def _split(
+    fn: Any, signature: str, output_key: str | None, feature_layer: str | None, source: str
+) -> Any:
     from zoo.graph_split import split_signature
 
     return split_signature(
         fn,
-        output_index=_output_index(fn, output_key, source),
+        output_index=_output_index(fn, output_key, f"signature {signature!r} of {source}"),
         feature_layer=feature_layer,
         source=source,
         provider="local",
@@ -186,18 +176,17 @@ def backbone_from_saved_model(
             "feature_layer as a layer name",
             provider=provider,
         )
-    reusable = callable(obj) and signature is None
-    if reusable and feature_layer is not None:
+    chosen, fn = select_signature(obj, signature, handle, provider=provider)
+    if chosen is None and feature_layer is not None:
         raise InvalidOptionError(
             f"{handle} is a reusable SavedModel (called through __call__), whose graph cannot "
             "be cut at a layer; leave feature_layer unset, or pick a signature with signature=",
             provider=provider,
         )
-    layer: keras.layers.Layer | None = None
+    layer: HubLayer | SavedModelFeatures | None = None
     classifier = None
-    if (split or feature_layer is not None) and not reusable:
-        sig = signature or _default_signature(obj, handle)
-        features = _try_split(obj, sig, output_key, feature_layer, path, handle)
+    if chosen is not None and (split or feature_layer is not None):
+        features = _try_split(obj, chosen, fn, output_key, feature_layer, path, handle)
         if features is not None:
             layer, classifier = features, features.split.classifier
     if layer is None:
@@ -212,10 +201,6 @@ def backbone_from_saved_model(
     shape, dtype = _input_shape(layer, spec, handle, provider)
     inputs = keras.Input(shape=shape, dtype=dtype, name="image")
     x = layer(inputs)
-    if isinstance(x, Mapping):
-        raise InvalidOptionError(
-            f"{handle} returns a dict; choose the feature with output_key=", provider=provider
-        )
     if classifier is not None:
         x = _classifier_layer(classifier)(x)
     model = keras.Model(inputs, x, name=_model_name(spec.name))
@@ -235,27 +220,16 @@ def backbone_from_saved_model(
     return backbone
 
 
-def _default_signature(obj: Any, handle: str) -> str:
-    signatures: list[str] = [str(k) for k in getattr(obj, "signatures", {}) or {}]
-    if "serving_default" in signatures or not signatures:
-        return "serving_default"
-    if len(signatures) == 1:
-        return signatures[0]
-    raise InvalidOptionError(
-        f"{handle} has several signatures ({', '.join(sorted(signatures))}); choose one with "
-        "signature="
-    )
-
-
 def _try_split(
     obj: Any,
     signature: str,
+    fn: Any,
     output_key: str | None,
     feature_layer: str | None,
     path: Path,
     handle: str,
 ) -> SavedModelFeatures | None:
-    split = _split(signature_function(obj, signature, handle), output_key, feature_layer, handle)
+    split = _split(fn, signature, output_key, feature_layer, handle)
     if split is None:
         return None  # no classifier at the end: the whole signature output is the feature
     return SavedModelFeatures(
@@ -270,16 +244,9 @@ def _try_split(
 
 
 def _input_shape(
-    layer: Any, spec: ModelSpec, handle: str, provider: str
+    layer: HubLayer | SavedModelFeatures, spec: ModelSpec, handle: str, provider: str
 ) -> tuple[tuple[int | None, int | None, int | None], str]:
-    if isinstance(layer, SavedModelFeatures):
-        tensor_spec = layer.split.input_spec
-        found: tuple[tuple[int | None, ...], str] | None = (
-            tuple(tensor_spec.shape.as_list()[1:]),
-            tensor_spec.dtype.name,
-        )
-    else:
-        found = layer.expected_input()
+    found = layer.expected_input()
     shape, dtype = found if found is not None else ((None, None, 3), "float32")
     if spec.input_shape is not None:
         shape = spec.input_shape
