@@ -20,7 +20,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from zoo.errors import DataError, MissingDependencyError, SourceNotFoundError
+from zoo.errors import (
+    DataError,
+    InvalidOptionError,
+    MissingDependencyError,
+    SourceNotFoundError,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -131,44 +136,57 @@ def _kind(low: float, high: float) -> str:
 
 
 def _fit(image: np.ndarray, backbone: Backbone, findings: list[Finding]) -> np.ndarray:
-    """Channels and size as the network wants them (what the engine does too)."""
+    """Channels and size as the network wants them, through the layers the engine uses.
+
+    :func:`zoo.head.fit_layers` gives the same ``Resizing`` and ``ConvertChannels`` layers
+    :func:`zoo.head.build_classifier` puts into the model, so the doctor sees what the
+    network is fed. An alpha channel is dropped here and said so in the report.
+    """
     import numpy as np
-    import tensorflow as tf
+
+    from zoo.head import fit_layers  # imports Keras: not at module import
 
     spec = backbone.input_spec
     if image.ndim == 2:
         image = image[..., None]
     if image.ndim != 3:
         raise DataError(f"an image is (height, width, channels); received shape {image.shape}")
-    channels = image.shape[-1]
-    if channels == 4 and spec.channels == 3:
+    if image.shape[-1] == 4 and spec.channels != 4:
+        # decoded PNGs may carry alpha: zoo.finetune reads image files as RGB (or grayscale),
+        # dropping it too, but refuses 4-channel arrays
         image = image[..., :3]
-        findings.append(Finding("info", "RGBA image: the alpha channel is dropped"))
-    elif channels == 1 and spec.channels == 3:
-        image = np.repeat(image, 3, axis=-1)
+        findings.append(
+            Finding(
+                "info",
+                "RGBA image: the alpha channel is dropped, as zoo.finetune does when it reads "
+                "image files; 4-channel arrays it refuses (pass x[..., :3])",
+            )
+        )
+    try:
+        layers = fit_layers(spec, image.shape, model=backbone.name)
+    except InvalidOptionError as exc:
+        raise DataError(str(exc)) from None
+    channels, (h, w) = image.shape[-1], spec.size
+    if channels == 1 and spec.channels == 3:
         findings.append(Finding("info", "grayscale image: replicated to 3 channels"))
     elif channels == 3 and spec.channels == 1:
-        image = (image.astype("float32") @ np.array([0.299, 0.587, 0.114], "float32"))[..., None]
         findings.append(Finding("info", "RGB image: converted to 1 channel (luma)"))
-    elif channels != spec.channels:
-        raise DataError(f"the network takes {spec.channels} channels, the image has {channels}")
-    h, w = spec.size
     if h is not None and w is not None and image.shape[:2] != (h, w):
-        ratio_in = image.shape[1] / image.shape[0]
         findings.append(
-            Finding("info", f"resized from {image.shape[0]}x{image.shape[1]} to {h}x{w}")
+            Finding(
+                "info",
+                f"resized from {image.shape[0]}x{image.shape[1]} to {h}x{w} ({spec.interpolation})",
+            )
         )
-        if abs(ratio_in / (w / h) - 1) > 0.1:
+        if abs((image.shape[1] / image.shape[0]) / (w / h) - 1) > 0.1:
             findings.append(
                 Finding("info", "the aspect ratio changes; center-crop first to avoid distortion")
             )
-        method = (
-            spec.interpolation
-            if spec.interpolation in ("bilinear", "nearest", "bicubic", "area")
-            else "bilinear"
-        )
-        image = tf.image.resize(image.astype("float32"), (h, w), method=method).numpy()
-    return image.astype("float32")
+    x = image[None].astype("float32")
+    for layer in layers:
+        x = layer(x)
+    fitted: np.ndarray = np.asarray(x, dtype="float32")[0]
+    return fitted
 
 
 def diagnose(backbone: Backbone, image: np.ndarray, source: str = "array") -> Diagnosis:
@@ -279,13 +297,13 @@ def _simulate_mistakes(backbone: Backbone, fitted: np.ndarray, kind: str) -> lis
     out = []
     low, high = spec.value_range
     for name, x in cases.items():
-        seen = np.asarray(pre(x[None].astype("float32")))[0]
+        seen = _stats(np.asarray(pre(x[None].astype("float32")))[0])
         out.append(
             {
                 "mistake": name,
-                "network_sees": [round(float(seen.min()), 4), round(float(seen.max()), 4)],
+                "network_sees": [seen["min"], seen["max"]],
                 "expected": [low, high],
-                "mean": [round(float(v), 4) for v in seen.reshape(-1, seen.shape[-1]).mean(axis=0)],
+                "mean": seen["mean"],
             }
         )
     return out

@@ -12,8 +12,9 @@ from zoo.layers import ConvertChannels, Preprocess
 
 if TYPE_CHECKING:
     from zoo.backbone import Backbone
+    from zoo.spec import InputSpec
 
-__all__ = ["build_classifier", "head_layers"]
+__all__ = ["build_classifier", "fit_layers", "head_layers"]
 
 
 def head_layers(
@@ -48,6 +49,40 @@ def head_layers(
             num_classes, activation=classifier_activation, name="classifier", dtype="float32"
         )
     )
+    return layers
+
+
+def fit_layers(
+    spec: InputSpec, shape: Sequence[int | None], *, model: str = "the network"
+) -> list[keras.layers.Layer]:
+    """The layers that fit ``shape`` images to ``spec``: [resize] + [gray<->RGB], maybe none.
+
+    What :func:`build_classifier` puts between the input and the preprocessing, and what
+    ``zoo doctor`` runs an image through, so both see the same pixels: ``Resizing`` with the
+    spec's interpolation (named ``resize``), then :class:`~zoo.layers.ConvertChannels` (named
+    ``channels``; 3 -> 1 takes the BT.601 luma).
+
+    Args:
+        spec: the input spec of the network.
+        shape: (height, width, channels) of the images; None sizes are not resized.
+        model: the network's name, for the error message.
+
+    Raises:
+        InvalidOptionError: the channels differ and are not grayscale <-> RGB.
+    """
+    (h, w, channels), (bh, bw) = tuple(shape), spec.size
+    layers: list[keras.layers.Layer] = []
+    if bh is not None and bw is not None and (h, w) != (bh, bw):
+        layers.append(
+            keras.layers.Resizing(bh, bw, interpolation=spec.interpolation, name="resize")
+        )
+    if channels != spec.channels:
+        if {channels, spec.channels} != {1, 3}:
+            raise InvalidOptionError(
+                f"cannot convert {channels}-channel images to the {spec.channels} channels "
+                f"{model} takes; only grayscale <-> RGB is converted"
+            )
+        layers.append(ConvertChannels(spec.channels, name="channels"))
     return layers
 
 
@@ -108,16 +143,8 @@ def build_classifier(
     x = inputs
     for layer in augmentation:
         x = layer(x)
-    (h, w), (bh, bw) = shape[:2], spec.size
-    if bh is not None and bw is not None and (h, w) != (bh, bw):
-        x = keras.layers.Resizing(bh, bw, interpolation=spec.interpolation, name="resize")(x)
-    if shape[2] != spec.channels:
-        if {shape[2], spec.channels} != {1, 3}:
-            raise InvalidOptionError(
-                f"cannot convert {shape[2]}-channel images to the {spec.channels} channels "
-                f"{backbone.name} takes; only grayscale <-> RGB is converted"
-            )
-        x = ConvertChannels(spec.channels, name="channels")(x)
+    for layer in fit_layers(spec, shape, model=backbone.name):
+        x = layer(x)
     if preprocess and not spec.is_identity:
         x = Preprocess.from_input_spec(spec, name="preprocess")(x)
     x = backbone.features(x, training=backbone_training)
