@@ -40,12 +40,11 @@ def _data(size: int) -> tuple[Any, Any, Any, Any]:
     path = os.path.join(_TMP, f"zoo-bench-digits-{size}.npz")
     if not os.path.exists(path):
         import tensorflow as tf
-        from sklearn.datasets import load_digits
 
-        digits = load_digits()
-        images = (digits.images * (255.0 / 16.0)).astype("float32")[..., None]
+        from zoo.finetune.demo import digits
+
+        images, y = digits()
         x = tf.image.resize(np.repeat(images, 3, axis=-1), (size, size)).numpy()
-        y = digits.target.astype("int64")
         order = np.random.default_rng(0).permutation(len(y))
         np.savez(path, x=x[order], y=y[order])
     saved = np.load(path)

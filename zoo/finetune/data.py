@@ -12,6 +12,7 @@ outside ``[0, num_classes)``, NaN pixels, an empty set, x and y of different len
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from zoo.errors import DataError, InvalidOptionError
-from zoo.finetune.recipe import AUGMENTATIONS
+from zoo.finetune.recipe import AUGMENTATION_LAYERS
 
 if TYPE_CHECKING:
     import keras
@@ -126,30 +127,33 @@ def one_hot(data: Data, num_classes: int) -> Data:
 
 
 def augmentation_layers(items: Sequence[Any], seed: int | None) -> list[keras.layers.Layer]:
-    """Keras random-augmentation layers for the recipe's ``augmentation`` entries."""
-    layers: list[keras.layers.Layer] = []
-    for item in items:
-        if isinstance(item, str | dict) or hasattr(item, "items"):
-            pairs = [(item, AUGMENTATIONS[item])] if isinstance(item, str) else list(item.items())
-            for name, factor in pairs:
-                layers.append(_augmentation(name, float(factor), seed))
-        else:
-            layers.append(item)
-    return layers
+    """Keras random-augmentation layers for the recipe's ``augmentation`` entries.
 
-
-def _augmentation(name: str, factor: float, seed: int | None) -> keras.layers.Layer:
+    Raises:
+        InvalidOptionError: a name that is not one of ``AUGMENTATION_LAYERS``.
+    """
     import keras
 
-    if name == "flip":
-        return keras.layers.RandomFlip("horizontal", seed=seed, name="augment_flip")
-    if name == "rotation":
-        return keras.layers.RandomRotation(factor, seed=seed, name="augment_rotation")
-    if name == "zoom":
-        return keras.layers.RandomZoom(factor, seed=seed, name="augment_zoom")
-    if name == "translation":
-        return keras.layers.RandomTranslation(factor, factor, seed=seed, name="augment_translation")
-    return keras.layers.RandomContrast(factor, seed=seed, name="augment_contrast")
+    layers: list[keras.layers.Layer] = []
+    for item in items:
+        if isinstance(item, str):
+            pairs: list[tuple[Any, Any]] = [(item, None)]
+        elif isinstance(item, dict) or hasattr(item, "items"):
+            pairs = list(item.items())
+        else:  # a Keras layer
+            layers.append(item)
+            continue
+        for name, strength in pairs:
+            if name not in AUGMENTATION_LAYERS:
+                close = difflib.get_close_matches(str(name), list(AUGMENTATION_LAYERS), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise InvalidOptionError(
+                    f"unknown augmentation {name!r}{hint}; known: {', '.join(AUGMENTATION_LAYERS)}"
+                )
+            default, make = AUGMENTATION_LAYERS[name]
+            factor = float(default if strength is None else strength)
+            layers.append(make(keras.layers, factor, seed))
+    return layers
 
 
 # -- loading -----------------------------------------------------------------------------------
@@ -228,14 +232,10 @@ def _arrays(x_in: object, y_in: object, role: str, backbone: Backbone) -> Data:
 
 
 def _integer_labels(y: np.ndarray, role: str) -> np.ndarray:
-    if y.dtype.kind == "b":
-        return y.astype("int64")
-    if y.dtype.kind == "f":
-        if not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
-            raise DataError(f"{role}: labels must be integer class ids; received {y[:5]}...")
-        return y.astype("int64")
-    if y.dtype.kind not in "iu":
+    if y.dtype.kind not in "biuf":
         raise DataError(f"{role}: labels must be class ids or names, received dtype {y.dtype}")
+    if y.dtype.kind == "f" and (not np.all(np.isfinite(y)) or not np.all(y == np.round(y))):
+        raise DataError(f"{role}: labels must be integer class ids; received {y[:5]}...")
     return y.astype("int64")
 
 
@@ -346,8 +346,11 @@ def _num_classes(data: Data, given: int | None) -> int:
         return given
     if data.class_names is not None:
         return len(data.class_names)
-    labels = data.y if data.is_array else np.concatenate([y for _, y in data.batches(1)])
-    assert labels is not None
+    if data.is_array:
+        assert data.y is not None
+        labels = data.y
+    else:  # only the labels leave the pipeline
+        labels = np.concatenate(list(data.x.map(lambda x, y: y).as_numpy_iterator()))
     low = int(labels.min())
     if low < 0:
         raise DataError(f"train_data: labels must be >= 0, found {low}")

@@ -9,7 +9,7 @@ variables outside it, so it is cloned (architecture and weights) inside.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -56,17 +56,12 @@ def resolve_strategy(value: Any) -> tf.distribute.Strategy | None:
 
 
 def is_chief(strategy: tf.distribute.Strategy | None) -> bool:
-    """Whether this process writes exports and checkpoint state (worker 0, or the chief)."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if strategy is None or resolver is None:
-        return True
-    jobs = resolver.cluster_spec().as_dict()
-    if not jobs:
-        return True
-    task_type, task_id = resolver.task_type, resolver.task_id
-    if "chief" in jobs:
-        return bool(task_type == "chief")
-    return task_type in (None, "worker") and not task_id
+    """Whether this process writes exports and checkpoint state (worker 0, or the chief).
+
+    ``should_checkpoint`` is True for single-machine strategies and, under
+    MultiWorkerMirroredStrategy, for the ``chief`` task or else worker 0.
+    """
+    return strategy is None or bool(strategy.extended.should_checkpoint)
 
 
 def clone_into_scope(backbone: Backbone) -> Backbone:
@@ -92,7 +87,9 @@ def dtype_policy(name: str) -> Iterator[None]:
 
 
 def build_before_fit(
-    model: keras.Model, strategy: tf.distribute.Strategy | None, batch: tuple[Any, Any]
+    model: keras.Model,
+    strategy: tf.distribute.Strategy | None,
+    first_batch: Callable[[], tuple[Any, Any]],
 ) -> None:
     """Work around Keras 3 ``fit`` / ``evaluate`` failing under MultiWorkerMirroredStrategy.
 
@@ -100,13 +97,14 @@ def build_before_fit(
     batch with ``strategy.reduce`` only to learn its shapes; MultiWorkerMirroredStrategy
     cannot reduce a tuple and fails with "Attempt to convert a value (PerReplica ...)"
     (keras-team/keras#20329, ray-project/ray#47464). For that strategy the model gets a
-    build step that takes the shapes from ``batch`` (one local batch) instead.
+    build step that takes the shapes from ``first_batch()`` (one local batch) instead; other
+    strategies do not call it.
     """
     import tensorflow as tf
 
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return
-    x, y = (np.asarray(part) for part in batch)
+    x, y = (np.asarray(part) for part in first_batch())
 
     def symbolic_build(iterator: Any = None, data_batch: Any = None) -> None:
         with strategy.scope():

@@ -138,11 +138,12 @@ class Finetuner:
                 num_classes=built.num_classes,
                 class_names=built.train.class_names,
             )
-            self._phase_head(built, result, state, cache_root)
+            current = self._phase_head(built, result, state, cache_root)
             if recipe.unfreeze_epochs:
-                self._phase_finetune(built, result, state)
+                current = self._phase_finetune(built, result, state)
             if not built.model.compiled:  # the head trained apart, or was restored
                 self._compile(built.model, result.phases[-1].learning_rate or 1e-3)
+            result.metrics = self._final_metrics(built, result.phases[-1], current=current)
             if recipe.export_dir is not None:
                 start = time.perf_counter()
                 target = Path(recipe.export_dir) if chief else workdir / "export"
@@ -210,10 +211,11 @@ class Finetuner:
 
     def _phase_head(
         self, built: _Built, result: FinetuneResult, state: RunState | None, cache_root: Path
-    ) -> None:
+    ) -> bool:
+        """Train the head; return whether its history's last epoch shows the final weights."""
         recipe = self.recipe
         if self._resumed("head", built, result, state):
-            return
+            return False
         mode = features.cache_mode(
             recipe, built.train, built.backbone.feature_dim, bool(recipe.augmentation)
         )
@@ -237,7 +239,7 @@ class Finetuner:
                 val = cached(val) if val is not None else None
             result.feature_cache = mode
             result.phases.append(PhaseResult("features", time.perf_counter() - start))
-        phase = self._train(
+        phase, current = self._train(
             model,
             train,
             val,
@@ -247,22 +249,22 @@ class Finetuner:
             state,
             cached=mode is not None,
         )
-        phase.trainable_weights = len(built.model.trainable_weights)
         result.phases.append(phase)
-        self._final_metrics(model, train, val, phase, result)
         if state is not None:
             state.finish(phase, built.model)
+        return current
 
     def _phase_finetune(
         self, built: _Built, result: FinetuneResult, state: RunState | None
-    ) -> None:
+    ) -> bool:
+        """Unfreeze and train; return whether its history's last epoch shows the final weights."""
         recipe = self.recipe
         if self._resumed("finetune", built, result, state):
-            return
+            return False
         unfreeze(
             built.backbone.features, recipe.unfreeze_top, train_batchnorm=recipe.train_batchnorm
         )
-        phase = self._train(
+        phase, current = self._train(
             built.model,
             built.train,
             built.val,
@@ -272,9 +274,9 @@ class Finetuner:
             state,
         )
         result.phases.append(phase)
-        self._final_metrics(built.model, built.train, built.val, phase, result)
         if state is not None:
             state.finish(phase, built.model)
+        return current
 
     def _train(
         self,
@@ -287,8 +289,12 @@ class Finetuner:
         state: RunState | None,
         *,
         cached: bool = False,
-    ) -> PhaseResult:
-        """Compile ``model`` afresh (trainable flags changed) and fit it."""
+    ) -> tuple[PhaseResult, bool]:
+        """Compile ``model`` afresh (trainable flags changed) and fit it.
+
+        Returns the phase's record, and whether the last epoch of its history shows the
+        final weights (False when early stopping restored an earlier epoch's, or no epoch ran).
+        """
         recipe = self.recipe
         smoothing = _smoothed(recipe)
         n = int(model.outputs[0].shape[-1])
@@ -303,9 +309,7 @@ class Finetuner:
         if cached and train.count and self._strategy is None:
             steps = -(-train.count // recipe.batch_size)
         self._compile(model, learning_rate, steps_per_execution=steps)
-        distribute.build_before_fit(
-            model, self._strategy, next(train.batches(min(recipe.batch_size, 2)))
-        )
+        self._build_before_fit(model, train)
         callbacks = phase_callbacks(
             recipe,
             name,
@@ -325,7 +329,7 @@ class Finetuner:
             )
         seconds = time.perf_counter() - start
         logged = state.history(name) if state is not None else None
-        return PhaseResult(
+        phase = PhaseResult(
             name=name,
             seconds=seconds,
             epochs=len(next(iter(logged.values()))) if logged else len(history.epoch),
@@ -333,6 +337,14 @@ class Finetuner:
             learning_rate=learning_rate,
             trainable_weights=len(model.trainable_weights),
         )
+        # a resumed fit that ran no epoch leaves the log's last row unconfirmed
+        current = bool(history.epoch) and not _restored_earlier_weights(callbacks, history.epoch)
+        return phase, current
+
+    def _build_before_fit(self, model: keras.Model, data: Data) -> None:
+        """The MultiWorkerMirroredStrategy workaround; draws a batch only for that strategy."""
+        batch_size = min(self.recipe.batch_size, 2)
+        distribute.build_before_fit(model, self._strategy, lambda: next(data.batches(batch_size)))
 
     def _compile(
         self, model: keras.Model, learning_rate: float, steps_per_execution: int = 1
@@ -348,24 +360,31 @@ class Finetuner:
         )
 
     def _final_metrics(
-        self,
-        model: keras.Model,
-        train: Data,
-        val: Data | None,
-        phase: PhaseResult,
-        result: FinetuneResult,
-    ) -> None:
-        """Training metrics of the last epoch; validation metrics of the final weights."""
-        metrics = {k: v[-1] for k, v in phase.history.items() if v and not k.startswith("val_")}
-        if val is not None:
-            if _smoothed(self.recipe):
-                val = one_hot(val, result.num_classes)
-            with label_errors():
-                scores = model.evaluate(
-                    **val.fit_args(self.recipe.batch_size), verbose=0, return_dict=True
-                )
-            metrics.update({f"val_{k}": float(v) for k, v in scores.items()})
-        result.metrics = metrics
+        self, built: _Built, phase: PhaseResult, *, current: bool
+    ) -> dict[str, float]:
+        """Loss and metrics of the returned model, from the last training phase.
+
+        Training metrics: that phase's last epoch. Validation metrics: its last epoch too when
+        that epoch's weights are the final ones (``current``); otherwise (early stopping
+        restored an earlier epoch, the phase was restored from a checkpoint) the validation
+        set is evaluated once with the final weights.
+        """
+        last = {k: v[-1] for k, v in phase.history.items() if v}
+        metrics = {k: v for k, v in last.items() if not k.startswith("val_")}
+        if built.val is None:
+            return metrics
+        logged = {k: v for k, v in last.items() if k.startswith("val_")}
+        if current and logged:
+            return {**metrics, **logged}
+        val = built.val
+        if _smoothed(self.recipe):
+            val = one_hot(val, built.num_classes)
+        self._build_before_fit(built.model, built.train)
+        with label_errors():
+            scores = built.model.evaluate(
+                **val.fit_args(self.recipe.batch_size), verbose=0, return_dict=True
+            )
+        return {**metrics, **{f"val_{k}": float(v) for k, v in scores.items()}}
 
 
 # -- helpers -------------------------------------------------------------------------------------
@@ -416,6 +435,17 @@ def _optimizer(spec: Any, learning_rate: float) -> keras.optimizers.Optimizer:
         return keras.optimizers.get(config)
     except (ValueError, TypeError) as exc:
         raise InvalidOptionError(f"optimizer {spec!r} is not a Keras optimizer: {exc}") from None
+
+
+def _restored_earlier_weights(callbacks: list[keras.callbacks.Callback], epochs: list[int]) -> bool:
+    """Whether an EarlyStopping callback put back the weights of an epoch before the last."""
+    return any(
+        isinstance(cb, keras.callbacks.EarlyStopping)
+        and cb.restore_best_weights
+        and cb.best_weights is not None
+        and getattr(cb, "best_epoch", None) != epochs[-1]
+        for cb in callbacks
+    )
 
 
 def _smoothed(recipe: Recipe) -> bool:

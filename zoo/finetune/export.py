@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from zoo.errors import FinetuneError
+from zoo.finetune.recipe import EXPORT_FORMATS
 
 if TYPE_CHECKING:
     import keras
@@ -24,7 +25,7 @@ __all__ = ["export_model"]
 def export_model(
     model: keras.Model,
     directory: str | Path,
-    formats: Sequence[str] = ("saved_model", "keras", "tflite"),
+    formats: Sequence[str] = EXPORT_FORMATS,
     *,
     class_names: Sequence[str] | None = None,
 ) -> dict[str, Path]:

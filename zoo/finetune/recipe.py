@@ -19,28 +19,41 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from zoo.errors import InvalidOptionError
 
-__all__ = ["AUGMENTATIONS", "CACHE_MODES", "EXPORT_FORMATS", "Recipe", "resolve_recipe"]
+__all__ = [
+    "AUGMENTATIONS",
+    "AUGMENTATION_LAYERS",
+    "CACHE_MODES",
+    "EXPORT_FORMATS",
+    "Recipe",
+    "resolve_recipe",
+]
 
-#: Augmentation names a recipe may list -> default strength (Keras preprocessing layers).
-AUGMENTATIONS: Mapping[str, float] = {
-    "flip": 0.0,  # RandomFlip("horizontal")
-    "rotation": 0.1,  # RandomRotation(factor)
-    "zoom": 0.1,  # RandomZoom(factor)
-    "translation": 0.1,  # RandomTranslation(factor, factor)
-    "contrast": 0.2,  # RandomContrast(factor)
+#: Makes an augmentation layer from ``(keras.layers, strength, seed)``; keras stays unimported.
+_LayerFactory = Callable[[Any, float, int | None], Any]
+#: Augmentation names a recipe may list -> (default strength, Keras preprocessing layer).
+AUGMENTATION_LAYERS: Mapping[str, tuple[float, _LayerFactory]] = {
+    "flip": (0.0, lambda k, f, seed: k.RandomFlip("horizontal", seed=seed, name="augment_flip")),
+    "rotation": (0.1, lambda k, f, seed: k.RandomRotation(f, seed=seed, name="augment_rotation")),
+    "zoom": (0.1, lambda k, f, seed: k.RandomZoom(f, seed=seed, name="augment_zoom")),
+    "translation": (
+        0.1,
+        lambda k, f, seed: k.RandomTranslation(f, f, seed=seed, name="augment_translation"),
+    ),
+    "contrast": (0.2, lambda k, f, seed: k.RandomContrast(f, seed=seed, name="augment_contrast")),
 }
+#: Augmentation names -> default strength.
+AUGMENTATIONS: Mapping[str, float] = {name: d for name, (d, _) in AUGMENTATION_LAYERS.items()}
 #: How head training on cached features is chosen ("auto": when the backbone is frozen and
 #: there is no augmentation; in memory unless the features exceed ``cache_memory_limit``).
 CACHE_MODES = ("auto", "memory", "disk", "off")
 #: Formats :func:`zoo.finetune.export.export_model` writes.
 EXPORT_FORMATS = ("saved_model", "keras", "tflite")
-_FREEZE_WORDS = ("backbone", "none")
 _STRATEGY_WORDS = ("default", "mirrored", "multi_worker")
 
 
