@@ -23,9 +23,7 @@ def fetch_cmd(names: tuple[str, ...], require_hashes: bool | None, quiet: bool) 
     """Download the weights and archives of models NAMES into the cache (for offline use)."""
     from zoo.project import prefetch
 
-    fetched = prefetch(
-        names, require_hashes=require_hashes or None, progress=False if quiet else None
-    )
+    fetched = prefetch(names, require_hashes=require_hashes, progress=False if quiet else None)
     for f in fetched:
         who = f.model or "registry"
         click.echo(f"{who}: {f.artifact.url} -> {f.path} ({f.size} bytes, sha256 {f.sha256})")
@@ -41,9 +39,7 @@ def lock_cmd(names: tuple[str, ...], require_hashes: bool | None, quiet: bool) -
     """Pin URL, size and sha256 of every artifact of NAMES (default: ./zoo.yaml) in ./zoo.lock."""
     from zoo.project import lock_project
 
-    lock = lock_project(
-        names, require_hashes=require_hashes or None, progress=False if quiet else None
-    )
+    lock = lock_project(names, require_hashes=require_hashes, progress=False if quiet else None)
     click.echo(f"wrote {lock.path} ({len(lock.entries)} artifacts)")
     for entry in sorted(lock.entries.values(), key=lambda e: e.url):
         click.echo(f"  {entry.sha256}  {entry.size:>12}  {entry.url}")

@@ -17,7 +17,14 @@ _FORMATS = {
     "keras": "keras",
     "tflite": "tflite",
 }
-_FORMAT_CHOICE = click.Choice(sorted(_FORMATS), case_sensitive=False)
+_FORMAT_CHOICE = click.Choice(sorted(_FORMATS), case_sensitive=False)  # gives the key as listed
+
+
+def _export_formats(formats: tuple[str, ...]) -> tuple[str, ...]:
+    """``--format`` values as the engine's format names, each once, in the order given."""
+    return tuple(dict.fromkeys(_FORMATS[f] for f in formats))
+
+
 _DIRECTORY = click.Path(exists=True, file_okay=False, readable=True, path_type=Path)
 
 
@@ -136,7 +143,7 @@ def finetune_cmd(
         "seed": seed,
         "cache_features": "off" if no_cache else None,
         "export_dir": str(export_dir) if export_dir else None,
-        "export_formats": tuple(dict.fromkeys(_FORMATS[f.lower()] for f in formats)) or None,
+        "export_formats": _export_formats(formats) or None,
         "tensorboard_dir": str(tensorboard) if tensorboard else None,
         "checkpoint_dir": str(checkpoint) if checkpoint else None,
         "verbose": 0 if as_json else None,
@@ -215,15 +222,11 @@ def export_cmd(
     quiet_tensorflow()
     import zoo
     from zoo.finetune.export import export_model
+    from zoo.finetune.recipe import EXPORT_FORMATS
 
     # through the local provider: its code-safety checks apply (trust=True to bypass them)
     model = zoo.load_backbone(str(model_file), trust=trust).model
-    chosen = tuple(dict.fromkeys(_FORMATS[f.lower()] for f in formats)) or (
-        "saved_model",
-        "keras",
-        "tflite",
-    )
-    paths = export_model(model, out, chosen)
+    paths = export_model(model, out, _export_formats(formats) or EXPORT_FORMATS)
     if as_json:
         echo_json({fmt: str(path) for fmt, path in paths.items()})
         return
