@@ -28,11 +28,11 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed-test lint typecheck pytest
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check zoo tests bench plugins
-	$(BIN)/ruff format --check zoo tests bench plugins
+	$(BIN)/ruff check zoo tests bench plugins tools
+	$(BIN)/ruff format --check zoo tests bench plugins tools
 
 typecheck: $(VENV)/.installed-test
-	$(BIN)/mypy zoo
+	$(BIN)/mypy zoo tools
 	$(BIN)/mypy --config-file $(PLUGIN)/pyproject.toml $(PLUGIN)/zoo_keras_hub
 
 pytest: $(VENV)/.installed-test

@@ -1,4 +1,4 @@
-"""zoo.fetch: a cached Hub-style resolve (goal <= 20 ms), and download + extraction of a
+"""zoo.download.fetcher: a cached Hub-style resolve (goal <= 20 ms), and download + extraction of a
 ~200 MB archive over loopback vs ``curl -s URL | tar xz`` (goal >= 0.8x their throughput).
 
 The archive is random bytes (so gzip cannot shrink it), generated in a temp directory and
@@ -67,7 +67,7 @@ def _serve(directory: Path) -> tuple[subprocess.Popen[bytes], str]:
 
 def run(repeats: int = 5) -> list[Comparison]:
     os.environ["ZOO_PROGRESS"] = "0"
-    import zoo.fetch
+    import zoo.download.fetcher
 
     work = Path(tempfile.mkdtemp(prefix="zoo-bench-fetch-"))
     server = None
@@ -88,12 +88,13 @@ def run(repeats: int = 5) -> list[Comparison]:
         # (a) a cached resolve: Hub-style URL, pinned, already downloaded and extracted
         os.environ["ZOO_HOME"] = str(work / "home-a")
         handle = f"{base}/google/mobilenet/5/small.tar.gz?tf-hub-format=compressed"
-        zoo.fetch.fetch_archive(handle, sha256=small_sha)
+        zoo.download.fetcher.fetch_archive(handle, sha256=small_sha)
         times = []
         for _ in range(50):
-            zoo.fetch._caches.clear()  # read the index from disk each time, as a new process would
+            # read the index from disk each time, as a new process would
+            zoo.download.fetcher._caches.clear()
             start = time.perf_counter()
-            zoo.fetch.fetch_archive(handle, sha256=small_sha)
+            zoo.download.fetcher.fetch_archive(handle, sha256=small_sha)
             times.append(time.perf_counter() - start)
         resolve = statistics.median(times)
 
@@ -104,7 +105,7 @@ def run(repeats: int = 5) -> list[Comparison]:
         def ours() -> None:
             home = work / f"home-{next(counter)}"
             os.environ["ZOO_HOME"] = str(home)
-            zoo.fetch.fetch_archive(url, sha256=big_sha)
+            zoo.download.fetcher.fetch_archive(url, sha256=big_sha)
             shutil.rmtree(home)
 
         def curl_tar() -> None:

@@ -12,8 +12,8 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import zoo
-from zoo.api import Session
-from zoo.plugins import PluginHost
+from zoo.host.manager import PluginHost
+from zoo.session import Session
 from zoo.testing import isolated_zoo
 
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from zoo import docs
-from zoo.api import Session, reset
-from zoo.plugins import PluginHost
+from tools import docs
+from zoo.host.manager import PluginHost
+from zoo.session import Session, reset
 
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "plugins.md"
 
@@ -28,7 +28,8 @@ def _example(name: str) -> str:
 
 
 def test_generated_reference_is_up_to_date() -> None:
-    """Fails when zoo/hookspecs.py or zoo/provider.py changed: run python -m zoo.docs."""
+    """Fails when zoo/host/hookspecs.py or zoo/host/provider.py changed: run python -m
+    tools.docs."""
     assert docs.main(["--check", "--path", str(GUIDE)]) == 0
 
 

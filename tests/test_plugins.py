@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 import zoo
-from zoo.api import Session
 from zoo.errors import DuplicateNameError, NoProviderError, PluginError, PluginWarning
-from zoo.plugins import PluginHost
+from zoo.host.manager import PluginHost
+from zoo.session import Session
 
 from .conftest import MemoryPlugin, MemoryProvider
 from .dists import make_plugin_dist

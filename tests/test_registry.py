@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 import zoo
-from zoo.api import Session, reset
 from zoo.errors import RegistryError, UnknownModelError
 from zoo.registry import Registry, load_registry_file, parse_registry_text
+from zoo.session import Session, reset
 from zoo.spec import ModelSpec
 
 GOOD = """\
@@ -142,7 +142,7 @@ def test_packaged_registry_is_valid_and_has_every_keras_architecture() -> None:
 
     import keras
 
-    from zoo.paths import packaged_registry
+    from zoo.settings import packaged_registry
 
     specs = load_registry_file(packaged_registry())
     keras_sources = {s.source for s in specs if s.provider == "keras"}
@@ -159,7 +159,7 @@ def test_packaged_registry_is_valid_and_has_every_keras_architecture() -> None:
 def test_merge_order_later_sources_override(
     tmp_path: Path, isolated: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from zoo.paths import user_registry
+    from zoo.settings import user_registry
 
     user = user_registry()
     user.parent.mkdir(parents=True)
@@ -255,7 +255,7 @@ def test_overrides_are_checked_like_registry_fields_before_anything_loads(
     override: dict[str, object], reason: str
 ) -> None:
     """The same checks as a registry entry's fields: a ZooError naming the override."""
-    from zoo.api import default_session
+    from zoo.session import default_session
 
     with pytest.raises(zoo.InvalidOptionError, match=reason) as info:
         default_session().resolve("inception_v3", override)  # before any provider loads
@@ -263,7 +263,7 @@ def test_overrides_are_checked_like_registry_fields_before_anything_loads(
 
 
 def test_good_overrides_are_normalized() -> None:
-    from zoo.api import default_session
+    from zoo.session import default_session
 
     spec, _ = default_session().resolve(
         "inception_v3", {"input_shape": [96, 96], "sha256": "AB" * 32, "labels": ["a", "b"]}
@@ -273,7 +273,7 @@ def test_good_overrides_are_normalized() -> None:
 
 
 def test_every_core_override_has_the_check_of_its_registry_field() -> None:
-    from zoo.api import CORE_OVERRIDES
+    from zoo.session import CORE_OVERRIDES
     from zoo.spec import FIELD_CHECKS
 
     assert set(CORE_OVERRIDES) == set(FIELD_CHECKS)

@@ -9,8 +9,9 @@ Example:
     >>> model = zoo.create("inception_v3", num_classes=5, weights=None)
 """
 
+from zoo import api as _api
+from zoo._version import __version__ as __version__
 from zoo.api import create, get_spec, list_models, load_backbone
-from zoo.backbone import Backbone
 from zoo.errors import (
     ArchiveError,
     DataError,
@@ -36,16 +37,18 @@ from zoo.errors import (
     ZooError,
     ZooWarning,
 )
-from zoo.finetune import FinetuneResult, Recipe, finetune
-from zoo.hookspecs import hookimpl
-from zoo.provider import Provider
+from zoo.finetune import FinetuneResult, Recipe
+from zoo.host.hookspecs import hookimpl
+from zoo.host.provider import Provider
+from zoo.model.backbone import Backbone
 from zoo.spec import InputSpec, ModelSpec
 
-__version__ = "0.1.0"
+# The function; importing the subpackage zoo.finetune above bound the module to this name.
+finetune = _api.finetune
 
 # Exports whose modules import TensorFlow: resolved on first attribute access (PEP 562), so
 # that `import zoo` stays light. name -> module.
-_LAZY: dict[str, str] = {"Finetuner": "zoo.finetune.engine", "HubLayer": "zoo.hub_layer"}
+_LAZY: dict[str, str] = {"Finetuner": "zoo.finetune.engine", "HubLayer": "zoo.savedmodel.hub_layer"}
 
 
 def __getattr__(name: str) -> object:

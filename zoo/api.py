@@ -1,226 +1,38 @@
-"""The public functions: list, look up, load, create. Re-exported by ``zoo``.
+"""The module-level API re-exported by ``zoo``: list, look up, load, create, fine-tune.
 
-A :class:`Session` ties a :class:`~zoo.plugins.PluginHost` to the merged
-:class:`~zoo.registry.Registry`; the module-level functions use one default session, built on
-first use (``reset()`` forgets it, e.g. after changing ``ZOO_REGISTRY``). Only ``load_backbone``
-and ``create`` import TensorFlow, and only when they run.
+Each function takes an optional ``session=`` and otherwise uses the default
+:class:`~zoo.session.Session` (built on first use; :func:`zoo.session.reset` forgets it).
+Only ``load_backbone``, ``create`` and ``finetune`` import TensorFlow, and only when they run.
 """
 
 from __future__ import annotations
 
-import difflib
-import re
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from zoo.errors import InvalidOptionError, NoProviderError, PluginError, UnknownModelError
-from zoo.plugins import PluginHost
-from zoo.registry import Registry, load_registry_file, registry_locations, slug
-from zoo.spec import FIELD_CHECKS, ModelSpec, check_input_shape
+from zoo.session import Session, default_session
+from zoo.spec import ModelSpec
 
 if TYPE_CHECKING:
     import keras
 
-    from zoo.backbone import Backbone
-    from zoo.provider import Provider
+    from zoo.finetune.recipe import Recipe
+    from zoo.finetune.result import FinetuneResult
+    from zoo.model.backbone import Backbone
 
-__all__ = [
-    "CORE_OVERRIDES",
-    "Session",
-    "create",
-    "default_session",
-    "get_spec",
-    "list_models",
-    "load_backbone",
-    "reset",
-]
-
-#: Overrides every provider accepts; anything else must be in the provider's ``options``.
-CORE_OVERRIDES: Mapping[str, str] = {
-    "weights": "weights to load ('imagenet', None, a path or URL)",
-    "sha256": "pin of the downloaded artifact",
-    "input_shape": "(height, width, channels)",
-    "preprocessing": "a mode name or a mapping of numbers",
-    "feature_layer": "layer name or index giving the features",
-    "classifier_layer": "layer name or index of the original classifier",
-    "labels": "class names of the original classifier",
-}
+__all__ = ["create", "finetune", "get_spec", "list_models", "load_backbone"]
 
 
-class Session:
-    """A plugin host plus the registry merged from every source.
-
-    Args:
-        host: the plugin host; a default one (built-ins + entry points) when omitted.
-        cwd: directory whose ``zoo.yaml`` is read; the working directory when omitted.
-    """
-
-    def __init__(self, host: PluginHost | None = None, *, cwd: Path | None = None) -> None:
-        self.host = host if host is not None else PluginHost()
-        self._cwd = cwd
-        self._registry: Registry | None = None
-
-    @property
-    def registry(self) -> Registry:
-        """The merged registry (built on first use)."""
-        if self._registry is None:
-            from zoo.paths import packaged_registry
-
-            registry = Registry(load_registry_file(packaged_registry()))
-            registry.extend(self.host.models())
-            for location in registry_locations(self._cwd):
-                registry.extend(load_registry_file(location))
-            self._registry = registry
-        return self._registry
-
-    # -- names -------------------------------------------------------------------------------
-
-    def list_models(
-        self, pattern: str | None = None, *, provider: str | None = None, tag: str | None = None
-    ) -> list[ModelSpec]:
-        """Registered models matching ``pattern`` (fnmatch on names and aliases)."""
-        return self.registry.select(pattern, provider=provider, tag=tag)
-
-    def get_spec(self, name: str) -> ModelSpec:
-        """The ModelSpec registered under ``name`` or an alias."""
-        spec = self.registry.get(name)
-        self._check_conflict(spec)
-        return spec
-
-    def _check_conflict(self, spec: ModelSpec) -> None:
-        if spec.origin.startswith("plugin "):
-            conflict = self.host.model_conflict(spec.name)
-            if conflict is not None:
-                raise conflict
-
-    # -- sources -----------------------------------------------------------------------------
-
-    def spec_for(self, source: object) -> ModelSpec:
-        """The ModelSpec for a registry name, ``provider:source``, path, URL or object."""
-        if isinstance(source, ModelSpec):
-            return source
-        if isinstance(source, str):
-            if not source.strip():
-                raise UnknownModelError(source)
-            found = self.registry.find(source)
-            if found is not None:
-                self._check_conflict(found)
-                return found
-            prefix, sep, rest = source.partition(":")
-            if sep and rest and prefix in self.host.provider_names():
-                claimed = self.host.provider(prefix).claim(rest)
-                if isinstance(claimed, ModelSpec):
-                    return claimed
-                return self._adhoc(prefix, claimed or rest)
-        for provider in sorted(self.host.providers(), key=lambda p: p.claim_order):
-            claimed = provider.claim(source)
-            if isinstance(claimed, ModelSpec):
-                return claimed
-            if claimed is not None:
-                return self._adhoc(provider.name, claimed)
-        if isinstance(source, str):
-            raise UnknownModelError(source, self.registry.suggest(source))
-        raise NoProviderError(
-            f"no provider accepts a {type(source).__name__} object; pass a registry name, a "
-            "path, a URL or 'provider:source'",
-        )
-
-    def _adhoc(self, provider: str, source: str) -> ModelSpec:
-        entry = self.registry.find_by_source(provider, source)
-        if entry is not None:
-            return entry
-        return ModelSpec(name=_adhoc_name(source), provider=provider, source=source)
-
-    def resolve(self, source: object, overrides: Mapping[str, Any]) -> tuple[ModelSpec, Provider]:
-        """The spec (with overrides applied and checked) and the provider that loads it."""
-        spec = self.spec_for(source)
-        provider = self.host.provider(spec.provider)
-        return apply_overrides(spec, provider, overrides), provider
-
-    def load_backbone(self, source: object, **overrides: Any) -> Backbone:
-        """See :func:`zoo.load_backbone`."""
-        from zoo.backbone import Backbone
-
-        if isinstance(source, Backbone):
-            if overrides:
-                raise InvalidOptionError(
-                    f"overrides {sorted(overrides)} cannot apply to an already loaded Backbone"
-                )
-            return source
-        spec, provider = self.resolve(source, overrides)
-        from zoo.pins import hashes_required, require_pins
-
-        if hashes_required():  # all pinned, or nothing downloaded (artifacts() may cost a build)
-            require_pins(provider.artifacts(spec))
-        backbone = provider.load(spec)
-        if not isinstance(backbone, Backbone):
-            owner = self.host.provider_owner(provider.name)
-            raise PluginError(
-                f"provider {provider.name!r} returned {type(backbone).__name__}; a provider's "
-                "load() must return a zoo.Backbone",
-                plugin=owner,
-            )
-        return backbone
-
-
-def apply_overrides(spec: ModelSpec, provider: Provider, overrides: Mapping[str, Any]) -> ModelSpec:
-    """Check overrides (and the spec's own options) against what the provider accepts."""
-    accepted = {**CORE_OVERRIDES, **dict(getattr(provider, "options", {}) or {})}
-    for key, where in [(k, "override") for k in overrides] + [
-        (k, f"option of {spec.name!r} ({spec.origin})") for k in spec.options
-    ]:
-        if key not in accepted:
-            close = difflib.get_close_matches(key, list(accepted), n=1)
-            hint = f"did you mean {close[0]!r}? " if close else ""
-            raise InvalidOptionError(
-                f"provider {provider.name!r} does not accept the {where} {key!r}; {hint}"
-                f"accepted: {', '.join(sorted(accepted))}",
-                provider=provider.name,
-            )
-    channels = spec.input_shape[2] if spec.input_shape else 3
-    checks: dict[str, Callable[[object], Any]] = {
-        **FIELD_CHECKS,
-        "input_shape": lambda v: check_input_shape(v, channels=channels),  # (h, w) keeps C
-    }
-    changes: dict[str, Any] = {}
-    options = dict(spec.options)
-    for key, value in overrides.items():
-        if key not in CORE_OVERRIDES:
-            options[key] = value
-            continue
-        try:
-            changes[key] = checks[key](value)
-        except ValueError as exc:
-            raise InvalidOptionError(f"the override {key}={value!r} is invalid: {exc}") from None
-    return spec.replace(**changes, options=options)
-
-
-def _adhoc_name(source: str) -> str:
-    tail = source.rstrip("/").rsplit("/", 1)[-1] or source
-    tail = re.sub(r"\.(keras|h5|hdf5|tar\.gz|tgz|zip)$", "", tail)
-    return slug(tail)
-
-
-_session: Session | None = None
-
-
-def default_session() -> Session:
-    """The session the module-level functions use (built on first call)."""
-    global _session
-    if _session is None:
-        _session = Session()
-    return _session
-
-
-def reset() -> None:
-    """Forget the default session: plugins and registry files are read again on next use."""
-    global _session
-    _session = None
+def _session(session: Session | None) -> Session:
+    return session if session is not None else default_session()
 
 
 def list_models(
-    pattern: str | None = None, *, provider: str | None = None, tag: str | None = None
+    pattern: str | None = None,
+    *,
+    provider: str | None = None,
+    tag: str | None = None,
+    session: Session | None = None,
 ) -> list[ModelSpec]:
     """Registered models, sorted by name. Never imports TensorFlow.
 
@@ -228,15 +40,16 @@ def list_models(
         pattern: fnmatch pattern matched against names and aliases ("resnet*").
         provider: only models of this provider ("keras", "tfhub", ...).
         tag: only models carrying this tag.
+        session: the Session to ask (the default one when omitted); so for every function here.
 
     Example:
         >>> [s.name for s in zoo.list_models("efficientnet_v2_*")][:2]
         ['efficientnet_v2_b0', 'efficientnet_v2_b1']
     """
-    return default_session().list_models(pattern, provider=provider, tag=tag)
+    return _session(session).list_models(pattern, provider=provider, tag=tag)
 
 
-def get_spec(name: str) -> ModelSpec:
+def get_spec(name: str, *, session: Session | None = None) -> ModelSpec:
     """The ModelSpec of a registered name or alias.
 
     Raises:
@@ -246,10 +59,12 @@ def get_spec(name: str) -> ModelSpec:
         >>> zoo.get_spec("InceptionV3").name
         'inception_v3'
     """
-    return default_session().get_spec(name)
+    return _session(session).get_spec(name)
 
 
-def load_backbone(name_or_source: object, **overrides: Any) -> Backbone:
+def load_backbone(
+    name_or_source: object, *, session: Session | None = None, **overrides: Any
+) -> Backbone:
     """Load a model as a normalized :class:`~zoo.Backbone`.
 
     Args:
@@ -264,7 +79,7 @@ def load_backbone(name_or_source: object, **overrides: Any) -> Backbone:
         >>> bb.feature_dim
         2048
     """
-    return default_session().load_backbone(name_or_source, **overrides)
+    return _session(session).load_backbone(name_or_source, **overrides)
 
 
 def create(
@@ -275,6 +90,7 @@ def create(
     hidden_units: Sequence[int] = (),
     classifier_activation: str | None = "softmax",
     preprocess: bool = True,
+    session: Session | None = None,
     **overrides: Any,
 ) -> keras.Model:
     """A backbone with a fresh classification head, ready to compile and fit.
@@ -296,14 +112,70 @@ def create(
         >>> model.layers[-1].units
         5
     """
-    from zoo.head import build_classifier
-
-    backbone = load_backbone(name_or_source, **overrides)
-    return build_classifier(
-        backbone,
+    return _session(session).create(
+        name_or_source,
         num_classes,
         dropout=dropout,
         hidden_units=hidden_units,
         classifier_activation=classifier_activation,
         preprocess=preprocess,
+        **overrides,
     )
+
+
+def finetune(
+    source_or_backbone: object,
+    train_data: object,
+    *,
+    validation_data: object = None,
+    num_classes: int | None = None,
+    recipe: Recipe | Mapping[str, Any] | None = None,
+    session: Session | None = None,
+    **recipe_overrides: Any,
+) -> FinetuneResult:
+    """Put a new head on a backbone, train it (and optionally the backbone), export it.
+
+    The Keras transfer-learning recipe by default: the backbone is frozen and called with
+    ``training=False``; the head trains on features computed once (when nothing random
+    happens before the backbone); with ``unfreeze_epochs`` a second phase unfreezes the
+    backbone (all or ``unfreeze_top`` layers) at a learning rate 100x lower.
+
+    Args:
+        source_or_backbone: a :class:`~zoo.Backbone`, or anything :func:`zoo.load_backbone`
+            takes (registry name, ``"keras:ResNet50"``, a path ...).
+        train_data: ``(x, y)`` arrays of raw [0, 255] images and class ids (or names), a
+            ``tf.data.Dataset`` of ``(images, labels)``, or a directory of class folders.
+        validation_data: the same forms; metrics of the final model are computed on it.
+        num_classes: outputs of the new head; inferred from the labels when omitted.
+        recipe: a :class:`~zoo.Recipe` or a mapping of its fields (a registry entry's
+            ``recipe:`` block gives defaults).
+        session: the :class:`~zoo.session.Session` that resolves and loads the source
+            (the default session when omitted).
+        **recipe_overrides: recipe fields, e.g. ``epochs``, ``batch_size``, ``learning_rate``,
+            ``freeze``, ``unfreeze_top``, ``unfreeze_epochs``, ``cache_features``,
+            ``strategy``, ``export_dir``; and ``zoo.load_backbone`` overrides (``weights``,
+            ``input_shape`` ...) when a source is loaded here.
+
+    Returns:
+        The model (raw pixels in, class probabilities out), the history and wall time of
+        every phase, the final metrics and the export paths.
+
+    Raises:
+        DataError: the data does not fit the backbone or the labels (before training).
+        TrainingDivergedError: the loss became NaN or infinite.
+
+    Example:
+        >>> result = zoo.finetune("mobilenet_v2", (x, y), weights=None, epochs=5,
+        ...                       unfreeze_epochs=2, export_dir="out")
+        >>> result.metrics["accuracy"], result.exports["tflite"]
+    """
+    from zoo.finetune.engine import Finetuner
+
+    tuner = Finetuner(
+        source_or_backbone,
+        num_classes=num_classes,
+        recipe=recipe,
+        session=session,
+        **recipe_overrides,
+    )
+    return tuner.fit(train_data, validation_data)

@@ -9,7 +9,7 @@ field. Later sources override earlier ones by name, in this order:
 3. the user's file, ``ZOO_HOME/registry.yaml``
 4. ``./zoo.yaml`` in the working directory
 5. each entry of ``ZOO_REGISTRY`` (``os.pathsep``-separated; an entry may be an https URL,
-   fetched and cached through ``zoo.fetch``)
+   fetched and cached through ``zoo.download.fetcher``)
 """
 
 from __future__ import annotations
@@ -183,14 +183,14 @@ REMOTE_REGISTRY_MAX_AGE = 3600.0
 
 
 def load_registry_file(path: str | os.PathLike[str]) -> list[ModelSpec]:
-    """Read one registry file from disk, or from an https URL through ``zoo.fetch``.
+    """Read one registry file from disk, or from an https URL through ``zoo.download.fetcher``.
 
     A URL may be pinned with a ``#sha256=<hex>`` fragment or by ``zoo.lock``; unpinned, it is
     refreshed after ``REMOTE_REGISTRY_MAX_AGE`` seconds.
     """
     if isinstance(path, str) and "://" in path:
+        from zoo.download.fetcher import fetch
         from zoo.errors import FetchError, IntegrityError, ZooWarning
-        from zoo.fetch import fetch
 
         try:
             local = fetch(path, kind="registry", max_age=REMOTE_REGISTRY_MAX_AGE)
@@ -323,7 +323,7 @@ def registry_locations(cwd: Path | None = None) -> list[str]:
 
     Only existing files are returned, except entries of ``ZOO_REGISTRY`` which must exist.
     """
-    from zoo.paths import user_registry
+    from zoo.settings import user_registry
 
     cwd = cwd or Path.cwd()
     found: list[str] = []

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pytest
 
-    from zoo.backbone import Backbone
+    from zoo.model.backbone import Backbone
 
 __all__ = ["ZOO_ENVIRONMENT", "check_backbone", "isolated_zoo", "random_images"]
 
@@ -54,7 +54,7 @@ def isolated_zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     are looked for). The default session is reset before and after, and Keras's global
     state is cleared afterwards.
     """
-    from zoo.api import reset
+    from zoo.session import reset
 
     for name in ZOO_ENVIRONMENT:
         monkeypatch.delenv(name, raising=False)
@@ -99,7 +99,8 @@ def check_backbone(
     value range; ``features`` runs on a batch and gives finite ``(batch, feature_dim)``;
     ``feature_maps`` (when given) gives a dict of finite ``(batch, h, w, c)`` maps;
     classifier, ``num_classes`` and ``labels`` agree; and (``train_step``) a fresh head from
-    :func:`zoo.head.build_classifier` on the frozen backbone trains one step, changing the head
+    :func:`zoo.model.head.build_classifier` on the frozen backbone trains one step, changing
+    the head
     and leaving the backbone's weights untouched.
 
     Args:
@@ -114,8 +115,8 @@ def check_backbone(
     import keras
     import numpy as np
 
-    from zoo.backbone import Backbone
-    from zoo.head import build_classifier
+    from zoo.model.backbone import Backbone
+    from zoo.model.head import build_classifier
 
     _check(isinstance(backbone, Backbone), backbone, f"not a Backbone: {type(backbone)}")
     spec = backbone.input_spec

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoo.doctor import diagnose, load_image, reference_image
+from zoo.model.doctor import diagnose, load_image, reference_image
 
 from .conftest import Zoo
 

@@ -118,7 +118,7 @@ def test_finetune_json_and_the_exported_model_serves(
     assert 0.0 <= data["metrics"]["val_accuracy"] <= 1.0
     import keras
 
-    import zoo.layers  # noqa: F401  (registers the layers the model uses)
+    import zoo.model.layers  # noqa: F401  (registers the layers the model uses)
 
     model = keras.saving.load_model(data["exports"]["keras"])
     raw = np.full((1, 12, 12, 3), 200.0, "float32")

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-import zoo.fetch
+import zoo.download.fetcher
 
 from .server import Server
 
@@ -34,7 +34,7 @@ def other_server() -> Iterator[Server]:
 @pytest.fixture(autouse=True)
 def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Retry without the production backoff, so fault tests stay fast."""
-    monkeypatch.setattr(zoo.fetch, "BACKOFF", 0.01)
+    monkeypatch.setattr(zoo.download.fetcher, "BACKOFF", 0.01)
     monkeypatch.setenv("ZOO_PROGRESS", "0")
 
 
@@ -66,5 +66,5 @@ def make_tar(members: dict[str, bytes], mode: str = "w:gz") -> bytes:
 
 def blobs(home: str | os.PathLike[str] | None = None) -> list[str]:
     """Names in the cache's blobs directory (partials included)."""
-    root = zoo.fetch.cache_root() / "blobs"
+    root = zoo.download.fetcher.cache_root() / "blobs"
     return sorted(os.listdir(root)) if root.is_dir() else []

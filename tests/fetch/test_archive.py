@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-import zoo.fetch
-from zoo.archive import _Writer, extract
+import zoo.download.fetcher
+from zoo.download.archive import _Writer, extract
 from zoo.errors import ArchiveError
 
 from .conftest import make_tar, sha
@@ -199,7 +199,7 @@ def test_many_small_members_hit_the_byte_cap_by_counting(tmp_path: Path) -> None
 def test_bytes_are_counted_while_writing_not_taken_from_headers(tmp_path: Path) -> None:
     """F17: a stream yielding more than its header declared is still stopped at the cap."""
     writer = _Writer(tmp_path, tmp_path / "a.tar", limit=100_000, count_cap=10)
-    from zoo.archive import _Member
+    from zoo.download.archive import _Member
 
     liar = _Member("small", ("small",), is_dir=False, size=10, executable=False)
     with pytest.raises(ArchiveError, match="stopped before the disk fills"):
@@ -233,10 +233,10 @@ def test_fetch_archive_refuses_a_hostile_archive_from_the_server(server: Server)
         tf.addfile(info, io.BytesIO(b"evil"))
     url = server.route("/evil.tar.gz", buf.getvalue())
     with pytest.raises(ArchiveError):
-        zoo.fetch.fetch_archive(url, kind="data")
-    extracted = zoo.fetch.cache_root() / "extracted"
+        zoo.download.fetcher.fetch_archive(url, kind="data")
+    extracted = zoo.download.fetcher.cache_root() / "extracted"
     assert not extracted.exists() or os.listdir(extracted) == []
     good = make_tar({"ok": b"fine"})
     ok = server.route("/ok.tar.gz", good)
-    out = zoo.fetch.fetch_archive(ok, sha256=sha(good))
+    out = zoo.download.fetcher.fetch_archive(ok, sha256=sha(good))
     assert (out / "ok").read_bytes() == b"fine"

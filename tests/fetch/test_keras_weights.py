@@ -1,9 +1,10 @@
-"""keras.applications ImageNet weights go through zoo.fetch: lock, offline, pins, Keras's cache.
+"""keras.applications ImageNet weights go through zoo.download.fetcher: lock, offline, pins,
+Keras's cache.
 
 The real origin (storage.googleapis.com) cannot be reached here, so the end-to-end tests point
 MobileNetV2's weights base URL at the loopback server and serve real weights files from it;
-everything else (Keras building the model and asking for the file, the routing, zoo.fetch,
-zoo.lock) is the real code.
+everything else (Keras building the model and asking for the file, the routing,
+zoo.download.fetcher, zoo.lock) is the real code.
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ import pytest
 from click.testing import CliRunner
 
 import zoo
-import zoo.fetch
-from zoo.api import default_session
-from zoo.cache import Cache
+import zoo.download.fetcher
 from zoo.cli import main
+from zoo.download.cache import Cache
+from zoo.download.lockfile import LockFile
 from zoo.errors import IntegrityError, OfflineError
-from zoo.lockfile import LockFile
-from zoo.project import plan
+from zoo.prefetch import plan
 from zoo.providers.keras_weights import routed_downloads
+from zoo.session import default_session
 
 from .conftest import blobs, payload, sha
 from .server import Server
@@ -156,7 +157,7 @@ def test_a_download_that_fails_keras_hash_is_refused_and_dropped(server: Server)
     with routed_downloads("my_net"):
         path = Path(file_utils.get_file("good.h5", good_url, cache_subdir="models", file_hash=md5))
         assert path.read_bytes() == good and sha(good) in path.name
-        assert Cache(zoo.fetch.cache_root()).checked(path, f"keras:{md5}")  # hashed once
+        assert Cache(zoo.download.fetcher.cache_root()).checked(path, f"keras:{md5}")  # hashed once
         with pytest.raises(IntegrityError) as info:
             file_utils.get_file("bad.h5", bad_url, cache_subdir="models", file_hash=md5)
     assert (info.value.expected, info.value.received) == (md5, hashlib.md5(bad).hexdigest())

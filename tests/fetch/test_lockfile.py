@@ -10,11 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 import zoo
-import zoo.fetch
+import zoo.download.fetcher
 from zoo.cli import main
+from zoo.download.lockfile import LockFile
 from zoo.errors import IntegrityError, OfflineError, RegistryError
-from zoo.lockfile import LockFile
-from zoo.project import lock_project, prefetch
+from zoo.prefetch import lock_project, prefetch
 
 from .conftest import payload, sha
 from .server import Server
@@ -54,13 +54,13 @@ def test_a_present_lock_checks_every_fetch(server: Server, isolated: Path) -> No
     """F4 via zoo.lock: content changed upstream after locking is refused."""
     u1, _ = _project(isolated, server)
     lock_project()
-    shutil.rmtree(zoo.fetch.cache_root())
+    shutil.rmtree(zoo.download.fetcher.cache_root())
     server.route("/one.weights.h5", payload(10_000, seed=9))
     with pytest.raises(IntegrityError) as info:
-        zoo.fetch.fetch(u1)
+        zoo.download.fetcher.fetch(u1)
     assert info.value.expected == sha(W1)
     with pytest.raises(IntegrityError, match="conflicting"):
-        zoo.fetch.fetch(u1, sha256="0" * 64)
+        zoo.download.fetcher.fetch(u1, sha256="0" * 64)
 
 
 def test_require_hashes_is_all_or_nothing(server: Server, isolated: Path) -> None:
@@ -84,7 +84,7 @@ def test_require_hashes_accepts_lock_entries_and_the_env_var(
     fetched = prefetch()  # every URL is pinned by zoo.lock
     assert {f.sha256 for f in fetched} == {sha(W1), sha(W2)}
     with pytest.raises(IntegrityError, match="no sha256 pin"):
-        zoo.fetch.fetch(server.route("/loose.h5", b"x"))
+        zoo.download.fetcher.fetch(server.route("/loose.h5", b"x"))
 
 
 def test_require_hashes_refuses_a_load_before_downloading(
@@ -106,7 +106,7 @@ def test_zoo_fetch_prefetches_for_offline_use(
     assert result.exit_code == 0, result.output
     assert sha(W1) in result.output
     monkeypatch.setenv("ZOO_OFFLINE", "1")
-    assert zoo.fetch.fetch(u1).read_bytes() == W1
+    assert zoo.download.fetcher.fetch(u1).read_bytes() == W1
     with pytest.raises(OfflineError, match="zoo fetch net_two"):
         prefetch(["net_two"])
 
@@ -130,25 +130,25 @@ def test_a_malformed_lock_file_names_the_field(server: Server, isolated: Path) -
     bad = {"version": 1, "artifacts": [{"url": url, "sha256": "nope", "size": 1}]}
     (isolated / "zoo.lock").write_text(json.dumps(bad))
     with pytest.raises(RegistryError, match=r"artifacts\[0\]\.sha256"):
-        zoo.fetch.fetch(url)
+        zoo.download.fetcher.fetch(url)
 
 
 def test_a_remote_registry_is_fetched_cached_and_locked(
     server: Server, isolated: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """ZOO_REGISTRY may hold a URL: fetched through zoo.fetch, parsed, usable offline."""
+    """ZOO_REGISTRY may hold a URL: fetched through zoo.download.fetcher, parsed, usable offline."""
     text = "models:\n  remote_net:\n    provider: keras\n    source: MobileNetV2\n"
     url = server.route("/registry.yaml", text.encode())
     local = isolated / "extra.yaml"
     local.write_text("models:\n  local_net:\n    provider: keras\n    source: MobileNetV2\n")
     monkeypatch.setenv("ZOO_REGISTRY", f"{local}:{url}")  # a path and a URL with a port
-    zoo.api.reset()
+    zoo.session.reset()
     assert zoo.get_spec("remote_net").origin.startswith(url)
     assert zoo.get_spec("local_net").origin.startswith(str(local))
     lock = lock_project(["remote_net"])
     assert lock.entries[url].kind == "registry" and lock.entries[url].sha256 == sha(text.encode())
     monkeypatch.setenv("ZOO_OFFLINE", "1")
-    zoo.api.reset()
+    zoo.session.reset()
     assert [s.name for s in zoo.list_models("remote_*")] == ["remote_net"]
     assert len(server.hits("/registry.yaml")) == 1
 
@@ -158,7 +158,7 @@ def test_a_remote_registry_error_names_the_url(
 ) -> None:
     url = server.route("/bad.yaml", b"models:\n  x:\n    provider: keras\n")
     monkeypatch.setenv("ZOO_REGISTRY", url)
-    zoo.api.reset()
+    zoo.session.reset()
     with pytest.raises(RegistryError, match="source") as info:
         zoo.list_models()
     assert info.value.path == url
@@ -170,10 +170,10 @@ def test_an_unreachable_remote_registry_falls_back_to_the_cached_copy(
     text = b"models:\n  remote_net:\n    provider: keras\n    source: MobileNetV2\n"
     url = server.route("/registry.yaml", text)
     monkeypatch.setenv("ZOO_REGISTRY", url)
-    zoo.api.reset()
+    zoo.session.reset()
     assert zoo.get_spec("remote_net")
     monkeypatch.setattr("zoo.registry.REMOTE_REGISTRY_MAX_AGE", 0.0)  # due for a refresh
     server.route("/registry.yaml", b"", status=500)
-    zoo.api.reset()
+    zoo.session.reset()
     with pytest.warns(zoo.ZooWarning, match="using the cached copy"):
         assert zoo.get_spec("remote_net")

@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-import zoo.fetch
-from zoo.cache import url_key
+import zoo.download.fetcher
+from zoo.download.cache import url_key
+from zoo.download.filelocks import ArtifactLock, OwnerRecord, process_start
 from zoo.errors import FetchError
-from zoo.locks import ArtifactLock, OwnerRecord, process_start
 
 from .conftest import blobs, payload, sha
 from .server import Server
 
-ROOT = str(Path(zoo.fetch.__file__).parents[1])
+ROOT = str(Path(zoo.download.fetcher.__file__).parents[2])
 BIG = payload(2_000_000)
 
 
@@ -34,7 +34,7 @@ def _child(code: str, **env: str) -> subprocess.Popen[str]:
 
 
 def _fetch_code(url: str) -> str:
-    return f"import zoo.fetch; print(zoo.fetch.fetch({url!r}))"
+    return f"import zoo.download.fetcher; print(zoo.download.fetcher.fetch({url!r}))"
 
 
 def _wait_for(condition: object, timeout: float = 20.0) -> None:
@@ -46,14 +46,14 @@ def _wait_for(condition: object, timeout: float = 20.0) -> None:
 
 
 def _lock_file(url: str) -> Path:
-    return zoo.fetch.cache_root() / "locks" / f"{url_key(url)}.lock"
+    return zoo.download.fetcher.cache_root() / "locks" / f"{url_key(url)}.lock"
 
 
 def test_killed_mid_download_then_rerun_resumes_to_a_correct_file(server: Server) -> None:
     """F6: SIGKILL mid-download; the rerun takes over the lock, resumes, and is correct."""
     url = server.route("/big.bin", BIG, rate=1_000_000)
     child = _child(_fetch_code(url))
-    part = zoo.fetch.cache_root() / "blobs" / f".{url_key(url)}.part"
+    part = zoo.download.fetcher.cache_root() / "blobs" / f".{url_key(url)}.part"
     _wait_for(lambda: part.exists() and part.stat().st_size > 300_000)
     child.send_signal(signal.SIGKILL)
     child.wait()
@@ -61,7 +61,7 @@ def test_killed_mid_download_then_rerun_resumes_to_a_correct_file(server: Server
     assert 0 < left < len(BIG)
     assert _lock_file(url).exists()  # the dead process's lock is still there
     server.route("/big.bin", BIG)  # full speed for the rerun
-    path = zoo.fetch.fetch(url, sha256=sha(BIG))
+    path = zoo.download.fetcher.fetch(url, sha256=sha(BIG))
     assert path.read_bytes() == BIG
     resume = server.hits("/big.bin")[-1].headers
     assert resume["range"] == f"bytes={left}-"
@@ -102,7 +102,7 @@ def test_a_dead_owners_lock_is_taken_over_at_once(server: Server) -> None:
     url = server.route("/w.h5", BIG[:1000])
     _write_record(_lock_file(url), _dead_pid(), socket.gethostname(), None)
     start = time.monotonic()
-    assert zoo.fetch.fetch(url).read_bytes() == BIG[:1000]
+    assert zoo.download.fetcher.fetch(url).read_bytes() == BIG[:1000]
     assert time.monotonic() - start < 5.0
 
 
@@ -138,7 +138,7 @@ def test_a_live_owners_lock_is_never_deleted(
     holder = _child(
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from zoo.locks import ArtifactLock\n"
+        "from zoo.download.filelocks import ArtifactLock\n"
         f"lock = ArtifactLock(Path({str(lock_path)!r}), stall=0.4)\n"
         "lock.acquire(); print('locked', flush=True); time.sleep(60)\n"
     )
@@ -148,7 +148,7 @@ def test_a_live_owners_lock_is_never_deleted(
     try:
         monkeypatch.setenv("ZOO_LOCK_TIMEOUT", "0.5")
         with pytest.raises(FetchError, match=f"process {holder.pid} on"):
-            zoo.fetch.fetch(url)
+            zoo.download.fetcher.fetch(url)
         record = OwnerRecord.read(lock_path)
         assert record is not None and record.pid == holder.pid
         assert time.time() - lock_path.stat().st_mtime < 0.5  # heartbeat alive
@@ -157,7 +157,7 @@ def test_a_live_owners_lock_is_never_deleted(
         monkeypatch.delenv("ZOO_LOCK_TIMEOUT")
         holder.send_signal(signal.SIGKILL)
         holder.wait()
-    assert zoo.fetch.fetch(url).read_bytes() == BIG[:5000]
+    assert zoo.download.fetcher.fetch(url).read_bytes() == BIG[:5000]
 
 
 def test_a_lock_is_released_and_a_taken_over_lock_is_not_deleted_by_its_old_owner(

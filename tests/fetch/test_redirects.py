@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-import zoo.fetch
+import zoo.download.fetcher
+from zoo.download.urls import check_redirect, check_url
 from zoo.errors import UnsafeURLError
-from zoo.urls import check_redirect, check_url
 
 from .conftest import payload, sha
 from .server import Server
@@ -18,7 +18,7 @@ def test_redirects_within_the_limit_are_followed(server: Server) -> None:
     target = server.route("/final.h5", DATA)
     server.route("/r2", location=target)
     server.route("/r1", location=server.url("/r2"))
-    assert zoo.fetch.fetch(server.url("/r1"), sha256=sha(DATA)).read_bytes() == DATA
+    assert zoo.download.fetcher.fetch(server.url("/r1"), sha256=sha(DATA)).read_bytes() == DATA
 
 
 def test_a_redirect_loop_is_refused(server: Server) -> None:
@@ -26,18 +26,18 @@ def test_a_redirect_loop_is_refused(server: Server) -> None:
     server.route("/a", location=server.url("/b"))
     server.route("/b", location=server.url("/a"))
     with pytest.raises(UnsafeURLError, match="more than 5 redirects"):
-        zoo.fetch.fetch(server.url("/a"))
-    assert len(server.hits("/a")) + len(server.hits("/b")) == zoo.fetch.MAX_REDIRECTS + 1
+        zoo.download.fetcher.fetch(server.url("/a"))
+    assert len(server.hits("/a")) + len(server.hits("/b")) == zoo.download.fetcher.MAX_REDIRECTS + 1
 
 
 def test_a_redirect_to_another_scheme_is_refused(server: Server) -> None:
     """F12: http -> https (and any other scheme change) is refused before connecting."""
     server.route("/up", location=f"https://127.0.0.1:{server.port}/x")
     with pytest.raises(UnsafeURLError, match="another scheme"):
-        zoo.fetch.fetch(server.url("/up"))
+        zoo.download.fetcher.fetch(server.url("/up"))
     server.route("/file", location="file:///etc/passwd")
     with pytest.raises(UnsafeURLError, match="another scheme"):
-        zoo.fetch.fetch(server.url("/file"))
+        zoo.download.fetcher.fetch(server.url("/file"))
 
 
 @pytest.mark.parametrize(
@@ -56,7 +56,7 @@ def test_a_redirect_to_metadata_or_private_addresses_is_refused(
     """F12: link-local, cloud metadata and private addresses are never redirect targets."""
     server.route("/evil", location=target)
     with pytest.raises(UnsafeURLError, match="refusing"):
-        zoo.fetch.fetch(server.url("/evil"), allow_http=True)
+        zoo.download.fetcher.fetch(server.url("/evil"), allow_http=True)
 
 
 def test_https_downgrade_and_public_to_loopback_redirects_are_refused() -> None:
@@ -83,7 +83,7 @@ def test_credentials_never_follow_a_redirect_to_another_host(
     final = other_server.route("/blob.h5", DATA)
     server.route("/start", location=final, headers={"Set-Cookie": "session=secret; Path=/"})
     secret = {"Authorization": "Bearer top-secret", "Cookie": "sid=also-secret"}
-    zoo.fetch.fetch(server.url("/start"), headers=secret)
+    zoo.download.fetcher.fetch(server.url("/start"), headers=secret)
     first = server.hits("/start")[0].headers
     assert first["authorization"] == "Bearer top-secret"
     assert first["cookie"] == "sid=also-secret"
@@ -95,11 +95,11 @@ def test_credentials_never_follow_a_redirect_to_another_host(
 def test_credentials_stay_on_a_same_origin_redirect(server: Server) -> None:
     final = server.route("/same.h5", DATA)
     server.route("/go", location=final)
-    zoo.fetch.fetch(server.url("/go"), headers={"Authorization": "Bearer t"})
+    zoo.download.fetcher.fetch(server.url("/go"), headers={"Authorization": "Bearer t"})
     assert server.hits("/same.h5")[0].headers["authorization"] == "Bearer t"
 
 
 def test_a_relative_location_is_resolved(server: Server) -> None:
     server.route("/dir/data.h5", DATA)
     server.route("/dir/start", location="data.h5")
-    assert zoo.fetch.fetch(server.url("/dir/start")).read_bytes() == DATA
+    assert zoo.download.fetcher.fetch(server.url("/dir/start")).read_bytes() == DATA

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import zoo.fetch
+import zoo.download.fetcher
 from zoo.errors import IntegrityError, UntrustedModelError
 
 from .conftest import make_tar, sha
@@ -20,7 +20,7 @@ def test_an_unpinned_model_archive_is_refused_before_downloading(server: Server)
     """F19: no pin, no lock entry, no trust: refused, and the message names all three ways."""
     url = server.route("/model.tar.gz", ARCHIVE)
     with pytest.raises(UntrustedModelError) as info:
-        zoo.fetch.fetch_archive(url)
+        zoo.download.fetcher.fetch_archive(url)
     message = str(info.value)
     assert "sha256=" in message and "zoo.lock" in message and "trust=True" in message
     assert info.value.source == url
@@ -30,7 +30,7 @@ def test_an_unpinned_model_archive_is_refused_before_downloading(server: Server)
 def test_a_pinned_model_archive_loads(server: Server) -> None:
     """F19: a pinned hash (call or registry sha256) is enough."""
     url = server.route("/model.tar.gz", ARCHIVE)
-    out = zoo.fetch.fetch_archive(url, sha256=sha(ARCHIVE))
+    out = zoo.download.fetcher.fetch_archive(url, sha256=sha(ARCHIVE))
     assert (out / "saved_model.pb").read_bytes() == b"graph"
     assert out.name == sha(ARCHIVE)
 
@@ -39,8 +39,8 @@ def test_a_wrongly_pinned_model_archive_is_not_extracted(server: Server) -> None
     """F19 + F4: a pin that does not match stops the archive before extraction."""
     url = server.route("/model.tar.gz", ARCHIVE)
     with pytest.raises(IntegrityError):
-        zoo.fetch.fetch_archive(url, sha256="1" * 64)
-    assert not (zoo.fetch.cache_root() / "extracted").exists()
+        zoo.download.fetcher.fetch_archive(url, sha256="1" * 64)
+    assert not (zoo.download.fetcher.cache_root() / "extracted").exists()
 
 
 def test_a_lockfile_entry_counts_as_a_pin(server: Server, isolated: Path) -> None:
@@ -48,23 +48,23 @@ def test_a_lockfile_entry_counts_as_a_pin(server: Server, isolated: Path) -> Non
     url = server.route("/model.tar.gz", ARCHIVE)
     entry = {"url": url, "sha256": sha(ARCHIVE), "size": len(ARCHIVE), "kind": "model"}
     (isolated / "zoo.lock").write_text(json.dumps({"version": 1, "artifacts": [entry]}))
-    assert (zoo.fetch.fetch_archive(url) / "saved_model.pb").exists()
+    assert (zoo.download.fetcher.fetch_archive(url) / "saved_model.pb").exists()
     server.route("/other.tar.gz", ARCHIVE + b"x")
     entry = {**entry, "url": server.url("/other.tar.gz"), "sha256": "ab" * 32}
     (isolated / "zoo.lock").write_text(json.dumps({"version": 1, "artifacts": [entry]}))
     with pytest.raises(IntegrityError, match="sha256 mismatch"):
-        zoo.fetch.fetch_archive(server.url("/other.tar.gz"))
+        zoo.download.fetcher.fetch_archive(server.url("/other.tar.gz"))
 
 
 def test_explicit_trust_loads_an_unpinned_archive(server: Server) -> None:
     """F19: trust=True is the third way."""
     url = server.route("/model.tar.gz", ARCHIVE)
-    assert (zoo.fetch.fetch_archive(url, trust=True) / "saved_model.pb").exists()
+    assert (zoo.download.fetcher.fetch_archive(url, trust=True) / "saved_model.pb").exists()
 
 
 def test_data_archives_need_no_pin(server: Server) -> None:
     url = server.route("/data.zip", ARCHIVE)
-    assert (zoo.fetch.fetch_archive(url, kind="data") / "saved_model.pb").exists()
+    assert (zoo.download.fetcher.fetch_archive(url, kind="data") / "saved_model.pb").exists()
 
 
 def test_a_hub_style_handle_redirecting_to_another_host_works(
@@ -74,20 +74,20 @@ def test_a_hub_style_handle_redirecting_to_another_host_works(
     blob = other_server.route("/models/google/mobilenet/5/download.tar.gz", ARCHIVE)
     server.route("/google/imagenet/mobilenet_v2/feature_vector/5", location=blob)
     handle = server.url("/google/imagenet/mobilenet_v2/feature_vector/5?tf-hub-format=compressed")
-    out = zoo.fetch.fetch_archive(handle, sha256=sha(ARCHIVE), trust=False)
+    out = zoo.download.fetcher.fetch_archive(handle, sha256=sha(ARCHIVE), trust=False)
     assert (out / "variables/variables.index").read_bytes() == b"idx"
     hub_hits = server.hits("/google/imagenet/mobilenet_v2/feature_vector/5")
     assert hub_hits[0].path.endswith("?tf-hub-format=compressed")
     # a second resolve is served from the cache: no request at all
-    assert zoo.fetch.fetch_archive(handle, sha256=sha(ARCHIVE)) == out
-    assert zoo.fetch.fetch_archive(handle, trust=True) == out
+    assert zoo.download.fetcher.fetch_archive(handle, sha256=sha(ARCHIVE)) == out
+    assert zoo.download.fetcher.fetch_archive(handle, trust=True) == out
     assert len(server.requests) == 1 and len(other_server.requests) == 1
 
 
 def test_a_damaged_extraction_is_redone(server: Server) -> None:
     url = server.route("/model.tar.gz", ARCHIVE)
-    out = zoo.fetch.fetch_archive(url, sha256=sha(ARCHIVE))
+    out = zoo.download.fetcher.fetch_archive(url, sha256=sha(ARCHIVE))
     (out / "saved_model.pb").unlink()
-    again = zoo.fetch.fetch_archive(url, sha256=sha(ARCHIVE))
+    again = zoo.download.fetcher.fetch_archive(url, sha256=sha(ARCHIVE))
     assert (again / "saved_model.pb").read_bytes() == b"graph"
     assert len(server.hits("/model.tar.gz")) == 1  # re-extracted from the cached archive

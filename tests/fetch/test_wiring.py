@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 import zoo
-import zoo.fetch
+import zoo.download.fetcher
 from zoo.cli import main
 from zoo.errors import IntegrityError
 from zoo.providers.keras_apps import KerasAppsProvider
@@ -20,7 +20,7 @@ from zoo.spec import ModelSpec
 from .conftest import sha
 from .server import Server
 
-ROOT = str(Path(zoo.fetch.__file__).parents[1])
+ROOT = str(Path(zoo.download.fetcher.__file__).parents[2])
 OPTIONS = "    options: {include_top: false, alpha: 0.35}\n    input_shape: [32, 32, 3]\n"
 
 

@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 import zoo
 from zoo.cli import main
-from zoo.finetune.demo import DemoConfig, load_pretrained, run_demo
+from zoo.cli.demo_run import DemoConfig, load_pretrained, run_demo
 
 QUICK = DemoConfig(pretrain_epochs=4, head_epochs=6, finetune_epochs=2, scratch_epochs=8)
 

@@ -13,8 +13,8 @@ import pytest
 import zoo
 from tests.conftest import MemoryPlugin
 from tests.finetune.util import FAST, blobs, fixed_backbone, small_cnn, with_bn_statistics
-from zoo.api import Session, default_session
-from zoo.plugins import PluginHost
+from zoo.host.manager import PluginHost
+from zoo.session import Session, default_session
 
 
 def _keras_source(tmp: Path) -> tuple[object, dict[str, Any]]:

@@ -122,7 +122,7 @@ def test_weights_from_a_local_file(tmp_path: Path) -> None:
 
 def test_raw_source_forms_reach_the_same_entry() -> None:
     session_spec = zoo.get_spec("densenet121")
-    from zoo.api import default_session
+    from zoo.session import default_session
 
     s = default_session()
     assert s.spec_for("keras:DenseNet121") is session_spec

@@ -16,13 +16,13 @@ import tensorflow as tf
 import zoo
 from tests.conftest import tiny_cnn
 from tests.providers.conftest import HUB_FEATURE_DIM, HubModel
-from zoo.api import reset
 from zoo.errors import (
     InvalidModelError,
     InvalidOptionError,
     SourceNotFoundError,
     UntrustedModelError,
 )
+from zoo.session import reset
 from zoo.testing import check_backbone
 
 FORMATS = ["keras", "h5", "export", "tf_saved_model"]

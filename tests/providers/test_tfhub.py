@@ -11,11 +11,11 @@ import pytest
 
 import zoo
 from tests.providers.conftest import HUB_FEATURE_DIM, HubModel, HubServer, tar_bytes
-from zoo.api import Session
 from zoo.errors import InvalidModelError, SourceNotFoundError, UnsafeURLError
-from zoo.hub_handles import archive_url, hub_cache_dir, normalize_handle
-from zoo.provider import Artifact
+from zoo.host.provider import Artifact
 from zoo.providers.tfhub import TFHubProvider
+from zoo.savedmodel.handles import archive_url, hub_cache_dir, normalize_handle
+from zoo.session import Session
 
 MOBILENET = "https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5"
 

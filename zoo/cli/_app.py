@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from zoo import __version__
+from zoo._version import __version__
 from zoo.errors import ZooError
 
 __all__ = [

@@ -61,7 +61,7 @@ def info_cmd(name: str, load: bool, overrides: dict[str, Any], as_json: bool) ->
 
     NAME is a registry name or alias, or any source `zoo.load_backbone` takes.
     """
-    from zoo.api import default_session
+    from zoo.session import default_session
 
     spec = default_session().spec_for(name)
     data: dict[str, Any] = {"spec": spec.to_dict()}
@@ -92,7 +92,7 @@ def info_cmd(name: str, load: bool, overrides: dict[str, Any], as_json: bool) ->
 
 
 def _plugin_rows() -> list[dict[str, Any]]:
-    from zoo.api import default_session
+    from zoo.session import default_session
 
     return [info.to_dict() for info in default_session().host.info()]
 
@@ -138,7 +138,7 @@ def _pip(args: list[str]) -> None:
     if code != 0:
         raise PluginError(f"pip {args[0]} failed with exit code {code}; see pip's output above")
     importlib.invalidate_caches()
-    from zoo.api import reset
+    from zoo.session import reset
 
     reset()
 

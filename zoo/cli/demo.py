@@ -1,4 +1,4 @@
-"""``zoo demo``: the fine-tune engine on your own pretrained model (zoo/finetune/demo.py)."""
+"""``zoo demo``: the fine-tune engine on your own pretrained model (zoo/cli/demo_run.py)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,6 @@ __all__ = ["demo_cmd"]
 def demo_cmd(out: str) -> None:
     """Fine-tune your own pretrained CNN (digits 0-4) to digits 5-9 with 5% of the labels."""
     quiet_tensorflow()
-    from zoo.finetune.demo import run_demo
+    from zoo.cli.demo_run import run_demo
 
     run_demo(out)

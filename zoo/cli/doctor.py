@@ -34,7 +34,7 @@ def doctor_cmd(
     for caffe-mode models, preprocessing EfficientNet-style models that normalize inside.
     """
     quiet_tensorflow()
-    from zoo.doctor import diagnose, load_image, reference_image
+    from zoo.model.doctor import diagnose, load_image, reference_image
 
     if image is not None:
         array, source = load_image(image), str(image)

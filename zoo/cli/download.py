@@ -1,4 +1,4 @@
-"""Downloads from the terminal: ``zoo fetch`` and ``zoo lock`` (library code in zoo/project.py)."""
+"""Downloads from the terminal: ``zoo fetch`` and ``zoo lock`` (library code in zoo/prefetch.py)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ _QUIET = click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @_QUIET
 def fetch_cmd(names: tuple[str, ...], require_hashes: bool | None, quiet: bool) -> None:
     """Download the weights and archives of models NAMES into the cache (for offline use)."""
-    from zoo.project import prefetch
+    from zoo.prefetch import prefetch
 
     fetched = prefetch(names, require_hashes=require_hashes, progress=False if quiet else None)
     for f in fetched:
@@ -37,7 +37,7 @@ def fetch_cmd(names: tuple[str, ...], require_hashes: bool | None, quiet: bool) 
 @_QUIET
 def lock_cmd(names: tuple[str, ...], require_hashes: bool | None, quiet: bool) -> None:
     """Pin URL, size and sha256 of every artifact of NAMES (default: ./zoo.yaml) in ./zoo.lock."""
-    from zoo.project import lock_project
+    from zoo.prefetch import lock_project
 
     lock = lock_project(names, require_hashes=require_hashes, progress=False if quiet else None)
     click.echo(f"wrote {lock.path} ({len(lock.entries)} artifacts)")

@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     import keras
     import tensorflow as tf
 
-    from zoo.backbone import Backbone
     from zoo.finetune.recipe import Recipe
+    from zoo.model.backbone import Backbone
 
 __all__ = [
     "LABEL_CHECK",

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import keras
     import tensorflow as tf
 
-    from zoo.backbone import Backbone
+    from zoo.model.backbone import Backbone
 
 __all__ = [
     "build_before_fit",

@@ -1,7 +1,7 @@
 """The Finetuner: backbone + data + recipe -> a fine-tuned, exported model.
 
-It works only through the :class:`~zoo.backbone.Backbone` contract (``input_spec``,
-``features``, ``feature_dim``) and :func:`zoo.head.build_classifier`; it never imports a
+It works only through the :class:`~zoo.model.backbone.Backbone` contract (``input_spec``,
+``features``, ``feature_dim``) and :func:`zoo.model.head.build_classifier`; it never imports a
 provider. The steps:
 
 1. load the backbone (inside the strategy's scope and dtype policy), check the data (F24)
@@ -30,8 +30,6 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from zoo.api import CORE_OVERRIDES, default_session, load_backbone
-from zoo.backbone import Backbone
 from zoo.errors import InvalidOptionError, MissingDependencyError, ZooWarning
 from zoo.finetune import distribute, features
 from zoo.finetune.callbacks import RunState, phase_callbacks
@@ -40,7 +38,10 @@ from zoo.finetune.export import export_model
 from zoo.finetune.freezing import apply_freeze, unfreeze
 from zoo.finetune.recipe import Recipe, resolve_recipe
 from zoo.finetune.result import FinetuneResult, PhaseResult
-from zoo.head import build_classifier, head_layers
+from zoo.model.backbone import Backbone
+from zoo.model.head import build_classifier, head_layers
+from zoo.session import CORE_OVERRIDES, Session, default_session
+from zoo.spec import ModelSpec
 
 __all__ = ["Finetuner"]
 
@@ -66,6 +67,9 @@ class Finetuner:
             defaults.
         num_classes: outputs of the new head; inferred from the labels when omitted.
         recipe: a :class:`Recipe` (replaces the registry's) or a mapping (merged over it).
+        session: the :class:`~zoo.session.Session` that resolves and loads the source (the
+            default session when omitted). The source is resolved once, here: an unknown
+            name fails now, not at :meth:`fit`.
         **overrides: recipe fields (``epochs=5``), and for a source that is loaded here,
             :func:`zoo.load_backbone` overrides (``weights=None``, ``input_shape=...``).
 
@@ -81,10 +85,12 @@ class Finetuner:
         *,
         num_classes: int | None = None,
         recipe: Recipe | Mapping[str, Any] | None = None,
+        session: Session | None = None,
         **overrides: Any,
     ) -> None:
         self.source = source
         self.num_classes = num_classes
+        self.session = session if session is not None else default_session()
         self._strategy: tf.distribute.Strategy | None = None
         fields = set(Recipe.__dataclass_fields__)
         recipe_overrides = {k: v for k, v in overrides.items() if k in fields}
@@ -96,7 +102,17 @@ class Finetuner:
                     f"{key!r} is neither a recipe field nor a model override; did you mean "
                     f"{close[0]!r}?"
                 )
-        spec = _spec_of(source)
+        spec: ModelSpec | None
+        if isinstance(source, Backbone):
+            if self.load_overrides:
+                raise InvalidOptionError(
+                    f"overrides {sorted(self.load_overrides)} cannot apply to an already "
+                    "loaded Backbone"
+                )
+            spec, self._resolved = source.spec, None
+        else:  # resolved once; fit() loads exactly this spec
+            self._resolved = self.session.resolve(source, self.load_overrides)
+            spec = self._resolved[0]
         self.recipe = resolve_recipe(
             spec.recipe if spec is not None else None,
             recipe,
@@ -172,9 +188,13 @@ class Finetuner:
                     ZooWarning,
                     stacklevel=4,
                 )
-        backbone = load_backbone(self.source, **self.load_overrides)
-        if strategy is not None and isinstance(self.source, Backbone):
-            backbone = distribute.clone_into_scope(backbone)
+        if self._resolved is None:
+            assert isinstance(self.source, Backbone)
+            backbone = self.source
+            if strategy is not None:
+                backbone = distribute.clone_into_scope(backbone)
+        else:
+            backbone = self.session.load_resolved(*self._resolved)
         train, val, num_classes = load_data(
             train_data, validation_data, backbone, recipe, self.num_classes
         )
@@ -388,16 +408,6 @@ class Finetuner:
 
 
 # -- helpers -------------------------------------------------------------------------------------
-
-
-def _spec_of(source: object) -> Any:
-    """The ModelSpec behind ``source`` (for its recipe), or None when there is none."""
-    if isinstance(source, Backbone):
-        return source.spec
-    try:
-        return default_session().spec_for(source)
-    except Exception:  # load_backbone will raise the proper error
-        return None
 
 
 def _check_dependencies(recipe: Recipe) -> None:

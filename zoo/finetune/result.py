@@ -11,7 +11,7 @@ from zoo.finetune.recipe import Recipe
 if TYPE_CHECKING:
     import keras
 
-    from zoo.backbone import Backbone
+    from zoo.model.backbone import Backbone
 
 __all__ = ["FinetuneResult", "PhaseResult"]
 

@@ -3,7 +3,8 @@
 Sources are Keras function names (``"InceptionV3"``), ``"keras:InceptionV3"``, or the function
 itself (``keras.applications.InceptionV3``). Registry entries (``inception_v3`` ...) live in
 the packaged registry.yaml. ``weights`` is ``"imagenet"`` (the file Keras names, downloaded
-through ``zoo.fetch`` with Keras's hash checked too: see ``keras_weights``), ``None`` (random
+through ``zoo.download.fetcher`` with Keras's hash checked too: see ``keras_weights``), ``None``
+(random
 init), a local weights file, or an https URL of one. Downloads are pinned by the entry's
 ``sha256`` or ``zoo.lock``, and never happen under ``ZOO_OFFLINE=1``.
 """
@@ -23,13 +24,13 @@ from zoo.errors import (
     SourceNotFoundError,
     ZooError,
 )
-from zoo.hookspecs import hookimpl
-from zoo.provider import Artifact, Provider
+from zoo.host.hookspecs import hookimpl
+from zoo.host.provider import Artifact, Provider
 from zoo.providers.keras_weights import routed_downloads, weights_url
 from zoo.spec import InputSpec, ModelSpec
 
 if TYPE_CHECKING:
-    from zoo.backbone import Backbone
+    from zoo.model.backbone import Backbone
 
 __all__ = ["MODULE_PREPROCESSING", "KerasAppsProvider"]
 
@@ -127,8 +128,8 @@ class KerasAppsProvider(Provider):
         return fn, mode, kwargs, bool(include_top)
 
     def load(self, spec: ModelSpec) -> Backbone:
-        """Build the architecture; ImageNet weights come through ``zoo.fetch``."""
-        from zoo.backbone import Backbone
+        """Build the architecture; ImageNet weights come through ``zoo.download.fetcher``."""
+        from zoo.model.backbone import Backbone
 
         fn, mode, kwargs, include_top = self._plan(spec)
         with routed_downloads(spec.name, spec.sha256):
@@ -168,7 +169,7 @@ def _weights(spec: ModelSpec) -> str | None:
     if weights is None or weights == "imagenet":
         return weights
     if "://" in weights:
-        from zoo.fetch import fetch
+        from zoo.download.fetcher import fetch
 
         # Weights are data (an .h5 / .weights.h5 of arrays): fetched, pinned by the entry's
         # sha256 or zoo.lock, and cached; Keras reads them from the cache.
@@ -195,7 +196,7 @@ def _build(
     try:
         return fn(include_top=include_top, **kwargs)
     except ZooError:
-        raise  # from zoo.fetch (offline, pins, integrity): already says what to do
+        raise  # from zoo.download.fetcher (offline, pins, integrity): already says what to do
     except ValueError as exc:
         text = str(exc)
         if include_top and spec.options.get("include_top") is None:

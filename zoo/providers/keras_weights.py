@@ -1,4 +1,4 @@
-"""The ImageNet weights of keras.applications, downloaded through ``zoo.fetch``.
+"""The ImageNet weights of keras.applications, downloaded through ``zoo.download.fetcher``.
 
 A keras.applications function downloads its own weights with ``keras.utils.get_file`` into
 ``~/.keras/models``. While tfzoo builds one, that call is routed here instead, so the weights
@@ -82,7 +82,8 @@ def _digest(path: Path, keras_hash: str) -> str:
 
 
 def _keras_check(keras_hash: str, origin: str) -> Callable[[Path], None]:
-    """The hash Keras ships with a weights file, as a ``zoo.fetch`` check (run once per file)."""
+    """The hash Keras ships with a weights file, as a ``zoo.download.fetcher`` check (run once
+    per file)."""
 
     def check(path: Path) -> None:
         got = _digest(path, keras_hash)
@@ -108,7 +109,7 @@ def _keras_cached(fname: str | None, keras_hash: str | None) -> Path | None:
 
 
 def routed_downloads(name: str, sha256: str | None = None) -> AbstractContextManager[bool]:
-    """While active, keras.applications weights downloads go through ``zoo.fetch``.
+    """While active, keras.applications weights downloads go through ``zoo.download.fetcher``.
 
     Args:
         name: the model the weights belong to (named in offline and pin errors).
@@ -118,9 +119,9 @@ def routed_downloads(name: str, sha256: str | None = None) -> AbstractContextMan
     def get_file(
         fname: str | None = None, origin: str | None = None, *args: Any, **kwargs: Any
     ) -> str:
-        from zoo.cache import file_sha256
-        from zoo.fetch import fetch
-        from zoo.pins import target
+        from zoo.download.cache import file_sha256
+        from zoo.download.fetcher import fetch
+        from zoo.download.pins import target
 
         if origin is None:
             raise InvalidModelError(f"Keras asked for the weights of {name!r} without a URL")

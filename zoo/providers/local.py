@@ -10,7 +10,7 @@ file), and in-memory ``keras.Model`` objects (``zoo.load_backbone(model)``).
   unless ``trust=True`` (FAULTS F18).
 - ``.h5`` / ``.hdf5``: the legacy loader; the ``model_config`` attribute is checked the same
   way before Keras sees it (F20) — Keras's safe mode is not relied on for the legacy format.
-- SavedModel directories: see :mod:`zoo.savedmodel` (reusable ``__call__`` models whole;
+- SavedModel directories: see :mod:`zoo.savedmodel.loader` (reusable ``__call__`` models whole;
   exported signature graphs cut before their final Dense).
 
 A loaded Keras model is normalized by :meth:`zoo.Backbone.from_model`: the final Dense is the
@@ -31,13 +31,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from zoo.errors import InvalidModelError, SourceNotFoundError, UntrustedModelError
-from zoo.hookspecs import hookimpl
-from zoo.provider import Provider
+from zoo.host.hookspecs import hookimpl
+from zoo.host.provider import Provider
 from zoo.registry import slug
 from zoo.spec import InputSpec, ModelSpec
 
 if TYPE_CHECKING:
-    from zoo.backbone import Backbone
+    from zoo.model.backbone import Backbone
 
 __all__ = ["LocalProvider", "unsafe_parts"]
 
@@ -80,7 +80,7 @@ class LocalProvider(Provider):
             return None
         text = source.strip()
         if text.startswith("file:"):
-            from zoo.hub_handles import normalize_handle
+            from zoo.savedmodel.handles import normalize_handle
 
             return normalize_handle(text)
         if _SCHEME.match(text) and not _DRIVE.match(text):
@@ -109,8 +109,8 @@ class LocalProvider(Provider):
                 source=source,
             )
         if path.is_dir():
-            from zoo.hub_handles import find_saved_model
-            from zoo.savedmodel import backbone_from_saved_model
+            from zoo.savedmodel.handles import find_saved_model
+            from zoo.savedmodel.loader import backbone_from_saved_model
 
             saved = find_saved_model(path, source=source, provider=self.name)
             return backbone_from_saved_model(
@@ -121,7 +121,7 @@ class LocalProvider(Provider):
 
 def _path_of(spec: ModelSpec) -> Path:
     """The file a spec names; a relative registry source is relative to its registry file."""
-    from zoo.hub_handles import normalize_handle
+    from zoo.savedmodel.handles import normalize_handle
 
     path = Path(normalize_handle(spec.source) if spec.source.startswith("file:") else spec.source)
     path = path.expanduser()
@@ -133,7 +133,7 @@ def _path_of(spec: ModelSpec) -> Path:
 
 
 def _backbone(model: Any, spec: ModelSpec) -> Backbone:
-    from zoo.backbone import Backbone
+    from zoo.model.backbone import Backbone
 
     pooling = str(spec.options.get("pooling", "avg"))
     return Backbone.from_model(
@@ -154,8 +154,8 @@ def _load_keras_file(path: Path, spec: ModelSpec) -> Any:
     import keras
 
     # registers zoo's own layers, so configs naming them are known
-    import zoo.layers
-    import zoo.savedmodel  # noqa: F401  (HubLayer, SavedModelFeatures)
+    import zoo.model.layers
+    import zoo.savedmodel.loader  # noqa: F401  (HubLayer, SavedModelFeatures)
 
     source = spec.source
     trust = bool(spec.options.get("trust", False))

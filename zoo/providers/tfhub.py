@@ -4,8 +4,8 @@ Sources: ``https://tfhub.dev/...`` handles, ``https://www.kaggle.com/models/...`
 other ``https://`` URL of a Hub-compatible server, ``hub:<handle or directory>`` and
 ``tfhub:<...>``; plain ``http://`` only from loopback addresses or with ``allow_http=True``.
 How a handle becomes an archive URL, and where the model is cached (``TFHUB_CACHE_DIR`` in
-tensorflow_hub's layout, else ``ZOO_HOME``), is in :mod:`zoo.hub_handles`; the download goes
-through :func:`zoo.fetch.fetch_archive`, which needs a pinned ``sha256`` (registry or
+tensorflow_hub's layout, else ``ZOO_HOME``), is in :mod:`zoo.savedmodel.handles`; the download goes
+through :func:`zoo.download.fetcher.fetch_archive`, which needs a pinned ``sha256`` (registry or
 override) or ``trust=True`` for a remote model archive (FAULTS F19).
 
 The SavedModel becomes a :class:`zoo.HubLayer` inside a small functional model; its output is
@@ -18,12 +18,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, ClassVar
 
-from zoo.hookspecs import hookimpl
-from zoo.hub_handles import archive_url, is_remote, normalize_handle
-from zoo.provider import Artifact, Provider
+from zoo.host.hookspecs import hookimpl
+from zoo.host.provider import Artifact, Provider
+from zoo.savedmodel.handles import archive_url, is_remote, normalize_handle
 
 if TYPE_CHECKING:
-    from zoo.backbone import Backbone
+    from zoo.model.backbone import Backbone
     from zoo.spec import ModelSpec
 
 __all__ = ["TFHubProvider"]
@@ -61,8 +61,8 @@ class TFHubProvider(Provider):
         return [Artifact(url=archive_url(handle), sha256=spec.sha256, kind="model", archive=True)]
 
     def load(self, spec: ModelSpec) -> Backbone:
-        from zoo.hub_handles import resolve
-        from zoo.savedmodel import backbone_from_saved_model
+        from zoo.savedmodel.handles import resolve
+        from zoo.savedmodel.loader import backbone_from_saved_model
 
         handle = normalize_handle(spec.source)
         trust = bool(spec.options.get("trust", False))

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 import zoo
-from zoo.api import Session
-from zoo.paths import packaged_registry
-from zoo.plugins import PluginHost
+from zoo.host.manager import PluginHost
 from zoo.registry import load_registry_file
+from zoo.session import Session
+from zoo.settings import packaged_registry
 
 from zoo_keras_hub import generate
 from zoo_keras_hub.catalogue import catalogue
@@ -88,7 +88,7 @@ def test_claims_handles_and_preset_directories_only(saved_preset: Path, tmp_path
 
 def test_listing_and_claiming_never_import_tensorflow_or_keras_hub(saved_preset: Path) -> None:
     code = (
-        "import sys, zoo; from zoo.api import default_session; "
+        "import sys, zoo; from zoo.session import default_session; "
         "zoo.list_models(provider='keras_hub'); zoo.get_spec('vit_base_patch16_224_imagenet'); "
         f"default_session().spec_for({str(saved_preset)!r}); "
         "default_session().host.info(); "

@@ -23,8 +23,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from zoo.docs import refresh
-
 __all__ = ["CATALOGUE_PATH", "EXTRA_IMAGE_ENCODERS", "build_catalogue", "main", "render"]
 
 CATALOGUE_PATH = Path(__file__).with_name("presets.json")
@@ -130,9 +128,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="exit 1 if presets.json is stale")
     args = parser.parse_args(argv)
     text = render(build_catalogue())
-    return refresh(
-        CATALOGUE_PATH, text, check=args.check, command="python -m zoo_keras_hub.generate"
-    )
+    old = CATALOGUE_PATH.read_text(encoding="utf-8") if CATALOGUE_PATH.is_file() else ""
+    if args.check:
+        stale = text != old
+        print(
+            f"{CATALOGUE_PATH} is "
+            + ("out of date; run python -m zoo_keras_hub.generate" if stale else "up to date")
+        )
+        return int(stale)
+    CATALOGUE_PATH.write_text(text, encoding="utf-8")
+    print(f"wrote {CATALOGUE_PATH}")
+    return 0
 
 
 if __name__ == "__main__":

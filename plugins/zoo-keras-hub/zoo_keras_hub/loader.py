@@ -21,7 +21,6 @@ from typing import Any
 
 import keras
 import keras_hub
-from zoo.backbone import Backbone
 from zoo.errors import (
     FetchError,
     InvalidModelError,
@@ -32,6 +31,7 @@ from zoo.errors import (
     ZooError,
     ZooWarning,
 )
+from zoo.model.backbone import Backbone
 from zoo.spec import InputSpec, ModelSpec
 
 from zoo_keras_hub.catalogue import catalogue
@@ -385,7 +385,7 @@ def _add_shape(
 
 
 def _offline() -> bool:
-    from zoo.fetch import is_offline  # tfzoo's one definition of offline mode
+    from zoo.download.fetcher import is_offline  # tfzoo's one definition of offline mode
 
     return is_offline()
 

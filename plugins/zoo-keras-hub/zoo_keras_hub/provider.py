@@ -21,14 +21,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from zoo.provider import Provider
+from zoo.host.provider import Provider
 from zoo.registry import slug
 from zoo.spec import ModelSpec
 
 from zoo_keras_hub.catalogue import catalogue
 
 if TYPE_CHECKING:
-    from zoo.backbone import Backbone
+    from zoo.model.backbone import Backbone
 
 __all__ = ["PRESET_WEIGHTS", "REMOTE_SCHEMES", "KerasHubProvider", "is_preset_dir"]
 

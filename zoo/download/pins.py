@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urldefrag
 
+from zoo.download.lockfile import active_lockfile
 from zoo.errors import IntegrityError, InvalidOptionError
-from zoo.lockfile import active_lockfile
 from zoo.spec import SHA256_RE
 
 if TYPE_CHECKING:
-    from zoo.provider import Artifact
+    from zoo.download.artifact import Artifact
 
 __all__ = ["Target", "hashes_required", "require_pins", "target"]
 

@@ -18,7 +18,8 @@ A handle is one of:
 - a local directory holding a Hub-format (TF2 SavedModel) model, or ``file:`` URI.
 
 ``hub:`` in front of any of these is accepted and dropped. Remote archives are downloaded
-through :func:`zoo.fetch.fetch_archive` only. When ``TFHUB_CACHE_DIR`` is set, the extracted
+through :func:`zoo.download.fetcher.fetch_archive` only. When ``TFHUB_CACHE_DIR`` is set, the
+extracted
 model is kept there in tensorflow_hub's layout (``$TFHUB_CACHE_DIR/<sha1 of the handle>/``),
 so a cache filled by tensorflow_hub is used without a download and the other way round.
 """
@@ -128,7 +129,7 @@ def resolve(
     Raises:
         SourceNotFoundError: a local directory that does not exist, a URL answering 404.
         InvalidModelError: the directory or archive holds no TF2 SavedModel.
-        FetchError: the download failed (see :mod:`zoo.fetch`).
+        FetchError: the download failed (see :mod:`zoo.download.fetcher`).
     """
     handle = normalize_handle(handle)
     if not is_remote(handle):
@@ -144,7 +145,7 @@ def resolve(
     cached = hub_cache_dir(handle)
     if cached is not None and (cached / "saved_model.pb").is_file():
         return cached  # filled earlier by tfzoo or tensorflow_hub: no network needed
-    from zoo.fetch import fetch_archive
+    from zoo.download.fetcher import fetch_archive
 
     extracted = fetch_archive(
         archive_url(handle), sha256=sha256, allow_http=allow_http, trust=trust, name=name

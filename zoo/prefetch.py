@@ -19,10 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from zoo.download.fetcher import fetch, require_pins
+from zoo.download.lockfile import LOCKFILE_NAME, LockEntry, LockFile
 from zoo.errors import InvalidOptionError
-from zoo.fetch import fetch, require_pins
-from zoo.lockfile import LOCKFILE_NAME, LockEntry, LockFile
-from zoo.provider import Artifact
+from zoo.host.provider import Artifact
 from zoo.registry import load_registry_file, registry_locations
 
 __all__ = ["Fetched", "Planned", "lock_project", "plan", "prefetch", "project_models"]
@@ -60,7 +60,7 @@ def plan(names: Sequence[str] | None = None) -> list[Planned]:
         InvalidOptionError: no names given and ``./zoo.yaml`` defines no model.
         UnknownModelError: a name is in no registry.
     """
-    from zoo.api import default_session
+    from zoo.session import default_session
 
     chosen = list(names) if names else project_models()
     if not chosen:

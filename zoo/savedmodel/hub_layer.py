@@ -27,8 +27,8 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from zoo import hub_handles
 from zoo.errors import InvalidModelError, InvalidOptionError
+from zoo.savedmodel import handles as hub_handles
 
 __all__ = ["HubLayer", "load_saved_model"]
 
@@ -77,7 +77,7 @@ class HubLayer(keras.layers.Layer):  # type: ignore[misc]
 
     Args:
         handle: a TF Hub / Kaggle handle or URL, a local SavedModel directory (``hub:`` prefix
-            allowed; see :mod:`zoo.hub_handles`), or an already loaded SavedModel object.
+            allowed; see :mod:`zoo.savedmodel.handles`), or an already loaded SavedModel object.
         trainable: fine-tune the SavedModel's trainable variables (default False).
         arguments: extra keyword arguments for every call of the model.
         signature: call this signature instead of ``__call__`` (default: ``__call__`` when

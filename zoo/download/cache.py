@@ -1,13 +1,13 @@
 """The download cache: content-addressed files, a readable index, verification records.
 
-Layout under ``ZOO_HOME/cache`` (``zoo.fetch.cache_root()``)::
+Layout under ``ZOO_HOME/cache`` (``zoo.download.fetcher.cache_root()``)::
 
     index.json                 URL -> entry, blob -> verification, archive -> extraction
     blobs/<sha256><suffix>     each downloaded file, named by its content hash (the suffix of
                                the URL is kept: Keras needs ".weights.h5" to load weights)
     blobs/.<key>.part          a download in progress (resumed by the next attempt)
     extracted/<sha256>/        the extracted contents of archive <sha256>
-    locks/<key>.lock           owner records of cross-process locks (zoo.locks)
+    locks/<key>.lock           owner records of cross-process locks (zoo.download.filelocks)
 
 A blob is hashed once: its verification records its size and mtime, and later uses only
 ``stat`` it. A blob whose size or mtime changed is hashed again (damage, F5); a size that

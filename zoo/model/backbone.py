@@ -88,7 +88,7 @@ class Backbone:
             feature_maps: a model from the same input to a dict of multi-level feature maps;
                 found in the graph (``introspect.feature_pyramid``) when not given.
         """
-        from zoo import introspect
+        from zoo.model import introspect
 
         found = introspect.split_model(
             model,

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from zoo.provider import Provider
+    from zoo.host.provider import Provider
 
 __all__ = ["PROJECT", "hookimpl", "hookspec"]
 
@@ -31,7 +31,7 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 def zoo_register_providers(register: Callable[[Provider], None]) -> None:
     """Hand the host your providers.
 
-    Call ``register(provider)`` once per :class:`zoo.provider.Provider` instance. The host
+    Call ``register(provider)`` once per :class:`zoo.host.provider.Provider` instance. The host
     checks that it has a non-empty ``name`` and a ``load`` method, records that your plugin
     registered it (``zoo plugins`` shows this), and refuses a name that another plugin also
     registered: a name claimed twice is unusable, and using it raises

@@ -6,7 +6,7 @@ inside). :func:`diagnose` runs an image through a backbone's ``preprocess`` and 
 measures what the network would see, and explains each mismatch.
 
 Example:
-    >>> from zoo.doctor import diagnose, reference_image
+    >>> from zoo.model.doctor import diagnose, reference_image
     >>> image, source = reference_image()
     >>> report = diagnose(zoo.load_backbone("mobilenet_v2", weights=None), image, source)
     >>> [f.message for f in report.findings if f.level == "warn"]
@@ -30,7 +30,7 @@ from zoo.errors import (
 if TYPE_CHECKING:
     import numpy as np
 
-    from zoo.backbone import Backbone
+    from zoo.model.backbone import Backbone
 
 __all__ = ["Diagnosis", "Finding", "diagnose", "load_image", "reference_image"]
 
@@ -138,13 +138,13 @@ def _kind(low: float, high: float) -> str:
 def _fit(image: np.ndarray, backbone: Backbone, findings: list[Finding]) -> np.ndarray:
     """Channels and size as the network wants them, through the layers the engine uses.
 
-    :func:`zoo.head.fit_layers` gives the same ``Resizing`` and ``ConvertChannels`` layers
-    :func:`zoo.head.build_classifier` puts into the model, so the doctor sees what the
+    :func:`zoo.model.head.fit_layers` gives the same ``Resizing`` and ``ConvertChannels`` layers
+    :func:`zoo.model.head.build_classifier` puts into the model, so the doctor sees what the
     network is fed. An alpha channel is dropped here and said so in the report.
     """
     import numpy as np
 
-    from zoo.head import fit_layers  # imports Keras: not at module import
+    from zoo.model.head import fit_layers  # imports Keras: not at module import
 
     spec = backbone.input_spec
     if image.ndim == 2:

@@ -13,21 +13,23 @@ What a fetch does (docs/security.md tells the why):
    weights spec's ``sha256``), from a ``#sha256=<hex>`` URL fragment, or from ``./zoo.lock``;
    two pins that disagree are an error. ``ZOO_REQUIRE_HASHES=1`` refuses an unpinned URL.
 2. **Cache.** A pinned file is looked up by its hash, an unpinned one through the index
-   (``zoo.cache``); a verified file costs one ``stat``. ``ZOO_OFFLINE=1`` stops here: a miss
+   (``zoo.download.cache``); a verified file costs one ``stat``. ``ZOO_OFFLINE=1`` stops here:
+   a miss
    raises :class:`~zoo.errors.OfflineError` naming the artifact and ``zoo fetch NAME``.
-3. **Lock.** One process per artifact downloads (``zoo.locks``); the others wait and then
+3. **Lock.** One process per artifact downloads (``zoo.download.filelocks``); the others wait
+and then
    find it cached. A dead owner's lock is taken over.
 4. **Download.** Streamed into ``blobs/.<key>.part`` beside its final place, hashed while
    streaming, size checked against Content-Length; a dropped connection is retried with
    backoff and resumed with ``Range`` (``If-Range`` guards against a changed file; a server
    answering 200 restarts the file). Every request has connect/read timeouts; redirects are
-   followed by hand under the policy of ``zoo.urls`` (same scheme, no link-local / metadata
+   followed by hand under the policy of ``zoo.download.urls`` (same scheme, no link-local / metadata
    / private targets, credentials dropped when the origin changes, at most 5 hops).
 5. **Verify, then rename** into ``blobs/<sha256><suffix>``; a mismatch names both hashes and
    leaves the cache as it was (an older good copy included).
 
 Archives of kind ``"model"`` (SavedModels, Hub models: programs) are extracted only when
-pinned, locked or explicitly trusted (FAULTS F19); extraction is ``zoo.archive.extract``.
+pinned, locked or explicitly trusted (FAULTS F19); extraction is ``zoo.download.archive.extract``.
 
 Environment: ``ZOO_HOME``, ``ZOO_OFFLINE``, ``ZOO_REQUIRE_HASHES``, ``ZOO_PROGRESS``,
 ``ZOO_LOCK_TIMEOUT``, ``ZOO_MAX_EXTRACT_BYTES``, ``ZOO_MAX_EXTRACT_MEMBERS``.
@@ -47,8 +49,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
-from zoo.archive import extract
-from zoo.cache import Cache, Partial, url_key, url_suffix
+from zoo.download.archive import extract
+from zoo.download.cache import Cache, Partial, url_key, url_suffix
+from zoo.download.filelocks import ArtifactLock, LockUnavailable
+from zoo.download.pins import Target, hashes_required, require_pins
+from zoo.download.pins import target as target_for
+from zoo.download.progress import ProgressBar, progress_enabled
+from zoo.download.urls import check_redirect, check_url, same_origin, strip_credentials
 from zoo.errors import (
     FetchError,
     IntegrityError,
@@ -57,12 +64,7 @@ from zoo.errors import (
     UnsafeURLError,
     UntrustedModelError,
 )
-from zoo.locks import ArtifactLock, LockUnavailable
-from zoo.paths import zoo_home
-from zoo.pins import Target, hashes_required, require_pins
-from zoo.pins import target as target_for
-from zoo.progress import ProgressBar, progress_enabled
-from zoo.urls import check_redirect, check_url, same_origin, strip_credentials
+from zoo.settings import zoo_home
 
 if TYPE_CHECKING:
     import requests

@@ -24,8 +24,8 @@ from zoo.errors import MissingDependencyError
 if TYPE_CHECKING:
     import keras
 
-    from zoo.backbone import Backbone
     from zoo.finetune.result import FinetuneResult
+    from zoo.model.backbone import Backbone
 
 __all__ = ["DemoConfig", "DemoReport", "run_demo"]
 
@@ -118,7 +118,7 @@ def write_registry(directory: Path, model_path: Path, config: DemoConfig) -> Pat
 
 def load_pretrained(directory: Path) -> Backbone:
     """The registered model as a Backbone: the registry in ``directory``, provider ``local``."""
-    from zoo.api import Session
+    from zoo.session import Session
 
     return Session(cwd=directory).load_backbone(MODEL_NAME)
 

@@ -1,7 +1,7 @@
 """Find the input, the classifier and the feature layer of a Keras model.
 
 Used by every provider that starts from a ``keras.Model`` (keras.applications, local files,
-plugins) through :meth:`zoo.backbone.Backbone.from_model`.
+plugins) through :meth:`zoo.model.backbone.Backbone.from_model`.
 """
 
 from __future__ import annotations

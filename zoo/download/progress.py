@@ -1,7 +1,7 @@
 """Download progress: a rich bar (bytes, rate, time left) on a terminal, silence elsewhere.
 
 Shown when stderr is a terminal, unless ``ZOO_PROGRESS=0``; a ``progress=`` argument of
-:func:`zoo.fetch.fetch` forces it on (True) or off (False).
+:func:`zoo.download.fetcher.fetch` forces it on (True) or off (False).
 """
 
 from __future__ import annotations

@@ -1,13 +1,13 @@
 """Generate the reference sections of docs/plugins.md from the code, so they cannot drift.
 
 The plugin author's guide quotes two things verbatim: the hook specifications (each hook's
-docstring in :mod:`zoo.hookspecs`) and the :class:`~zoo.provider.Provider` base class (its
+docstring in :mod:`zoo.host.hookspecs`) and the :class:`~zoo.host.provider.Provider` base class (its
 attributes' ``#:`` comments and its methods' docstrings). Each lives in the guide between
 ``<!-- BEGIN GENERATED: <section> -->`` and ``<!-- END GENERATED: <section> -->``; this
 module rewrites those blocks, and a test fails while the file differs from what it writes::
 
-    python -m zoo.docs            # rewrite docs/plugins.md
-    python -m zoo.docs --check    # exit 1 if docs/plugins.md is out of date
+    python -m tools.docs            # rewrite docs/plugins.md
+    python -m tools.docs --check    # exit 1 if docs/plugins.md is out of date
 
 No TensorFlow is imported here.
 """
@@ -21,8 +21,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from zoo import hookspecs
-from zoo.provider import Provider
+from zoo.host import hookspecs
+from zoo.host.provider import Provider
 
 __all__ = [
     "GUIDE",
@@ -37,7 +37,7 @@ __all__ = [
 #: The guide in a source checkout (docs are not part of the wheel).
 GUIDE = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
 
-_BEGIN = "<!-- BEGIN GENERATED: {} (python -m zoo.docs; do not edit by hand) -->"
+_BEGIN = "<!-- BEGIN GENERATED: {} (python -m tools.docs; do not edit by hand) -->"
 _END = "<!-- END GENERATED: {} -->"
 
 
@@ -84,7 +84,7 @@ def _signature(fn: Callable[..., object]) -> str:
 
 
 def hook_reference() -> str:
-    """Markdown for every hook in :mod:`zoo.hookspecs`, in definition order."""
+    """Markdown for every hook in :mod:`zoo.host.hookspecs`, in definition order."""
     hooks = [
         obj
         for name, obj in vars(hookspecs).items()
@@ -165,7 +165,7 @@ def refresh(path: Path, fresh: str, *, check: bool, command: str) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: rewrite the guide, or with ``--check`` report whether it is stale."""
-    parser = argparse.ArgumentParser(prog="python -m zoo.docs", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tools.docs", description=__doc__)
     parser.add_argument("--check", action="store_true", help="exit 1 if the guide is stale")
     parser.add_argument("--path", type=Path, default=GUIDE, help="the guide (docs/plugins.md)")
     args = parser.parse_args(argv)
@@ -173,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{args.path} not found; run this in a tfzoo source checkout", file=sys.stderr)
         return 2
     fresh = render(args.path.read_text(encoding="utf-8"))
-    return refresh(args.path, fresh, check=args.check, command="python -m zoo.docs")
+    return refresh(args.path, fresh, check=args.check, command="python -m tools.docs")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The Provider base class: what a plugin hands the host through ``zoo_register_providers``.
 
-A provider turns a :class:`~zoo.spec.ModelSpec` into a :class:`~zoo.backbone.Backbone`.
+A provider turns a :class:`~zoo.spec.ModelSpec` into a :class:`~zoo.model.backbone.Backbone`.
 It must be cheap to construct and to ask :meth:`Provider.claim`: neither may import
 TensorFlow, because listing models and resolving names must stay fast.
 """
@@ -8,24 +8,15 @@ TensorFlow, because listing models and resolving names must stay fast.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
+from zoo.download.artifact import Artifact
+
 if TYPE_CHECKING:
-    from zoo.backbone import Backbone
+    from zoo.model.backbone import Backbone
     from zoo.spec import ModelSpec
 
 __all__ = ["Artifact", "Provider"]
-
-
-@dataclass(frozen=True)
-class Artifact:
-    """One downloadable file a model needs (``zoo fetch`` prefetches, ``zoo lock`` pins it)."""
-
-    url: str  # where it comes from
-    sha256: str | None = None  # pin, when the registry or the call gives one
-    kind: str = "weights"  # "weights" (data) or "model" (a program: SavedModel / Hub archive)
-    archive: bool = False  # extracted after download (Hub archives)
 
 
 class Provider:

@@ -3,11 +3,13 @@
 Three kinds of TF2 SavedModel arrive here:
 
 - **Reusable SavedModels** (TF Hub models, ``tf.Module``/Keras 2 models with ``__call__``):
-  wrapped whole in a :class:`~zoo.hub_layer.HubLayer`; its output is the feature (pooled when
+  wrapped whole in a :class:`~zoo.savedmodel.hub_layer.HubLayer`; its output is the feature
+  (pooled when
   it is a feature map), as with ``hub.KerasLayer``.
 - **Signature-only SavedModels** (``model.export(...)`` in Keras 3, ``tf.saved_model.save`` with
   ``signatures=``): the ``local`` provider cuts the signature's graph before its final Dense
-  (:mod:`zoo.graph_split`), so the features are what fed the classifier and the classifier
+  (:mod:`zoo.savedmodel.graph_split`), so the features are what fed the classifier and the
+  classifier
   is rebuilt as a Keras Dense with the saved weights. When the graph ends in no Dense, or for
   the ``tfhub`` provider, the chosen signature output is the feature.
 - Dict outputs: ``output_key`` chooses one; a missing or wrong key lists the available ones.
@@ -24,7 +26,7 @@ import keras
 import tensorflow as tf
 
 from zoo.errors import InvalidModelError, InvalidOptionError
-from zoo.hub_layer import (
+from zoo.savedmodel.hub_layer import (
     HubLayer,
     load_saved_model,
     output_keys,
@@ -35,8 +37,8 @@ from zoo.hub_layer import (
 from zoo.spec import InputSpec, ModelSpec
 
 if TYPE_CHECKING:
-    from zoo.backbone import Backbone
-    from zoo.graph_split import GraphSplit
+    from zoo.model.backbone import Backbone
+    from zoo.savedmodel.graph_split import GraphSplit
 
 __all__ = ["SavedModelFeatures", "backbone_from_saved_model"]
 
@@ -130,7 +132,7 @@ def _output_index(fn: Any, output_key: str | None, described: str) -> int:
 def _split(
     fn: Any, signature: str, output_key: str | None, feature_layer: str | None, source: str
 ) -> Any:
-    from zoo.graph_split import split_signature
+    from zoo.savedmodel.graph_split import split_signature
 
     return split_signature(
         fn,
@@ -163,7 +165,7 @@ def backbone_from_saved_model(
         preprocessing: the preprocessing mode when the spec names none ("unit" for Hub).
         hub_options: ``sha256``, ``trust``, ``allow_http`` for HubLayer's config.
     """
-    from zoo.backbone import Backbone
+    from zoo.model.backbone import Backbone
 
     options = dict(spec.options)
     signature = options.get("signature")

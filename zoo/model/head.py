@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 import keras
 
 from zoo.errors import InvalidOptionError
-from zoo.layers import ConvertChannels, Preprocess
+from zoo.model.layers import ConvertChannels, Preprocess
 
 if TYPE_CHECKING:
-    from zoo.backbone import Backbone
+    from zoo.model.backbone import Backbone
     from zoo.spec import InputSpec
 
 __all__ = ["build_classifier", "fit_layers", "head_layers"]
@@ -59,7 +59,7 @@ def fit_layers(
 
     What :func:`build_classifier` puts between the input and the preprocessing, and what
     ``zoo doctor`` runs an image through, so both see the same pixels: ``Resizing`` with the
-    spec's interpolation (named ``resize``), then :class:`~zoo.layers.ConvertChannels` (named
+    spec's interpolation (named ``resize``), then :class:`~zoo.model.layers.ConvertChannels` (named
     ``channels``; 3 -> 1 takes the BT.601 luma).
 
     Args:

@@ -25,7 +25,6 @@ from typing import Any
 
 import pluggy
 
-from zoo import hookspecs
 from zoo.errors import (
     DuplicateNameError,
     NoProviderError,
@@ -33,7 +32,8 @@ from zoo.errors import (
     PluginWarning,
     RegistryError,
 )
-from zoo.provider import Provider
+from zoo.host import hookspecs
+from zoo.host.provider import Provider
 from zoo.registry import entry_to_spec
 from zoo.spec import ModelSpec
 

@@ -1,0 +1,1 @@
+"""Repository tools that do not ship in the wheel (docs generators)."""

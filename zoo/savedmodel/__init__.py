@@ -1,0 +1,1 @@
+"""TF2 SavedModels: Hub handles and caches, HubLayer, SavedModel backbones, graph splitting."""

@@ -1,0 +1,238 @@
+"""The Session: a plugin host plus the merged registry; names -> specs -> Backbones.
+
+A :class:`Session` ties a :class:`~zoo.host.manager.PluginHost` to the merged
+:class:`~zoo.registry.Registry`. Every layer above takes the Session it is given (the engine,
+prefetch/lock planning, the CLI); the module-level functions in :mod:`zoo.api` use one default
+session, built on first use (``reset()`` forgets it, e.g. after changing ``ZOO_REGISTRY``).
+Only ``load_backbone`` and ``create`` import TensorFlow, and only when they run.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zoo.errors import InvalidOptionError, NoProviderError, PluginError, UnknownModelError
+from zoo.host.manager import PluginHost
+from zoo.registry import Registry, load_registry_file, registry_locations, slug
+from zoo.spec import FIELD_CHECKS, ModelSpec, check_input_shape
+
+if TYPE_CHECKING:
+    import keras
+
+    from zoo.host.provider import Provider
+    from zoo.model.backbone import Backbone
+
+__all__ = ["CORE_OVERRIDES", "Session", "apply_overrides", "default_session", "reset"]
+
+#: Overrides every provider accepts; anything else must be in the provider's ``options``.
+CORE_OVERRIDES: Mapping[str, str] = {
+    "weights": "weights to load ('imagenet', None, a path or URL)",
+    "sha256": "pin of the downloaded artifact",
+    "input_shape": "(height, width, channels)",
+    "preprocessing": "a mode name or a mapping of numbers",
+    "feature_layer": "layer name or index giving the features",
+    "classifier_layer": "layer name or index of the original classifier",
+    "labels": "class names of the original classifier",
+}
+
+
+class Session:
+    """A plugin host plus the registry merged from every source.
+
+    Args:
+        host: the plugin host; a default one (built-ins + entry points) when omitted.
+        cwd: directory whose ``zoo.yaml`` is read; the working directory when omitted.
+    """
+
+    def __init__(self, host: PluginHost | None = None, *, cwd: Path | None = None) -> None:
+        self.host = host if host is not None else PluginHost()
+        self._cwd = cwd
+        self._registry: Registry | None = None
+
+    @property
+    def registry(self) -> Registry:
+        """The merged registry (built on first use)."""
+        if self._registry is None:
+            from zoo.settings import packaged_registry
+
+            registry = Registry(load_registry_file(packaged_registry()))
+            registry.extend(self.host.models())
+            for location in registry_locations(self._cwd):
+                registry.extend(load_registry_file(location))
+            self._registry = registry
+        return self._registry
+
+    # -- names -------------------------------------------------------------------------------
+
+    def list_models(
+        self, pattern: str | None = None, *, provider: str | None = None, tag: str | None = None
+    ) -> list[ModelSpec]:
+        """Registered models matching ``pattern`` (fnmatch on names and aliases)."""
+        return self.registry.select(pattern, provider=provider, tag=tag)
+
+    def get_spec(self, name: str) -> ModelSpec:
+        """The ModelSpec registered under ``name`` or an alias."""
+        spec = self.registry.get(name)
+        self._check_conflict(spec)
+        return spec
+
+    def _check_conflict(self, spec: ModelSpec) -> None:
+        if spec.origin.startswith("plugin "):
+            conflict = self.host.model_conflict(spec.name)
+            if conflict is not None:
+                raise conflict
+
+    # -- sources -----------------------------------------------------------------------------
+
+    def spec_for(self, source: object) -> ModelSpec:
+        """The ModelSpec for a registry name, ``provider:source``, path, URL or object."""
+        if isinstance(source, ModelSpec):
+            return source
+        if isinstance(source, str):
+            if not source.strip():
+                raise UnknownModelError(source)
+            found = self.registry.find(source)
+            if found is not None:
+                self._check_conflict(found)
+                return found
+            prefix, sep, rest = source.partition(":")
+            if sep and rest and prefix in self.host.provider_names():
+                claimed = self.host.provider(prefix).claim(rest)
+                if isinstance(claimed, ModelSpec):
+                    return claimed
+                return self._adhoc(prefix, claimed or rest)
+        for provider in sorted(self.host.providers(), key=lambda p: p.claim_order):
+            claimed = provider.claim(source)
+            if isinstance(claimed, ModelSpec):
+                return claimed
+            if claimed is not None:
+                return self._adhoc(provider.name, claimed)
+        if isinstance(source, str):
+            raise UnknownModelError(source, self.registry.suggest(source))
+        raise NoProviderError(
+            f"no provider accepts a {type(source).__name__} object; pass a registry name, a "
+            "path, a URL or 'provider:source'",
+        )
+
+    def _adhoc(self, provider: str, source: str) -> ModelSpec:
+        entry = self.registry.find_by_source(provider, source)
+        if entry is not None:
+            return entry
+        return ModelSpec(name=_adhoc_name(source), provider=provider, source=source)
+
+    def resolve(self, source: object, overrides: Mapping[str, Any]) -> tuple[ModelSpec, Provider]:
+        """The spec (with overrides applied and checked) and the provider that loads it."""
+        spec = self.spec_for(source)
+        provider = self.host.provider(spec.provider)
+        return apply_overrides(spec, provider, overrides), provider
+
+    def load_backbone(self, source: object, **overrides: Any) -> Backbone:
+        """See :func:`zoo.load_backbone`."""
+        from zoo.model.backbone import Backbone
+
+        if isinstance(source, Backbone):
+            if overrides:
+                raise InvalidOptionError(
+                    f"overrides {sorted(overrides)} cannot apply to an already loaded Backbone"
+                )
+            return source
+        return self.load_resolved(*self.resolve(source, overrides))
+
+    def load_resolved(self, spec: ModelSpec, provider: Provider) -> Backbone:
+        """Load a spec that :meth:`resolve` returned (so nothing is resolved twice)."""
+        from zoo.download.pins import hashes_required, require_pins
+        from zoo.model.backbone import Backbone
+
+        if hashes_required():  # all pinned, or nothing downloaded (artifacts() may cost a build)
+            require_pins(provider.artifacts(spec))
+        backbone = provider.load(spec)
+        if not isinstance(backbone, Backbone):
+            owner = self.host.provider_owner(provider.name)
+            raise PluginError(
+                f"provider {provider.name!r} returned {type(backbone).__name__}; a provider's "
+                "load() must return a zoo.Backbone",
+                plugin=owner,
+            )
+        return backbone
+
+    def create(
+        self,
+        source: object,
+        num_classes: int,
+        *,
+        dropout: float = 0.0,
+        hidden_units: Sequence[int] = (),
+        classifier_activation: str | None = "softmax",
+        preprocess: bool = True,
+        **overrides: Any,
+    ) -> keras.Model:
+        """See :func:`zoo.create`."""
+        from zoo.model.head import build_classifier
+
+        return build_classifier(
+            self.load_backbone(source, **overrides),
+            num_classes,
+            dropout=dropout,
+            hidden_units=hidden_units,
+            classifier_activation=classifier_activation,
+            preprocess=preprocess,
+        )
+
+
+def apply_overrides(spec: ModelSpec, provider: Provider, overrides: Mapping[str, Any]) -> ModelSpec:
+    """Check overrides (and the spec's own options) against what the provider accepts."""
+    accepted = {**CORE_OVERRIDES, **dict(getattr(provider, "options", {}) or {})}
+    for key, where in [(k, "override") for k in overrides] + [
+        (k, f"option of {spec.name!r} ({spec.origin})") for k in spec.options
+    ]:
+        if key not in accepted:
+            close = difflib.get_close_matches(key, list(accepted), n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise InvalidOptionError(
+                f"provider {provider.name!r} does not accept the {where} {key!r}; {hint}"
+                f"accepted: {', '.join(sorted(accepted))}",
+                provider=provider.name,
+            )
+    channels = spec.input_shape[2] if spec.input_shape else 3
+    checks: dict[str, Callable[[object], Any]] = {
+        **FIELD_CHECKS,
+        "input_shape": lambda v: check_input_shape(v, channels=channels),  # (h, w) keeps C
+    }
+    changes: dict[str, Any] = {}
+    options = dict(spec.options)
+    for key, value in overrides.items():
+        if key not in CORE_OVERRIDES:
+            options[key] = value
+            continue
+        try:
+            changes[key] = checks[key](value)
+        except ValueError as exc:
+            raise InvalidOptionError(f"the override {key}={value!r} is invalid: {exc}") from None
+    return spec.replace(**changes, options=options)
+
+
+def _adhoc_name(source: str) -> str:
+    tail = source.rstrip("/").rsplit("/", 1)[-1] or source
+    tail = re.sub(r"\.(keras|h5|hdf5|tar\.gz|tgz|zip)$", "", tail)
+    return slug(tail)
+
+
+_session: Session | None = None
+
+
+def default_session() -> Session:
+    """The session the module-level functions use (built on first call)."""
+    global _session
+    if _session is None:
+        _session = Session()
+    return _session
+
+
+def reset() -> None:
+    """Forget the default session: plugins and registry files are read again on next use."""
+    global _session
+    _session = None
