@@ -11,7 +11,7 @@ Example:
 
 from zoo import api as _api
 from zoo._version import __version__ as __version__
-from zoo.api import create, get_spec, list_models, load_backbone
+from zoo.api import create, fetch, get_spec, list_models, load_backbone, lock
 from zoo.errors import (
     ArchiveError,
     DataError,
@@ -98,9 +98,11 @@ __all__ = [
     "ZooError",
     "ZooWarning",
     "create",
+    "fetch",
     "finetune",
     "get_spec",
     "hookimpl",
     "list_models",
     "load_backbone",
+    "lock",
 ]

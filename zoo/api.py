@@ -1,4 +1,5 @@
-"""The module-level API re-exported by ``zoo``: list, look up, load, create, fine-tune.
+"""The module-level API re-exported by ``zoo``: list, look up, load, create, fine-tune,
+fetch and lock.
 
 Each function takes an optional ``session=`` and otherwise uses the default
 :class:`~zoo.session.Session` (built on first use; :func:`zoo.session.reset` forgets it).
@@ -16,11 +17,13 @@ from zoo.spec import ModelSpec
 if TYPE_CHECKING:
     import keras
 
+    from zoo.download.lockfile import LockFile
     from zoo.finetune.recipe import Recipe
     from zoo.finetune.result import FinetuneResult
     from zoo.model.backbone import Backbone
+    from zoo.prefetch import Fetched
 
-__all__ = ["create", "finetune", "get_spec", "list_models", "load_backbone"]
+__all__ = ["create", "fetch", "finetune", "get_spec", "list_models", "load_backbone", "lock"]
 
 
 def _session(session: Session | None) -> Session:
@@ -179,3 +182,43 @@ def finetune(
         **recipe_overrides,
     )
     return tuner.fit(train_data, validation_data)
+
+
+def fetch(
+    names: Sequence[str] | None = None,
+    *,
+    require_hashes: bool | None = None,
+    progress: bool | None = None,
+    session: Session | None = None,
+) -> list[Fetched]:
+    """Download every artifact of the named models into the cache (``zoo fetch``).
+
+    Without names, the models of the project's ``zoo.yaml``. Afterwards they load with
+    ``ZOO_OFFLINE=1``. See :func:`zoo.prefetch.prefetch`.
+
+    Example:
+        >>> [f.artifact.url for f in zoo.fetch(["mobilenet_v2"])]  # doctest: +SKIP
+    """
+    from zoo.prefetch import prefetch
+
+    return prefetch(names, require_hashes=require_hashes, progress=progress, session=session)
+
+
+def lock(
+    names: Sequence[str] | None = None,
+    *,
+    require_hashes: bool | None = None,
+    progress: bool | None = None,
+    session: Session | None = None,
+) -> LockFile:
+    """Fetch the named models' artifacts and pin them in the project's ``zoo.lock``.
+
+    See :func:`zoo.prefetch.lock_project` (``zoo lock``).
+
+    Example:
+        >>> zoo.lock(["mobilenet_v2"]).path  # doctest: +SKIP
+        PosixPath('zoo.lock')
+    """
+    from zoo.prefetch import lock_project
+
+    return lock_project(names, require_hashes=require_hashes, progress=progress, session=session)

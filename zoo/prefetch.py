@@ -23,7 +23,8 @@ from zoo.download.fetcher import fetch, require_pins
 from zoo.download.lockfile import LOCKFILE_NAME, LockEntry, LockFile
 from zoo.errors import InvalidOptionError
 from zoo.host.provider import Artifact
-from zoo.registry import load_registry_file, registry_locations
+from zoo.registry import load_registry_file
+from zoo.session import Session, default_session
 
 __all__ = ["Fetched", "Planned", "lock_project", "plan", "prefetch", "project_models"]
 
@@ -47,30 +48,30 @@ class Fetched:
     size: int
 
 
-def project_models() -> list[str]:
-    """The names defined in ``./zoo.yaml`` (the models this project uses)."""
-    path = Path.cwd() / "zoo.yaml"
+def project_models(session: Session | None = None) -> list[str]:
+    """The names defined in the project's ``zoo.yaml`` (the models this project uses)."""
+    path = (session or default_session()).cwd / "zoo.yaml"
     return [spec.name for spec in load_registry_file(path)] if path.is_file() else []
 
 
-def plan(names: Sequence[str] | None = None) -> list[Planned]:
-    """Every artifact the named models (default: ``./zoo.yaml``'s) and remote registries need.
+def plan(names: Sequence[str] | None = None, *, session: Session | None = None) -> list[Planned]:
+    """Every artifact the named models (default: ``zoo.yaml``'s) and remote registries need.
 
     Raises:
-        InvalidOptionError: no names given and ``./zoo.yaml`` defines no model.
+        InvalidOptionError: no names given and ``zoo.yaml`` defines no model.
         UnknownModelError: a name is in no registry.
     """
-    from zoo.session import default_session
-
-    chosen = list(names) if names else project_models()
+    session = session or default_session()
+    chosen = list(names) if names else project_models(session)
     if not chosen:
         raise InvalidOptionError(
             "no models to fetch or lock: name them (`zoo lock resnet50 my_net`) or define "
             "the project's models in ./zoo.yaml"
         )
-    session = default_session()
     planned = [
-        Planned("", Artifact(url, kind="registry")) for url in registry_locations() if "://" in url
+        Planned("", Artifact(url, kind="registry"))
+        for url in session.registry_files()
+        if "://" in url
     ]
     for name in chosen:
         spec, provider = session.resolve(name, {})
@@ -97,6 +98,7 @@ def prefetch(
     *,
     require_hashes: bool | None = None,
     progress: bool | None = None,
+    session: Session | None = None,
 ) -> list[Fetched]:
     """Download every artifact of the named models into the cache (``zoo fetch``).
 
@@ -107,7 +109,7 @@ def prefetch(
         >>> [f.path.name for f in prefetch(["my_net"])]  # doctest: +SKIP
         ['3f2a....weights.h5']
     """
-    planned = plan(names)
+    planned = plan(names, session=session)
     require_pins([p.artifact for p in planned], require=require_hashes)
     return [_fetch(p, require_hashes, progress, True) for p in planned]
 
@@ -117,6 +119,7 @@ def lock_project(
     *,
     require_hashes: bool | None = None,
     progress: bool | None = None,
+    session: Session | None = None,
 ) -> LockFile:
     """Fetch every artifact of the named models and record it in ``./zoo.lock`` (``zoo lock``).
 
@@ -125,11 +128,12 @@ def lock_project(
     re-locking is for), but registry pins still do. Locking an unpinned artifact records the
     hash it has now (trust on first use): review the change and commit the file.
     """
-    path = Path.cwd() / LOCKFILE_NAME
+    session = session or default_session()
+    path = session.cwd / LOCKFILE_NAME
     lock = LockFile(path)
     if names and path.is_file():
         lock.entries = dict(LockFile.load(path).entries)
-    planned = plan(names)
+    planned = plan(names, session=session)
     require_pins([p.artifact for p in planned], require=require_hashes, use_lockfile=False)
     lock.drop_models({p.model for p in planned if p.model})
     for p in planned:

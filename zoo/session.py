@@ -45,13 +45,37 @@ class Session:
 
     Args:
         host: the plugin host; a default one (built-ins + entry points) when omitted.
-        cwd: directory whose ``zoo.yaml`` is read; the working directory when omitted.
+        cwd: the project directory: its ``zoo.yaml`` is read and ``zoo.lock`` written there;
+            the working directory when omitted.
+        registry_files: the registry files (paths or URLs) merged after the packaged
+            catalogue and the plugins' models, in order; when omitted, the user's file,
+            ``<cwd>/zoo.yaml`` and ``ZOO_REGISTRY`` (see :func:`zoo.registry.registry_locations`).
+
+    Example:
+        >>> session = Session(PluginHost(entry_points=False), registry_files=["team.yaml"])
+        >>> session.load_backbone("team_net")  # doctest: +SKIP
     """
 
-    def __init__(self, host: PluginHost | None = None, *, cwd: Path | None = None) -> None:
+    def __init__(
+        self,
+        host: PluginHost | None = None,
+        *,
+        cwd: Path | None = None,
+        registry_files: Sequence[str | Path] | None = None,
+    ) -> None:
         self.host = host if host is not None else PluginHost()
         self._cwd = cwd
+        self._files = None if registry_files is None else [str(f) for f in registry_files]
         self._registry: Registry | None = None
+
+    @property
+    def cwd(self) -> Path:
+        """The project directory (``zoo.yaml``, ``zoo.lock``)."""
+        return self._cwd if self._cwd is not None else Path.cwd()
+
+    def registry_files(self) -> list[str]:
+        """The registry files merged after the packaged one and the plugins, in order."""
+        return list(self._files) if self._files is not None else registry_locations(self._cwd)
 
     @property
     def registry(self) -> Registry:
@@ -61,7 +85,7 @@ class Session:
 
             registry = Registry(load_registry_file(packaged_registry()))
             registry.extend(self.host.models())
-            for location in registry_locations(self._cwd):
+            for location in self.registry_files():
                 registry.extend(load_registry_file(location))
             self._registry = registry
         return self._registry

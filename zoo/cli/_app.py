@@ -7,12 +7,15 @@ import os
 import sys
 import traceback
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from zoo._version import __version__
 from zoo.errors import ZooError
+
+if TYPE_CHECKING:
+    from zoo.session import Session
 
 __all__ = [
     "console",
@@ -22,6 +25,8 @@ __all__ = [
     "override_option",
     "parse_overrides",
     "quiet_tensorflow",
+    "renew_session",
+    "session",
     "shape_text",
 ]
 
@@ -77,6 +82,30 @@ def main(debug: bool) -> None:
     Diagnose:   zoo doctor NAME
     Extend:     zoo plugins             zoo install PACKAGE
     """
+
+
+def session() -> Session:
+    """The Session every command of this invocation uses.
+
+    It is the click context's ``obj`` (``main(obj=Session(...))`` or ``CliRunner().invoke(main,
+    args, obj=session)`` runs the CLI against another session), else the default session.
+    """
+    root = click.get_current_context().find_root()
+    if root.obj is None:
+        from zoo.session import default_session
+
+        root.obj = default_session()
+    return root.obj  # type: ignore[no-any-return]
+
+
+def renew_session() -> None:
+    """After installing or removing plugins: the default session is built again on next use."""
+    from zoo.session import default_session, reset
+
+    root = click.get_current_context().find_root()
+    if root.obj is None or root.obj is default_session():
+        reset()
+        root.obj = None
 
 
 def console(stderr: bool = False) -> Any:

@@ -9,7 +9,6 @@ from typing import Any
 
 import click
 
-import zoo
 from zoo.cli._app import (
     console,
     echo_json,
@@ -17,6 +16,8 @@ from zoo.cli._app import (
     main,
     override_option,
     quiet_tensorflow,
+    renew_session,
+    session,
     shape_text,
 )
 from zoo.errors import PluginError
@@ -29,7 +30,7 @@ from zoo.errors import PluginError
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of specs (docs/cli.md).")
 def list_cmd(pattern: str | None, provider: str | None, tag: str | None, as_json: bool) -> None:
     """List registered models, optionally matching PATTERN (fnmatch, e.g. 'resnet*')."""
-    specs = zoo.list_models(pattern, provider=provider, tag=tag)
+    specs = session().list_models(pattern, provider=provider, tag=tag)
     if as_json:
         echo_json([s.to_dict() for s in specs])
         return
@@ -61,13 +62,11 @@ def info_cmd(name: str, load: bool, overrides: dict[str, Any], as_json: bool) ->
 
     NAME is a registry name or alias, or any source `zoo.load_backbone` takes.
     """
-    from zoo.session import default_session
-
-    spec = default_session().spec_for(name)
+    spec, provider = session().resolve(name, overrides)  # resolved once, overrides checked
     data: dict[str, Any] = {"spec": spec.to_dict()}
     if load:
         quiet_tensorflow()
-        data["backbone"] = zoo.load_backbone(name, **overrides).describe()
+        data["backbone"] = session().load_resolved(spec, provider).describe()
     if as_json:
         echo_json(data)
         return
@@ -92,9 +91,7 @@ def info_cmd(name: str, load: bool, overrides: dict[str, Any], as_json: bool) ->
 
 
 def _plugin_rows() -> list[dict[str, Any]]:
-    from zoo.session import default_session
-
-    return [info.to_dict() for info in default_session().host.info()]
+    return [info.to_dict() for info in session().host.info()]
 
 
 @main.command("plugins")
@@ -138,9 +135,7 @@ def _pip(args: list[str]) -> None:
     if code != 0:
         raise PluginError(f"pip {args[0]} failed with exit code {code}; see pip's output above")
     importlib.invalidate_caches()
-    from zoo.session import reset
-
-    reset()
+    renew_session()
 
 
 @main.command("install")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from zoo.cli._app import main
+from zoo.cli._app import main, session
 
 _REQUIRE_HASHES = click.option(
     "--require-hashes",
@@ -23,7 +23,9 @@ def fetch_cmd(names: tuple[str, ...], require_hashes: bool | None, quiet: bool) 
     """Download the weights and archives of models NAMES into the cache (for offline use)."""
     from zoo.prefetch import prefetch
 
-    fetched = prefetch(names, require_hashes=require_hashes, progress=False if quiet else None)
+    fetched = prefetch(
+        names, require_hashes=require_hashes, progress=False if quiet else None, session=session()
+    )
     for f in fetched:
         who = f.model or "registry"
         click.echo(f"{who}: {f.artifact.url} -> {f.path} ({f.size} bytes, sha256 {f.sha256})")
@@ -39,7 +41,9 @@ def lock_cmd(names: tuple[str, ...], require_hashes: bool | None, quiet: bool) -
     """Pin URL, size and sha256 of every artifact of NAMES (default: ./zoo.yaml) in ./zoo.lock."""
     from zoo.prefetch import lock_project
 
-    lock = lock_project(names, require_hashes=require_hashes, progress=False if quiet else None)
+    lock = lock_project(
+        names, require_hashes=require_hashes, progress=False if quiet else None, session=session()
+    )
     click.echo(f"wrote {lock.path} ({len(lock.entries)} artifacts)")
     for entry in sorted(lock.entries.values(), key=lambda e: e.url):
         click.echo(f"  {entry.sha256}  {entry.size:>12}  {entry.url}")

@@ -7,7 +7,14 @@ from typing import Any
 
 import click
 
-from zoo.cli._app import console, echo_json, main, override_option, quiet_tensorflow
+from zoo.cli._app import (
+    console,
+    echo_json,
+    main,
+    override_option,
+    quiet_tensorflow,
+    session,
+)
 from zoo.errors import InvalidModelError, SourceNotFoundError
 
 # `--format` spellings -> the engine's export format names
@@ -150,7 +157,12 @@ def finetune_cmd(
     }
     options = {k: v for k, v in options.items() if v is not None}
     result = zoo.finetune(
-        name, str(data), validation_data=str(val) if val else None, **options, **overrides
+        name,
+        str(data),
+        validation_data=str(val) if val else None,
+        session=session(),
+        **options,
+        **overrides,
     )
     png = None
     if plot is not None:
@@ -220,12 +232,11 @@ def export_cmd(
             source=str(model_file),
         )
     quiet_tensorflow()
-    import zoo
     from zoo.finetune.export import export_model
     from zoo.finetune.recipe import EXPORT_FORMATS
 
     # through the local provider: its code-safety checks apply (trust=True to bypass them)
-    model = zoo.load_backbone(str(model_file), trust=trust).model
+    model = session().load_backbone(str(model_file), trust=trust).model
     paths = export_model(model, out, _export_formats(formats) or EXPORT_FORMATS)
     if as_json:
         echo_json({fmt: str(path) for fmt, path in paths.items()})
