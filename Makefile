@@ -36,7 +36,7 @@ typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy --config-file $(PLUGIN)/pyproject.toml $(PLUGIN)/zoo_keras_hub
 
 pytest: $(VENV)/.installed-test
-	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/pytest -n 2 --timeout 900 $(PYTEST_ARGS)
+	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/pytest -n 2 --timeout 900 --durations=15 $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed-test
 	TF_CPP_MIN_LOG_LEVEL=3 $(BIN)/python -m bench

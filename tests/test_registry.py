@@ -265,7 +265,7 @@ def test_overrides_are_checked_like_registry_fields_before_anything_loads(
 def test_good_overrides_are_normalized() -> None:
     from zoo.session import default_session
 
-    spec, _ = default_session().resolve(
+    spec, *_ = default_session().resolve(
         "inception_v3", {"input_shape": [96, 96], "sha256": "AB" * 32, "labels": ["a", "b"]}
     )
     assert spec.input_shape == (96, 96, 3)

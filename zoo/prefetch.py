@@ -74,7 +74,7 @@ def plan(names: Sequence[str] | None = None, *, session: Session | None = None) 
         if "://" in url
     ]
     for name in chosen:
-        spec, provider = session.resolve(name, {})
+        spec, provider, _ = session.resolve(name, {})
         planned.extend(Planned(spec.name, a) for a in provider.artifacts(spec))
     return planned
 

@@ -315,6 +315,7 @@ def entry_to_spec(
         recipe=mapping("recipe"),
         options=mapping("options") or {},
         origin=origin,
+        base_dir=str(Path(path).parent) if path and "://" not in str(path) else None,
     )
 
 

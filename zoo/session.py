@@ -10,10 +10,11 @@ Only ``load_backbone`` and ``create`` import TensorFlow, and only when they run.
 from __future__ import annotations
 
 import difflib
+import os
 import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from zoo.errors import InvalidOptionError, NoProviderError, PluginError, UnknownModelError
 from zoo.host.manager import PluginHost
@@ -26,7 +27,14 @@ if TYPE_CHECKING:
     from zoo.host.provider import Provider
     from zoo.model.backbone import Backbone
 
-__all__ = ["CORE_OVERRIDES", "Session", "apply_overrides", "default_session", "reset"]
+__all__ = [
+    "CORE_OVERRIDES",
+    "Resolved",
+    "Session",
+    "apply_overrides",
+    "default_session",
+    "reset",
+]
 
 #: Overrides every provider accepts; anything else must be in the provider's ``options``.
 CORE_OVERRIDES: Mapping[str, str] = {
@@ -38,6 +46,18 @@ CORE_OVERRIDES: Mapping[str, str] = {
     "classifier_layer": "layer name or index of the original classifier",
     "labels": "class names of the original classifier",
 }
+
+
+class Resolved(NamedTuple):
+    """A source resolved once: its spec (overrides applied), its provider, and the object.
+
+    ``obj`` is what the user passed when it was an object rather than a name (a
+    ``keras.Model``); it travels beside the spec, never inside it, so specs stay plain data.
+    """
+
+    spec: ModelSpec
+    provider: Provider
+    obj: object = None
 
 
 class Session:
@@ -148,11 +168,12 @@ class Session:
             return entry
         return ModelSpec(name=_adhoc_name(source), provider=provider, source=source)
 
-    def resolve(self, source: object, overrides: Mapping[str, Any]) -> tuple[ModelSpec, Provider]:
-        """The spec (with overrides applied and checked) and the provider that loads it."""
+    def resolve(self, source: object, overrides: Mapping[str, Any]) -> Resolved:
+        """The spec (with overrides applied and checked), its provider, and an object source."""
         spec = self.spec_for(source)
         provider = self.host.provider(spec.provider)
-        return apply_overrides(spec, provider, overrides), provider
+        obj = None if isinstance(source, (str, os.PathLike, ModelSpec)) else source
+        return Resolved(apply_overrides(spec, provider, overrides), provider, obj)
 
     def load_backbone(self, source: object, **overrides: Any) -> Backbone:
         """See :func:`zoo.load_backbone`."""
@@ -166,14 +187,14 @@ class Session:
             return source
         return self.load_resolved(*self.resolve(source, overrides))
 
-    def load_resolved(self, spec: ModelSpec, provider: Provider) -> Backbone:
-        """Load a spec that :meth:`resolve` returned (so nothing is resolved twice)."""
+    def load_resolved(self, spec: ModelSpec, provider: Provider, obj: object = None) -> Backbone:
+        """Load what :meth:`resolve` returned (so nothing is resolved twice)."""
         from zoo.download.pins import hashes_required, require_pins
         from zoo.model.backbone import Backbone
 
-        if hashes_required():  # all pinned, or nothing downloaded (artifacts() may cost a build)
-            require_pins(provider.artifacts(spec))
-        backbone = provider.load(spec)
+        if hashes_required() and not provider.pins_checked_on_load:
+            require_pins(provider.artifacts(spec))  # all pinned, or nothing is downloaded
+        backbone = provider.load(spec) if obj is None else provider.load_object(obj, spec)
         if not isinstance(backbone, Backbone):
             owner = self.host.provider_owner(provider.name)
             raise PluginError(

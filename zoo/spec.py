@@ -218,7 +218,8 @@ class ModelSpec:
     aliases: tuple[str, ...] = ()  # other names that resolve to this entry
     recipe: Mapping[str, Any] | None = None  # fine-tune recipe defaults (see zoo.finetune)
     options: Mapping[str, Any] = field(default_factory=dict)  # provider-specific arguments
-    origin: str = "<ad hoc>"  # where it was defined: "file:line" or "plugin NAME"
+    origin: str = "<ad hoc>"  # where it was defined: "file:line" or "plugin NAME" (display)
+    base_dir: str | None = None  # directory relative paths resolve against: the registry file's
 
     def input_spec(self, default: InputSpec | None = None) -> InputSpec:
         """The InputSpec this entry describes, on top of what the provider found (`default`).

@@ -80,7 +80,7 @@ def _same_weights(backbone: zoo.Backbone, reference: Any) -> bool:
 
 
 def test_the_url_keras_would_download_is_found_without_downloading(no_sockets: None) -> None:
-    spec, provider = default_session().resolve("mobilenet_v2", SMALL)
+    spec, provider, _ = default_session().resolve("mobilenet_v2", SMALL)
     [artifact] = provider.artifacts(spec)
     assert artifact.url.startswith("https://") and artifact.url.endswith("/" + FILE)
     assert artifact.kind == "weights"

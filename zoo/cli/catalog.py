@@ -62,11 +62,11 @@ def info_cmd(name: str, load: bool, overrides: dict[str, Any], as_json: bool) ->
 
     NAME is a registry name or alias, or any source `zoo.load_backbone` takes.
     """
-    spec, provider = session().resolve(name, overrides)  # resolved once, overrides checked
-    data: dict[str, Any] = {"spec": spec.to_dict()}
+    resolved = session().resolve(name, overrides)  # resolved once, overrides checked
+    data: dict[str, Any] = {"spec": resolved.spec.to_dict()}
     if load:
         quiet_tensorflow()
-        data["backbone"] = session().load_resolved(spec, provider).describe()
+        data["backbone"] = session().load_resolved(*resolved).describe()
     if as_json:
         echo_json(data)
         return

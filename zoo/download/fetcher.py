@@ -111,7 +111,7 @@ def _cache() -> Cache:
 
 
 def fetch(
-    url: str,
+    url: str | Target,
     *,
     sha256: str | None = None,
     allow_http: bool = False,
@@ -129,7 +129,10 @@ def fetch(
 
     Args:
         url: https URL (http only from loopback or with ``allow_http``); a
-            ``#sha256=<hex>`` fragment pins it.
+            ``#sha256=<hex>`` fragment pins it. Or a :class:`~zoo.download.pins.Target` the
+            caller already resolved with :func:`~zoo.download.pins.target` (its pins are then
+            not looked up again; ``sha256``, ``name``, ``kind``, ``require_hashes`` and
+            ``use_lockfile`` are ignored).
         sha256: expected digest; a mismatch raises IntegrityError naming both.
         allow_http: permit plain http to non-loopback hosts.
         progress: force the progress bar on/off (default: on a terminal, unless
@@ -153,7 +156,11 @@ def fetch(
     Example:
         >>> path = fetch("https://example.org/w.weights.h5", sha256="3f2a...")  # doctest: +SKIP
     """
-    target = target_for(url, sha256, name, kind, require_hashes, use_lockfile)
+    target = (
+        url
+        if isinstance(url, Target)
+        else target_for(url, sha256, name, kind, require_hashes, use_lockfile)
+    )
     check_url(target.url, allow_http=allow_http)
     options = _Options(allow_http, progress, dict(headers or {}), timeout or TIMEOUT)
     path = _obtain(target, options, max_age)[0]

@@ -40,6 +40,10 @@ class Provider:
     #: registration order). A catch-all claim (any path, like the built-in ``local``) sets a
     #: high value so that providers recognizing something specific are asked first.
     claim_order: ClassVar[int] = 0
+    #: True when :meth:`load` downloads at most one artifact and only through
+    #: ``zoo.download.fetch`` (which refuses it unpinned in require-hashes mode): the Session
+    #: then skips asking :meth:`artifacts` before loading, which may cost a model build.
+    pins_checked_on_load: ClassVar[bool] = False
 
     def claim(self, source: object) -> str | ModelSpec | None:
         """Say whether a raw source (not a registry name) is for this provider.
@@ -48,9 +52,9 @@ class Provider:
         registry name nor ``"<provider>:<source>"`` (then with the part after the colon).
         Return the normalized source string to claim it (it becomes ``ModelSpec.source``;
         a registry entry with the same provider and source lends its metadata), a complete
-        ModelSpec (e.g. for an in-memory object, carried in ``options``), or None to let the
-        next provider look. Must be cheap and must not import TensorFlow. The default claims
-        nothing.
+        ModelSpec, or None to let the next provider look. Must be cheap and must not import
+        TensorFlow. The default claims nothing. When ``source`` is an object (not a string
+        or path), :meth:`load_object` receives it.
         """
         return None
 
@@ -64,6 +68,15 @@ class Provider:
         Raise a :class:`~zoo.errors.ProviderError` subclass naming the source when it cannot.
         """
         raise NotImplementedError(f"provider {self.name!r} does not implement load()")
+
+    def load_object(self, obj: object, spec: ModelSpec) -> Backbone:
+        """Load an object the user passed (one :meth:`claim` accepted), e.g. a ``keras.Model``.
+
+        ``spec`` is what :meth:`claim` returned, with overrides applied. The object is handed
+        over beside the spec, never inside it. Default: ``load(spec)`` (the claimed source
+        string says everything, as for a ``keras.applications`` function).
+        """
+        return self.load(spec)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

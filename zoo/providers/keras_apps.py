@@ -72,6 +72,9 @@ class KerasAppsProvider(Provider):
         "minimalistic": "minimalistic variant (MobileNetV3)",
     }
 
+    #: its one download (the weights) goes through zoo.download.fetch, pins checked there
+    pins_checked_on_load: ClassVar[bool] = True
+
     def claim(self, source: object) -> str | None:
         """Claims keras.applications functions passed as objects."""
         module = getattr(source, "__module__", "") or ""

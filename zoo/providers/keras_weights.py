@@ -133,7 +133,7 @@ def routed_downloads(name: str, sha256: str | None = None) -> AbstractContextMan
         check = None
         if keras_hash is not None:
             check = (f"keras:{keras_hash}", _keras_check(keras_hash, origin))
-        return str(fetch(origin, sha256=sha256, name=name, kind="weights", check=check))
+        return str(fetch(pinned, check=check))  # the pins resolved above, not looked up again
 
     return _routed(get_file)
 

@@ -47,6 +47,9 @@ _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")  # C:\models\x.keras is a path, not a sc
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 
 
+_IN_MEMORY = "<in-memory keras.Model"
+
+
 class LocalProvider(Provider):
     """Models saved on disk (or held in memory) as Backbones."""
 
@@ -61,7 +64,6 @@ class LocalProvider(Provider):
         "signature": "SavedModel signature to use (default: __call__, else serving_default)",
         "output_key": "output of a signature that returns a dict",
         "pooling": "'avg' (default) or 'max' pooling of a spatial feature map",
-        "model": "an in-memory keras.Model (set when you pass one)",
     }
 
     def claim(self, source: object) -> str | ModelSpec | None:
@@ -71,8 +73,7 @@ class LocalProvider(Provider):
             return ModelSpec(
                 name=slug(str(source.name)),
                 provider=self.name,
-                source=f"<in-memory keras.Model {source.name!r}>",
-                options={"model": source},
+                source=f"{_IN_MEMORY} {source.name!r}>",
             )
         if isinstance(source, os.PathLike):
             source = os.fspath(source)
@@ -95,10 +96,16 @@ class LocalProvider(Provider):
             return str(Path(text).expanduser().absolute())
         return None
 
+    def load_object(self, obj: object, spec: ModelSpec) -> Backbone:
+        return _backbone(obj, spec)
+
     def load(self, spec: ModelSpec) -> Backbone:
-        model = spec.options.get("model")
-        if model is not None:
-            return _backbone(model, spec)
+        if spec.source.startswith(_IN_MEMORY):
+            raise InvalidModelError(
+                f"{spec.source} cannot be loaded from its spec: pass the model object itself",
+                provider=self.name,
+                source=spec.source,
+            )
         path = _path_of(spec)
         source = spec.source
         if not path.exists():
@@ -126,9 +133,7 @@ def _path_of(spec: ModelSpec) -> Path:
     path = Path(normalize_handle(spec.source) if spec.source.startswith("file:") else spec.source)
     path = path.expanduser()
     if not path.is_absolute():
-        registry_file = Path(spec.origin.rsplit(":", 1)[0])
-        base = registry_file.parent if registry_file.is_file() else Path.cwd()
-        path = base / path
+        path = Path(spec.base_dir or Path.cwd()) / path
     return path
 
 

@@ -17,6 +17,7 @@ Three kinds of TF2 SavedModel arrive here:
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -218,7 +219,8 @@ def backbone_from_saved_model(
         pooling=str(options.get("pooling", "avg")),
     )
     if isinstance(layer, SavedModelFeatures) and layer.split.feature_scope:
-        backbone.feature_layer = layer.split.feature_scope  # the layer inside the graph
+        # the layer inside the graph, not the wrapper's name: a new Backbone, not a patch
+        return dataclasses.replace(backbone, feature_layer=layer.split.feature_scope)
     return backbone
 
 
