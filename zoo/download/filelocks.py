@@ -38,6 +38,7 @@ from typing import Any
 
 import filelock
 
+from zoo import settings
 from zoo.errors import FetchError
 
 __all__ = ["ArtifactLock", "LockUnavailable", "OwnerRecord", "process_start"]
@@ -151,8 +152,7 @@ class ArtifactLock:
     ) -> None:
         self.path = path
         self.what = what or path.name
-        env_wait = os.environ.get("ZOO_LOCK_TIMEOUT", "")
-        self.wait = wait if wait is not None else float(env_wait) if env_wait else WAIT
+        self.wait = wait if wait is not None else settings.lock_timeout()
         self.stall = stall
         self.poll = poll
         self._guard = filelock.FileLock(str(path) + ".guard")
