@@ -52,6 +52,14 @@ def test_generated_tables_come_from_the_tables_in_the_code() -> None:
         assert f"| `{name}` | {field.type} | {'yes' if field.override else ''} |" in fields
     registry = (GUIDE.parent / "registry.md").read_text(encoding="utf-8")
     assert fields in registry
+    flags = docs.finetune_flag_reference()
+    from zoo.finetune.recipe import recipe_fields
+
+    for f in recipe_fields():
+        if f.name != "callbacks":  # Python objects: no flag
+            assert f"| `--{f.name.replace('_', '-')}" in flags and f.help in flags
+    assert "`--lr`" in flags and "`--no-cache` (= `off`)" in flags and "`savedmodel`" in flags
+    assert flags in (GUIDE.parent / "cli.md").read_text(encoding="utf-8")
 
 
 def test_a_stale_document_is_reported(tmp_path: Path) -> None:

@@ -37,6 +37,7 @@ __all__ = [
     "GUIDE",
     "SECTIONS",
     "field_reference",
+    "finetune_flag_reference",
     "hook_reference",
     "main",
     "provider_reference",
@@ -181,6 +182,36 @@ def field_reference() -> str:
     return "\n".join(parts)
 
 
+def finetune_flag_reference() -> str:
+    """Markdown table of ``zoo finetune``'s recipe flags, one per Recipe field."""
+    from zoo.cli.recipe_options import default_text, option_table
+
+    parts = [
+        "| flag | value | default | meaning | Recipe field |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for option in option_table():
+        f = option.field
+        names = (
+            [f"{option.names[0]}/--no-{option.names[0][2:]}"]
+            if option.is_flag
+            else list(option.names)
+        )
+        flags = ", ".join(f"`{n}`" for n in names)
+        if option.spelling.flag is not None:
+            flag, same = option.spelling.flag
+            flags += f"; `{flag}` (= `{same}`)"
+        value = option.type_text
+        if option.spelling.values:
+            value += " (also " + ", ".join(f"`{v}`" for v in option.spelling.values) + ")"
+        default = default_text(f.default)
+        parts.append(
+            f"| {flags} | {_cell(value)} | {_cell(f'`{default}`' if default else '')} | "
+            f"{_cell(f.help)} | `{f.name}` ({_cell(f.group)}) |"
+        )
+    return "\n".join(parts)
+
+
 #: Generated sections of the plugin guide: name -> function producing its Markdown.
 SECTIONS: dict[str, Callable[[], str]] = {
     "hooks": hook_reference,
@@ -192,6 +223,7 @@ DOCUMENTS: dict[str, dict[str, Callable[[], str]]] = {
     "plugins.md": SECTIONS,
     "settings.md": {"settings": settings_reference},
     "registry.md": {"fields": field_reference},
+    "cli.md": {"finetune-flags": finetune_flag_reference},
 }
 
 
