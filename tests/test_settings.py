@@ -53,7 +53,8 @@ def test_every_zoo_variable_named_in_the_code_is_in_the_table() -> None:
     for path in SOURCES:
         named |= set(re.findall(r"(?<![A-Z_])ZOO_[A-Z][A-Z_]*[A-Z]", path.read_text()))
     named -= {"ZOO_ENVIRONMENT"}  # zoo.testing's tuple, not a variable
-    assert named - set(settings.SETTINGS) == set()
+    missing = named - set(settings.SETTINGS)
+    assert not missing, f"add a Setting(...) to zoo.settings.SETTINGS for {sorted(missing)}"
     assert set(settings.SETTINGS) <= named | {"ZOO_HOME"}  # nothing listed that nobody uses
 
 
