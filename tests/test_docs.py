@@ -49,7 +49,8 @@ def test_generated_tables_come_from_the_tables_in_the_code() -> None:
         assert f"| `{name}` |" in table
     fields = docs.field_reference()
     for name, field in FIELDS.items():
-        assert f"| `{name}` | {field.type} | {'yes' if field.override else ''} |" in fields
+        kind = field.type + (", required" if field.required else "")
+        assert f"| `{name}` | {kind} | {'yes' if field.override else ''} |" in fields
     registry = (GUIDE.parent / "registry.md").read_text(encoding="utf-8")
     assert fields in registry
     flags = docs.finetune_flag_reference()

@@ -178,7 +178,8 @@ def field_reference() -> str:
     ]
     for f in fields.FIELDS.values():
         override = "yes" if f.override else ""
-        parts.append(f"| `{f.name}` | {_cell(f.type)} | {override} | {_cell(f.help)} |")
+        kind = f.type + (", required" if f.required else "")
+        parts.append(f"| `{f.name}` | {_cell(kind)} | {override} | {_cell(f.help)} |")
     return "\n".join(parts)
 
 

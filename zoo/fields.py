@@ -110,7 +110,7 @@ def _table(*fields: Field) -> dict[str, Field]:
 FIELDS: Mapping[str, Field] = _table(
     Field(
         "provider",
-        "string, required",
+        "string",
         "name of the provider that loads it (`keras`, `local`, `tfhub`, or a plugin's)",
         check_text,
         required=True,
@@ -118,7 +118,7 @@ FIELDS: Mapping[str, Field] = _table(
     ),
     Field(
         "source",
-        "string, required",
+        "string",
         "what the provider loads: function name, path, URL or handle",
         check_text,
         required=True,
