@@ -45,8 +45,8 @@ __all__ = ["ArtifactLock", "LockUnavailable", "OwnerRecord", "process_start"]
 
 #: Seconds without a heartbeat after which another host's lock counts as stalled.
 STALL = 60.0
-#: Seconds a waiter waits for a live owner before giving up (``ZOO_LOCK_TIMEOUT``).
-WAIT = 1800.0
+#: Seconds a waiter waits for a live owner by default (``ZOO_LOCK_TIMEOUT`` overrides).
+WAIT: float = settings.SETTINGS["ZOO_LOCK_TIMEOUT"].default
 
 
 class LockUnavailable(OSError):
