@@ -208,7 +208,9 @@ _BOOLS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "o
 
 def _kinds(parts: tuple[Any, ...]) -> str:
     words = {int: "an integer", float: "a number", bool: "true or false", str: "text"}
-    return " or ".join(words.get(p, "a {key: value} mapping") for p in parts)
+    return " or ".join(
+        words.get(p) or ("a {key: value} mapping" if _is_mapping(p) else f"a {p!r}") for p in parts
+    )
 
 
 def default_text(default: Any) -> str:
