@@ -1,4 +1,5 @@
-"""docs/plugins.md: its generated reference is current, and its example plugin really works."""
+"""Generated docs are current (plugins, settings, registry fields, fine-tune flags); the guide's
+example plugin really works."""
 
 from __future__ import annotations
 
@@ -31,6 +32,45 @@ def test_generated_reference_is_up_to_date() -> None:
     """Fails when zoo/host/hookspecs.py or zoo/host/provider.py changed: run python -m
     tools.docs."""
     assert docs.main(["--check", "--path", str(GUIDE)]) == 0
+
+
+def test_every_generated_document_is_up_to_date() -> None:
+    """Fails when a hookspec, a setting, a field or a Recipe field changed without the docs:
+    run python -m tools.docs."""
+    assert docs.main(["--check"]) == 0
+
+
+def test_generated_tables_come_from_the_tables_in_the_code() -> None:
+    from zoo import settings
+    from zoo.fields import FIELDS
+
+    table = docs.settings_reference()
+    for name in (*settings.SETTINGS, *settings.EXTERNAL):
+        assert f"| `{name}` |" in table
+    fields = docs.field_reference()
+    for name, field in FIELDS.items():
+        kind = field.type + (", required" if field.required else "")
+        assert f"| `{name}` | {kind} | {'yes' if field.override else ''} |" in fields
+    registry = (GUIDE.parent / "registry.md").read_text(encoding="utf-8")
+    assert fields in registry
+    flags = docs.finetune_flag_reference()
+    from zoo.finetune.recipe import recipe_fields
+
+    for f in recipe_fields():
+        if f.name != "callbacks":  # Python objects: no flag
+            assert f"| `--{f.name.replace('_', '-')}" in flags and f.help in flags
+    assert "`--lr`" in flags and "`--no-cache` (= `off`)" in flags and "`savedmodel`" in flags
+    assert flags in (GUIDE.parent / "cli.md").read_text(encoding="utf-8")
+
+
+def test_a_stale_document_is_reported(tmp_path: Path) -> None:
+    stale = tmp_path / "settings.md"
+    stale.write_text(f"{docs._BEGIN.format('settings')}\nold\n{docs._END.format('settings')}\n")
+    assert docs.main(["--check", "--path", str(stale)]) == 1
+    assert docs.main(["--path", str(stale)]) == 0
+    assert docs.main(["--check", "--path", str(stale)]) == 0
+    assert "`ZOO_OFFLINE`" in stale.read_text()
+    assert docs.main(["--check", "--path", str(tmp_path / "unknown.md")]) == 2
 
 
 def test_render_fills_sections_from_the_code_and_needs_the_markers() -> None:

@@ -270,10 +270,3 @@ def test_good_overrides_are_normalized() -> None:
     )
     assert spec.input_shape == (96, 96, 3)
     assert spec.sha256 == "ab" * 32 and spec.labels == ("a", "b")
-
-
-def test_every_core_override_has_the_check_of_its_registry_field() -> None:
-    from zoo.session import CORE_OVERRIDES
-    from zoo.spec import FIELD_CHECKS
-
-    assert set(CORE_OVERRIDES) == set(FIELD_CHECKS)

@@ -1,13 +1,19 @@
-"""Generate the reference sections of docs/plugins.md from the code, so they cannot drift.
+"""Generate the reference sections of docs/*.md from the code, so they cannot drift.
 
-The plugin author's guide quotes two things verbatim: the hook specifications (each hook's
-docstring in :mod:`zoo.host.hookspecs`) and the :class:`~zoo.host.provider.Provider` base class (its
-attributes' ``#:`` comments and its methods' docstrings). Each lives in the guide between
-``<!-- BEGIN GENERATED: <section> -->`` and ``<!-- END GENERATED: <section> -->``; this
-module rewrites those blocks, and a test fails while the file differs from what it writes::
+Each generated block lives in a document between ``<!-- BEGIN GENERATED: <section> -->`` and
+``<!-- END GENERATED: <section> -->``; this module rewrites those blocks, and a test fails
+while a file differs from what it writes. :data:`DOCUMENTS` says which sections each file has:
 
-    python -m tools.docs            # rewrite docs/plugins.md
-    python -m tools.docs --check    # exit 1 if docs/plugins.md is out of date
+- docs/plugins.md: the hook specifications (each hook's docstring in :mod:`zoo.host.hookspecs`)
+  and the :class:`~zoo.host.provider.Provider` base class (its ``#:`` comments, its methods);
+- docs/settings.md: every environment setting (:data:`zoo.settings.SETTINGS`, ``EXTERNAL``);
+- docs/registry.md: the entry fields and overrides (:data:`zoo.fields.FIELDS`);
+- docs/cli.md: the ``zoo finetune`` flags derived from :class:`zoo.finetune.recipe.Recipe`.
+
+::
+
+    python -m tools.docs            # rewrite every generated document
+    python -m tools.docs --check    # exit 1 if one of them is out of date
 
 No TensorFlow is imported here.
 """
@@ -18,24 +24,32 @@ import argparse
 import inspect
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+from zoo import fields, settings
 from zoo.host import hookspecs
 from zoo.host.provider import Provider
 
 __all__ = [
+    "DOCS",
+    "DOCUMENTS",
     "GUIDE",
     "SECTIONS",
+    "field_reference",
+    "finetune_flag_reference",
     "hook_reference",
     "main",
     "provider_reference",
     "refresh",
     "render",
+    "settings_reference",
 ]
 
-#: The guide in a source checkout (docs are not part of the wheel).
-GUIDE = Path(__file__).resolve().parent.parent / "docs" / "plugins.md"
+#: The docs directory of a source checkout (docs are not part of the wheel).
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+#: The plugin author's guide.
+GUIDE = DOCS / "plugins.md"
 
 _BEGIN = "<!-- BEGIN GENERATED: {} (python -m tools.docs; do not edit by hand) -->"
 _END = "<!-- END GENERATED: {} -->"
@@ -126,20 +140,101 @@ def provider_reference() -> str:
     return "\n".join(parts)
 
 
-#: Generated sections of the guide: name -> function producing its Markdown.
+def _cell(text: str) -> str:
+    return _inline(text).replace("|", "\\|")
+
+
+def settings_reference() -> str:
+    """Markdown tables of :data:`zoo.settings.SETTINGS` and :data:`zoo.settings.EXTERNAL`."""
+    parts = [
+        "| variable | accepts | default | what it does | read by |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for s in settings.SETTINGS.values():
+        default = s.default_text or f"`{str(s.default).lower()}`"
+        parts.append(
+            f"| `{s.name}` | {_cell(settings.KINDS[s.kind])} | {_cell(default)} | "
+            f"{_cell(s.help)} | {_cell(s.used_by)} |"
+        )
+    parts += [
+        "",
+        "Variables of other tools that tfzoo honours (their owners define them):",
+        "",
+        "| variable | default | what tfzoo does with it | read by |",
+        "| --- | --- | --- | --- |",
+    ]
+    for s in settings.EXTERNAL.values():
+        parts.append(
+            f"| `{s.name}` | {_cell(s.default_text)} | {_cell(s.help)} | {_cell(s.used_by)} |"
+        )
+    return "\n".join(parts)
+
+
+def field_reference() -> str:
+    """Markdown table of :data:`zoo.fields.FIELDS` (registry keys and core overrides)."""
+    parts = [
+        "| field | type | override | meaning |",
+        "| --- | --- | --- | --- |",
+    ]
+    for f in fields.FIELDS.values():
+        override = "yes" if f.override else ""
+        kind = f.type + (", required" if f.required else "")
+        parts.append(f"| `{f.name}` | {_cell(kind)} | {override} | {_cell(f.help)} |")
+    return "\n".join(parts)
+
+
+def finetune_flag_reference() -> str:
+    """Markdown table of ``zoo finetune``'s recipe flags, one per Recipe field."""
+    from zoo.cli.recipe_options import default_text, option_table
+
+    parts = [
+        "| flag | value | default | meaning | Recipe field |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for option in option_table():
+        f = option.field
+        names = (
+            [f"{option.names[0]}/--no-{option.names[0][2:]}"]
+            if option.is_flag
+            else list(option.names)
+        )
+        flags = ", ".join(f"`{n}`" for n in names)
+        if option.spelling.flag is not None:
+            flag, same = option.spelling.flag
+            flags += f"; `{flag}` (= `{same}`)"
+        value = option.type_text
+        if option.spelling.values:
+            value += " (also " + ", ".join(f"`{v}`" for v in option.spelling.values) + ")"
+        default = default_text(f.default)
+        parts.append(
+            f"| {flags} | {_cell(value)} | {_cell(f'`{default}`' if default else '')} | "
+            f"{_cell(f.help)} | `{f.name}` ({_cell(f.group)}) |"
+        )
+    return "\n".join(parts)
+
+
+#: Generated sections of the plugin guide: name -> function producing its Markdown.
 SECTIONS: dict[str, Callable[[], str]] = {
     "hooks": hook_reference,
     "provider": provider_reference,
 }
 
+#: Every generated document (its file name under docs/) -> its sections.
+DOCUMENTS: dict[str, dict[str, Callable[[], str]]] = {
+    "plugins.md": SECTIONS,
+    "settings.md": {"settings": settings_reference},
+    "registry.md": {"fields": field_reference},
+    "cli.md": {"finetune-flags": finetune_flag_reference},
+}
 
-def render(text: str) -> str:
+
+def render(text: str, sections: Mapping[str, Callable[[], str]] = SECTIONS) -> str:
     """``text`` with every generated section replaced by what the code says today."""
-    for name, produce in SECTIONS.items():
+    for name, produce in sections.items():
         begin, end = _BEGIN.format(name), _END.format(name)
         found = re.search(re.escape(begin) + r".*?" + re.escape(end), text, re.DOTALL)
         if found is None:
-            raise ValueError(f"docs/plugins.md lacks the markers of section {name!r}: {begin}")
+            raise ValueError(f"the document lacks the markers of section {name!r}: {begin}")
         block = f"{begin}\n\n{produce().strip()}\n\n{end}"
         text = text[: found.start()] + block + text[found.end() :]
     return text
@@ -164,16 +259,25 @@ def refresh(path: Path, fresh: str, *, check: bool, command: str) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Command line: rewrite the guide, or with ``--check`` report whether it is stale."""
+    """Command line: rewrite the generated documents, or with ``--check`` report stale ones."""
     parser = argparse.ArgumentParser(prog="python -m tools.docs", description=__doc__)
-    parser.add_argument("--check", action="store_true", help="exit 1 if the guide is stale")
-    parser.add_argument("--path", type=Path, default=GUIDE, help="the guide (docs/plugins.md)")
+    parser.add_argument("--check", action="store_true", help="exit 1 if a document is stale")
+    parser.add_argument(
+        "--path", type=Path, action="append", help="only this document (repeatable)"
+    )
     args = parser.parse_args(argv)
-    if not args.path.is_file():
-        print(f"{args.path} not found; run this in a tfzoo source checkout", file=sys.stderr)
-        return 2
-    fresh = render(args.path.read_text(encoding="utf-8"))
-    return refresh(args.path, fresh, check=args.check, command="python -m tools.docs")
+    paths: list[Path] = args.path or [DOCS / name for name in DOCUMENTS]
+    status = 0
+    for path in paths:
+        if path.name not in DOCUMENTS:
+            print(f"{path}: no generated sections; known: {', '.join(DOCUMENTS)}", file=sys.stderr)
+            return 2
+        if not path.is_file():
+            print(f"{path} not found; run this in a tfzoo source checkout", file=sys.stderr)
+            return 2
+        fresh = render(path.read_text(encoding="utf-8"), DOCUMENTS[path.name])
+        status |= refresh(path, fresh, check=args.check, command="python -m tools.docs")
+    return status
 
 
 if __name__ == "__main__":

@@ -17,14 +17,15 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from zoo.errors import RegistryError, UnknownModelError
-from zoo.spec import FIELD_CHECKS, PREPROCESSING_MODES, ModelSpec
+from zoo.fields import REGISTRY_FIELDS
+from zoo.spec import ModelSpec
 
 __all__ = [
     "ENTRY_FIELDS",
@@ -37,7 +38,6 @@ __all__ = [
 ]
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
-ALIAS_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 
 def slug(text: str, default: str = "model") -> str:
@@ -45,25 +45,8 @@ def slug(text: str, default: str = "model") -> str:
     return re.sub(r"[^a-z0-9_.\-]+", "_", text.lower()).strip("_.-") or default
 
 
-#: Every key an entry may hold, with a one-line description (docs/registry.md shows these).
-ENTRY_FIELDS: dict[str, str] = {
-    "provider": "name of the provider that loads it (required)",
-    "source": "what the provider loads: function name, path, URL or handle (required)",
-    "weights": "weights to load: 'imagenet', null, a local path or an https URL",
-    "sha256": "64 hex digits pinning the downloaded artifact",
-    "input_shape": "[height, width, channels]; null for a free dimension",
-    "preprocessing": "a mode (" + ", ".join(PREPROCESSING_MODES) + ") or a mapping of numbers",
-    "feature_layer": "layer name or index (Python list semantics) giving the features",
-    "classifier_layer": "layer name or index of the original classifier",
-    "feature_dim": "width of the pooled features (informational; checked by the tests)",
-    "labels": "list of class names of the original classifier",
-    "license": "SPDX identifier or short licence text",
-    "description": "one line shown in listings",
-    "tags": "list of tags for `zoo list --tag`",
-    "aliases": "list of other names that resolve to this entry",
-    "recipe": "fine-tune recipe defaults (mapping, see docs/finetune.md)",
-    "options": "provider-specific arguments (mapping)",
-}
+#: Every key an entry may hold -> its one-line help (derived from zoo.fields.FIELDS).
+ENTRY_FIELDS: Mapping[str, str] = {name: f.help for name, f in REGISTRY_FIELDS.items()}
 _TOP_LEVEL = {"version", "models"}
 
 
@@ -251,72 +234,29 @@ def entry_to_spec(
             "a model name is lower case letters, digits, '_', '.' or '-', starting with a letter "
             f"or digit; received {name!r}"
         )
-    unknown = [k for k in entry if k not in ENTRY_FIELDS]
+    unknown = [k for k in entry if k not in REGISTRY_FIELDS]
     if unknown:
         key = str(unknown[0])
-        close = difflib.get_close_matches(key, ENTRY_FIELDS, n=1)
+        close = difflib.get_close_matches(key, REGISTRY_FIELDS, n=1)
         hint = (
-            f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(ENTRY_FIELDS)}"
+            f"; did you mean {close[0]!r}?"
+            if close
+            else f"; known keys: {', '.join(REGISTRY_FIELDS)}"
         )
         raise fail(f"unknown key {key!r}{hint}", key)
-    for required in ("provider", "source"):
-        if required not in entry or entry[required] in (None, ""):
-            raise fail(f"missing required key {required!r}")
-
-    def text(key: str, *, optional: bool = True) -> str | None:
-        value = entry.get(key)
-        if value is None and optional:
-            return None
-        if not isinstance(value, str):
-            raise fail(f"expected a string, received {value!r} ({type(value).__name__})", key)
-        return value
-
-    def str_list(key: str, pattern: re.Pattern[str] | None = None) -> tuple[str, ...]:
-        value = entry.get(key)
-        if value is None:
-            return ()
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise fail(f"expected a list of strings, received {value!r}", key)
-        for v in value:
-            if pattern is not None and not pattern.match(v):
-                raise fail(f"invalid value {v!r}", key)
-        return tuple(value)
-
-    def checked(key: str, check: Callable[[object], Any]) -> Any:
+    for key, field in REGISTRY_FIELDS.items():
+        if field.required and entry.get(key) in (None, ""):
+            raise fail(f"missing required key {key!r}")
+    values: dict[str, Any] = {}
+    for key, field in REGISTRY_FIELDS.items():
         try:
-            return check(entry.get(key))
+            value = field.check(entry.get(key))
         except ValueError as exc:
             raise fail(str(exc), key) from None
-
-    def mapping(key: str) -> dict[str, Any] | None:
-        value = entry.get(key)
-        if value is None:
-            return None
-        if not isinstance(value, Mapping):
-            raise fail(f"expected a mapping, received {value!r}", key)
-        return dict(value)
-
-    feature_dim = entry.get("feature_dim")
-    if feature_dim is not None and (
-        not isinstance(feature_dim, int) or isinstance(feature_dim, bool) or feature_dim < 1
-    ):
-        raise fail(f"expected a positive integer, received {feature_dim!r}", "feature_dim")
-
-    return ModelSpec(
-        name=name,
-        provider=text("provider", optional=False) or "",
-        source=text("source", optional=False) or "",
-        **{key: checked(key, check) for key, check in FIELD_CHECKS.items()},
-        feature_dim=feature_dim,
-        license=text("license"),
-        description=text("description") or "",
-        tags=str_list("tags"),
-        aliases=str_list("aliases", ALIAS_RE),
-        recipe=mapping("recipe"),
-        options=mapping("options") or {},
-        origin=origin,
-        base_dir=str(Path(path).parent) if path and "://" not in str(path) else None,
-    )
+        if value is not None:  # absent: the ModelSpec default ("", (), {} or None)
+            values[key] = value
+    base_dir = str(Path(path).parent) if path and "://" not in str(path) else None
+    return ModelSpec(name=name, **values, origin=origin, base_dir=base_dir)
 
 
 def registry_locations(cwd: Path | None = None) -> list[str]:
@@ -324,34 +264,15 @@ def registry_locations(cwd: Path | None = None) -> list[str]:
 
     Only existing files are returned, except entries of ``ZOO_REGISTRY`` which must exist.
     """
-    from zoo.settings import user_registry
+    from zoo.settings import registry_entries, user_registry
 
     cwd = cwd or Path.cwd()
     found: list[str] = []
     for candidate in (user_registry(), cwd / "zoo.yaml"):
         if candidate.is_file():
             found.append(str(candidate))
-    found.extend(split_locations(os.environ.get("ZOO_REGISTRY", "")))
+    found.extend(registry_entries())
     return found
-
-
-def split_locations(value: str, sep: str = os.pathsep) -> list[str]:
-    """Split a ``ZOO_REGISTRY`` value on ``sep``, keeping URLs (``https://h:8443/x``) whole."""
-    pieces = value.split(sep)
-    items: list[str] = []
-    i = 0
-    while i < len(pieces):
-        item = pieces[i]
-        i += 1
-        if sep == ":" and item in ("http", "https") and i < len(pieces):
-            item += ":" + pieces[i]  # the "//host" part
-            i += 1
-            if i < len(pieces) and re.match(r"^\d+(/|$)", pieces[i]):
-                item += ":" + pieces[i]  # a port
-                i += 1
-        if item.strip():
-            items.append(item)
-    return items
 
 
 class Registry:

@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from zoo.errors import InvalidOptionError, NoProviderError, PluginError, UnknownModelError
+from zoo.fields import OVERRIDES
 from zoo.host.manager import PluginHost
 from zoo.registry import Registry, load_registry_file, registry_locations, slug
-from zoo.spec import FIELD_CHECKS, ModelSpec, check_input_shape
+from zoo.spec import ModelSpec, check_input_shape
 
 if TYPE_CHECKING:
     import keras
@@ -36,16 +37,9 @@ __all__ = [
     "reset",
 ]
 
-#: Overrides every provider accepts; anything else must be in the provider's ``options``.
-CORE_OVERRIDES: Mapping[str, str] = {
-    "weights": "weights to load ('imagenet', None, a path or URL)",
-    "sha256": "pin of the downloaded artifact",
-    "input_shape": "(height, width, channels)",
-    "preprocessing": "a mode name or a mapping of numbers",
-    "feature_layer": "layer name or index giving the features",
-    "classifier_layer": "layer name or index of the original classifier",
-    "labels": "class names of the original classifier",
-}
+#: Overrides every provider accepts -> their help (derived from zoo.fields.OVERRIDES);
+#: anything else must be in the provider's ``options``.
+CORE_OVERRIDES: Mapping[str, str] = {name: f.help for name, f in OVERRIDES.items()}
 
 
 class Resolved(NamedTuple):
@@ -230,7 +224,7 @@ class Session:
 
 def apply_overrides(spec: ModelSpec, provider: Provider, overrides: Mapping[str, Any]) -> ModelSpec:
     """Check overrides (and the spec's own options) against what the provider accepts."""
-    accepted = {**CORE_OVERRIDES, **dict(getattr(provider, "options", {}) or {})}
+    accepted = {**OVERRIDES, **dict(getattr(provider, "options", {}) or {})}
     for key, where in [(k, "override") for k in overrides] + [
         (k, f"option of {spec.name!r} ({spec.origin})") for k in spec.options
     ]:
@@ -244,13 +238,13 @@ def apply_overrides(spec: ModelSpec, provider: Provider, overrides: Mapping[str,
             )
     channels = spec.input_shape[2] if spec.input_shape else 3
     checks: dict[str, Callable[[object], Any]] = {
-        **FIELD_CHECKS,
+        **{name: f.check for name, f in OVERRIDES.items()},
         "input_shape": lambda v: check_input_shape(v, channels=channels),  # (h, w) keeps C
     }
     changes: dict[str, Any] = {}
     options = dict(spec.options)
     for key, value in overrides.items():
-        if key not in CORE_OVERRIDES:
+        if key not in OVERRIDES:
             options[key] = value
             continue
         try:

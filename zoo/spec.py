@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     import numpy as np
 
 __all__ = [
-    "FIELD_CHECKS",
     "PREPROCESSING_MODES",
     "SHA256_RE",
     "InputSpec",
@@ -261,7 +260,7 @@ class ModelSpec:
 
 # -- field checks, shared by registry entries and load-time overrides ------------------------
 # Each raises ValueError with the reason; the registry names file, line and field around it,
-# zoo.load_backbone names the override.
+# zoo.load_backbone names the override. zoo.fields says which field gets which check.
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
@@ -336,15 +335,3 @@ def check_labels(value: object) -> tuple[str, ...] | None:
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
         raise ValueError(f"expected a list of strings, received {value!r}")
     return tuple(value)
-
-
-#: The ModelSpec fields a registry entry and a load-time override share, with their checks.
-FIELD_CHECKS: Mapping[str, Callable[[object], Any]] = {
-    "weights": check_weights,
-    "sha256": check_sha256,
-    "input_shape": check_input_shape,
-    "preprocessing": check_preprocessing,
-    "feature_layer": check_layer_ref,
-    "classifier_layer": check_layer_ref,
-    "labels": check_labels,
-}

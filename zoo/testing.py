@@ -23,6 +23,8 @@ import contextlib
 import sys
 from typing import TYPE_CHECKING, Any
 
+from zoo.settings import SETTINGS
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from pathlib import Path
@@ -34,16 +36,9 @@ if TYPE_CHECKING:
 
 __all__ = ["ZOO_ENVIRONMENT", "check_backbone", "isolated_zoo", "random_images"]
 
-#: The environment variables that change what tfzoo does; a test starts without them.
-ZOO_ENVIRONMENT = (
-    "ZOO_HOME",
-    "ZOO_REGISTRY",
-    "ZOO_LOAD_PLUGINS",
-    "ZOO_BLOCK_PLUGINS",
-    "ZOO_OFFLINE",
-    "ZOO_REQUIRE_HASHES",
-    "TFHUB_CACHE_DIR",
-)
+#: The environment variables that change what tfzoo does (every ZOO_* setting, and
+#: tensorflow_hub's cache, which tfzoo reads models from); a test starts without them.
+ZOO_ENVIRONMENT = (*SETTINGS, "TFHUB_CACHE_DIR")
 
 
 @contextlib.contextmanager

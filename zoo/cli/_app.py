@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from zoo import settings
 from zoo._version import __version__
 from zoo.errors import ZooError
 
@@ -60,8 +61,12 @@ class ZooGroup(click.Group):
 
 
 def _debug(ctx: click.Context) -> bool:
-    root = ctx.find_root()
-    return bool(root.params.get("debug")) or os.environ.get("ZOO_DEBUG") == "1"
+    if ctx.find_root().params.get("debug"):
+        return True
+    try:
+        return settings.debug()
+    except ZooError:  # a bad ZOO_DEBUG is reported by main(); reporting must not fail on it
+        return False
 
 
 def _os_error_text(exc: OSError) -> str:
@@ -82,6 +87,7 @@ def main(debug: bool) -> None:
     Diagnose:   zoo doctor NAME
     Extend:     zoo plugins             zoo install PACKAGE
     """
+    settings.debug()  # a bad ZOO_DEBUG value is an error before any command runs
 
 
 def session() -> Session:

@@ -7,14 +7,8 @@ from typing import Any
 
 import click
 
-from zoo.cli._app import (
-    console,
-    echo_json,
-    main,
-    override_option,
-    quiet_tensorflow,
-    session,
-)
+from zoo.cli._app import console, echo_json, main, override_option, quiet_tensorflow, session
+from zoo.cli.recipe_options import recipe_options, recipe_values
 from zoo.errors import InvalidModelError, SourceNotFoundError
 
 # `--format` spellings -> the engine's export format names
@@ -35,69 +29,17 @@ def _export_formats(formats: tuple[str, ...]) -> tuple[str, ...]:
 _DIRECTORY = click.Path(exists=True, file_okay=False, readable=True, path_type=Path)
 
 
-def _freeze(value: str | None) -> str | int | None:
-    """``--freeze 120`` means layer index 120; names, "backbone", "none", "re:..." stay text."""
-    if value is None:
-        return None
-    stripped = value.strip()
-    return int(stripped) if stripped.lstrip("-").isdigit() else stripped
-
-
 @main.command("finetune")
 @click.argument("name")
 @click.option(
     "--data", required=True, type=_DIRECTORY, help="Training images: one folder per class."
 )
 @click.option("--val", type=_DIRECTORY, help="Validation images, same layout.")
-@click.option("--epochs", type=click.IntRange(min=0), help="Epochs of phase 1 (the new head).")
-@click.option(
-    "--freeze",
-    metavar="POLICY",
-    help="backbone (default), none, a layer name or index (frozen up to it), or re:REGEX.",
-)
-@click.option(
-    "--unfreeze-top", type=click.IntRange(min=1), help="Phase 2 trains the last N layers."
-)
-@click.option(
-    "--unfreeze-epochs", type=click.IntRange(min=0), help="Epochs of phase 2 (0 = no phase 2)."
-)
-@click.option(
-    "--lr",
-    "learning_rate",
-    type=click.FloatRange(min=0, min_open=True),
-    help="Learning rate of phase 1.",
-)
-@click.option("--batch-size", type=click.IntRange(min=1), help="Global batch size.")
-@click.option("--image-size", type=(int, int), metavar="H W", help="Read images at this size.")
-@click.option("--seed", type=int, help="Seed for reproducible runs.")
-@click.option("--no-cache", is_flag=True, help="Do not train the head on cached features.")
-@click.option(
-    "--export",
-    "export_dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Export the fine-tuned model here.",
-)
-@click.option(
-    "--format",
-    "formats",
-    type=_FORMAT_CHOICE,
-    multiple=True,
-    help="Export format (repeatable; default: savedmodel, keras and tflite).",
-)
+@recipe_options
 @click.option(
     "--plot",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write loss/accuracy curves to this PNG.",
-)
-@click.option(
-    "--tensorboard",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="TensorBoard log directory.",
-)
-@click.option(
-    "--checkpoint",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Checkpoint directory; a rerun resumes there.",
 )
 @override_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (no progress bar).")
@@ -105,57 +47,32 @@ def finetune_cmd(
     name: str,
     data: Path,
     val: Path | None,
-    epochs: int | None,
-    freeze: str | None,
-    unfreeze_top: int | None,
-    unfreeze_epochs: int | None,
-    learning_rate: float | None,
-    batch_size: int | None,
-    image_size: tuple[int, int] | None,
-    seed: int | None,
-    no_cache: bool,
-    export_dir: Path | None,
-    formats: tuple[str, ...],
     plot: Path | None,
-    tensorboard: Path | None,
-    checkpoint: Path | None,
     overrides: dict[str, Any],
     as_json: bool,
+    **recipe: Any,
 ) -> None:
     """Fine-tune NAME on a directory of images (one sub-folder per class).
 
     The recipe of the Keras transfer-learning guide: the backbone frozen (BatchNorm in
     inference mode), a new head trained on cached features, then with --unfreeze-epochs the
-    backbone (or its top --unfreeze-top layers) at a learning rate 100x lower.
+    backbone (or its top --unfreeze-top layers) at a learning rate 100x lower. Every field of
+    zoo.Recipe is an option below; those not given come from the model's registry recipe.
 
     \b
     zoo finetune mobilenet_v2 --data flowers/train --val flowers/val \\
         --epochs 10 --unfreeze-epochs 3 --export out/ --plot curves.png
     """
-    if formats and export_dir is None:
+    options = recipe_values(recipe)
+    if "export_formats" in options and "export_dir" not in options:
         raise click.UsageError("--format needs --export DIR")
-    if unfreeze_top is not None and not unfreeze_epochs:
+    if "unfreeze_top" in options and not options.get("unfreeze_epochs"):
         raise click.UsageError("--unfreeze-top needs --unfreeze-epochs N (phase 2)")
+    if as_json:
+        options.setdefault("verbose", 0)
     quiet_tensorflow()
     import zoo
 
-    options: dict[str, Any] = {
-        "epochs": epochs,
-        "freeze": _freeze(freeze),
-        "unfreeze_top": unfreeze_top,
-        "unfreeze_epochs": unfreeze_epochs,
-        "learning_rate": learning_rate,
-        "batch_size": batch_size,
-        "image_size": image_size,
-        "seed": seed,
-        "cache_features": "off" if no_cache else None,
-        "export_dir": str(export_dir) if export_dir else None,
-        "export_formats": _export_formats(formats) or None,
-        "tensorboard_dir": str(tensorboard) if tensorboard else None,
-        "checkpoint_dir": str(checkpoint) if checkpoint else None,
-        "verbose": 0 if as_json else None,
-    }
-    options = {k: v for k, v in options.items() if v is not None}
     result = zoo.finetune(
         name,
         str(data),

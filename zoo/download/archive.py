@@ -35,14 +35,15 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO, cast
 
+from zoo import settings
 from zoo.errors import ArchiveError, FetchError
 
 __all__ = ["MAX_BYTES", "MAX_MEMBERS", "ExtractStats", "extract"]
 
 #: Default cap on the bytes one archive may expand to (``ZOO_MAX_EXTRACT_BYTES`` overrides).
-MAX_BYTES = 32 * 1024**3
+MAX_BYTES: int = settings.SETTINGS["ZOO_MAX_EXTRACT_BYTES"].default
 #: Default cap on the number of members (``ZOO_MAX_EXTRACT_MEMBERS`` overrides).
-MAX_MEMBERS = 100_000
+MAX_MEMBERS: int = settings.SETTINGS["ZOO_MAX_EXTRACT_MEMBERS"].default
 
 _CHUNK = 1 << 20
 _SPECIAL_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX
@@ -67,11 +68,6 @@ class _Member:
     executable: bool
 
 
-def _env_int(name: str, default: int) -> int:
-    value = os.environ.get(name, "").strip()
-    return int(value) if value.isdigit() else default
-
-
 def extract(
     archive: Path,
     dest: Path,
@@ -92,10 +88,8 @@ def extract(
         ArchiveError: not a valid archive, an unsafe member, or over a cap; nothing is left
             behind.
     """
-    limit = max_bytes if max_bytes is not None else _env_int("ZOO_MAX_EXTRACT_BYTES", MAX_BYTES)
-    count_cap = (
-        max_members if max_members is not None else _env_int("ZOO_MAX_EXTRACT_MEMBERS", MAX_MEMBERS)
-    )
+    limit = max_bytes if max_bytes is not None else settings.max_extract_bytes()
+    count_cap = max_members if max_members is not None else settings.max_extract_members()
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.extract-"))
     try:

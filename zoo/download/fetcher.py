@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin
 
+from zoo import settings
 from zoo.download.archive import extract
 from zoo.download.cache import Cache, Partial, url_key, url_suffix
 from zoo.download.filelocks import ArtifactLock, LockUnavailable
@@ -94,7 +95,7 @@ def cache_root() -> Path:
 
 def is_offline() -> bool:
     """``ZOO_OFFLINE=1``: serve from the cache only, never open a socket."""
-    return os.environ.get("ZOO_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    return settings.offline()
 
 
 _caches: dict[Path, Cache] = {}

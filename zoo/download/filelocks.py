@@ -38,14 +38,15 @@ from typing import Any
 
 import filelock
 
+from zoo import settings
 from zoo.errors import FetchError
 
 __all__ = ["ArtifactLock", "LockUnavailable", "OwnerRecord", "process_start"]
 
 #: Seconds without a heartbeat after which another host's lock counts as stalled.
 STALL = 60.0
-#: Seconds a waiter waits for a live owner before giving up (``ZOO_LOCK_TIMEOUT``).
-WAIT = 1800.0
+#: Seconds a waiter waits for a live owner by default (``ZOO_LOCK_TIMEOUT`` overrides).
+WAIT: float = settings.SETTINGS["ZOO_LOCK_TIMEOUT"].default
 
 
 class LockUnavailable(OSError):
@@ -151,8 +152,7 @@ class ArtifactLock:
     ) -> None:
         self.path = path
         self.what = what or path.name
-        env_wait = os.environ.get("ZOO_LOCK_TIMEOUT", "")
-        self.wait = wait if wait is not None else float(env_wait) if env_wait else WAIT
+        self.wait = wait if wait is not None else settings.lock_timeout()
         self.stall = stall
         self.poll = poll
         self._guard = filelock.FileLock(str(path) + ".guard")

@@ -8,12 +8,12 @@ URL; :func:`require_pins` checks a whole request before anything is downloaded.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urldefrag
 
+from zoo import settings
 from zoo.download.lockfile import active_lockfile
 from zoo.errors import IntegrityError, InvalidOptionError
 from zoo.spec import SHA256_RE
@@ -24,13 +24,9 @@ if TYPE_CHECKING:
 __all__ = ["Target", "hashes_required", "require_pins", "target"]
 
 
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
-
-
 def hashes_required() -> bool:
     """``ZOO_REQUIRE_HASHES=1``: every artifact needs a sha256 pin (like pip's mode)."""
-    return _flag("ZOO_REQUIRE_HASHES")
+    return settings.require_hashes()
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,10 @@ Shown when stderr is a terminal, unless ``ZOO_PROGRESS=0``; a ``progress=`` argu
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Any
+
+from zoo import settings
 
 __all__ = ["ProgressBar", "progress_enabled"]
 
@@ -17,7 +18,7 @@ def progress_enabled(progress: bool | None) -> bool:
     """Whether to draw a bar: the argument wins, then ``ZOO_PROGRESS``, then "is stderr a tty"."""
     if progress is not None:
         return progress
-    if os.environ.get("ZOO_PROGRESS", "").strip().lower() in ("0", "false", "no", "off"):
+    if not settings.progress():
         return False
     return bool(getattr(sys.stderr, "isatty", lambda: False)())
 

@@ -18,7 +18,10 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
+import linecache
 import re
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +34,8 @@ __all__ = [
     "CACHE_MODES",
     "EXPORT_FORMATS",
     "Recipe",
+    "RecipeField",
+    "recipe_fields",
     "resolve_recipe",
 ]
 
@@ -74,19 +79,19 @@ class Recipe:
     dropout: float = 0.2  # dropout rate before each new Dense layer (0 = none)
     activation: str = "relu"  # activation of the hidden layers
     # -- phase 1: train the head -----------------------------------------------------------
-    freeze: str | int = "backbone"  # "backbone", "none", an index, a layer name, "re:PATTERN"
+    freeze: str | int = "backbone"  # "backbone", "none", a layer index or name, "re:PATTERN"
     epochs: int = 10  # epochs of phase 1
     learning_rate: float = 1e-3  # learning rate of phase 1
     batch_size: int = 32  # global batch size (split across replicas when distributed)
     # -- phase 2: unfreeze and fine-tune ---------------------------------------------------
     unfreeze_epochs: int = 0  # epochs of phase 2 (0 = no phase 2)
     unfreeze_top: int | None = None  # phase 2 trains the last N backbone layers; None = all
-    unfreeze_learning_rate: float | None = None  # None = learning_rate / 100
+    unfreeze_learning_rate: float | None = None  # learning rate of phase 2 (learning_rate / 100)
     train_batchnorm: bool = False  # let unfrozen BatchNorm layers update their statistics
     # -- optimisation ----------------------------------------------------------------------
     optimizer: str | Mapping[str, Any] = "adam"  # Keras optimizer name or config
-    loss: str | None = None  # None: sparse categorical cross-entropy (categorical if smoothed)
-    label_smoothing: float = 0.0  # in [0, 1)
+    loss: str | None = None  # Keras loss; default: sparse categorical cross-entropy
+    label_smoothing: float = 0.0  # label smoothing in [0, 1) (the loss becomes categorical)
     metrics: tuple[str, ...] = ("accuracy",)  # Keras metric names
     seed: int | None = None  # seeds Python, NumPy and TensorFlow (keras.utils.set_random_seed)
     shuffle: bool = True  # reshuffle array and directory data every epoch
@@ -96,7 +101,7 @@ class Recipe:
     augmentation: tuple[Any, ...] = ()  # names (see AUGMENTATIONS), {name: factor}, or layers
     image_size: tuple[int, int] | None = None  # size images of a directory are read at
     validation_split: float = 0.0  # fraction of array / directory data held out
-    cache_features: str | bool = "auto"  # "auto", "memory", "disk", "off" (True/False)
+    cache_features: str | bool = "auto"  # head on cached features: auto, memory, disk, off
     cache_dir: str | None = None  # where disk feature caches go (default: a temp dir)
     cache_memory_limit: int = 1 << 30  # bytes of features "auto" keeps in memory
     # -- callbacks -------------------------------------------------------------------------
@@ -104,7 +109,7 @@ class Recipe:
     early_stopping: int | Mapping[str, Any] | None = None  # patience, or EarlyStopping kwargs
     tensorboard_dir: str | None = None  # TensorBoard logs (one subdirectory per phase)
     callbacks: tuple[Any, ...] = ()  # more keras.callbacks.Callback objects
-    verbose: int | str = "auto"  # Keras fit verbosity
+    verbose: int | str = "auto"  # Keras fit verbosity: 0, 1, 2 or "auto"
     # -- distribution and export -----------------------------------------------------------
     strategy: Any = None  # tf.distribute.Strategy, "mirrored", "multi_worker" or None
     export_dir: str | None = None  # write the fine-tuned model here
@@ -175,6 +180,53 @@ class Recipe:
         if value is False:
             return "off"
         return str(value)
+
+
+@dataclass(frozen=True)
+class RecipeField:
+    """One :class:`Recipe` field as the CLI and the docs see it."""
+
+    name: str  # the field name ("learning_rate")
+    type: Any  # the evaluated annotation (``float``, ``tuple[int, ...]``, ``str | None``)
+    default: Any  # the Recipe's default
+    help: str  # the field's one-line comment in the class body
+    group: str  # the ``# -- heading --`` it sits under ("phase 1: train the head")
+
+
+_FIELD_LINE = re.compile(r"^    (\w+): .+? = .+?  # (.+)$")
+_GROUP_LINE = re.compile(r"^    # -- (.+?) -+$")
+
+
+@functools.cache
+def recipe_fields() -> tuple[RecipeField, ...]:
+    """Every Recipe field with its type, default, one-line comment and group, in order.
+
+    The comments are the documentation (timm's style): each field's line ends with one, and
+    the ``zoo finetune`` flags and docs/cli.md's table are made from them.
+    """
+    comments: dict[str, tuple[str, str]] = {}
+    group = ""
+    # linecache, not inspect.getsource: that parses the whole module (tens of ms at start-up)
+    lines = linecache.getlines(__file__, globals())
+    start = next(i for i, line in enumerate(lines) if line.startswith("class Recipe:"))
+    for line in lines[start + 1 :]:
+        if line.startswith("    def ") or (line.strip() and not line.startswith(" ")):
+            break  # the fields come before the first method
+        line = line.rstrip("\n")
+        heading = _GROUP_LINE.match(line)
+        if heading:
+            group = heading.group(1)
+        found = _FIELD_LINE.match(line)
+        if found:
+            comments[found.group(1)] = (found.group(2).strip(), group)
+    hints = typing.get_type_hints(Recipe)
+    defaults = Recipe()
+    return tuple(
+        RecipeField(
+            f.name, hints[f.name], getattr(defaults, f.name), *comments.get(f.name, ("", ""))
+        )
+        for f in dataclasses.fields(Recipe)
+    )
 
 
 def resolve_recipe(

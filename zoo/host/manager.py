@@ -17,7 +17,6 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.metadata
-import os
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ from typing import Any
 
 import pluggy
 
+from zoo import settings
 from zoo.errors import (
     DuplicateNameError,
     NoProviderError,
@@ -83,13 +83,6 @@ class PluginInfo:
         }
 
 
-def _env_list(name: str) -> set[str] | None:
-    value = os.environ.get(name)
-    if value is None:
-        return None
-    return {item.strip() for item in value.split(",") if item.strip()}
-
-
 class PluginHost:
     """Loads plugins, runs their registration hooks, and answers "which provider is X?".
 
@@ -115,7 +108,7 @@ class PluginHost:
         self._providers: dict[str, list[tuple[str, Provider]]] = {}
         self._models: dict[str, list[tuple[str, ModelSpec]]] = {}
         self._collected = False
-        self._block = _env_list("ZOO_BLOCK_PLUGINS") or set()
+        self._block = set(settings.block_plugins())
         for name, module in builtins.items():
             self._add_builtin(name, module)
         if entry_points:
@@ -176,7 +169,7 @@ class PluginHost:
         self.add_plugin(module, name, builtin=True)
 
     def _load_entry_points(self) -> None:
-        allow = _env_list("ZOO_LOAD_PLUGINS")
+        allow = settings.load_plugins()
         for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
             dist = getattr(ep, "dist", None)
             dist_name = dist.metadata["Name"] if dist is not None else None

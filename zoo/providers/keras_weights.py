@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+from zoo import settings
 from zoo.errors import IntegrityError, InvalidModelError
 
 __all__ = ["keras_cache_dir", "routed_downloads", "weights_url"]
@@ -45,8 +45,8 @@ class _Found(BaseException):
 
 def keras_cache_dir() -> Path:
     """Where ``keras.utils.get_file`` keeps application weights (``$KERAS_HOME/models``)."""
-    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
-    return Path(home) / "models"
+    home: Path | None = settings.value("KERAS_HOME")
+    return (home or Path.home() / ".keras") / "models"
 
 
 def _file_utils() -> Any:

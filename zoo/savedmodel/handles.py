@@ -34,6 +34,7 @@ import tempfile
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+from zoo import settings
 from zoo.errors import InvalidModelError, SourceNotFoundError
 
 __all__ = [
@@ -103,10 +104,10 @@ def archive_url(handle: str) -> str:
 
 def hub_cache_dir(handle: str) -> Path | None:
     """``$TFHUB_CACHE_DIR/<sha1(handle)>`` as tensorflow_hub names it, or None when unset."""
-    root = os.environ.get("TFHUB_CACHE_DIR")
-    if not root:
+    root: Path | None = settings.value("TFHUB_CACHE_DIR")
+    if root is None:
         return None
-    return Path(root).expanduser() / hashlib.sha1(handle.encode("utf8")).hexdigest()
+    return root / hashlib.sha1(handle.encode("utf8")).hexdigest()
 
 
 def resolve(
