@@ -15,7 +15,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo.errors import InvalidOptionError, NoProviderError, PluginError, UnknownModelError
+from zoo.errors import (
+    InvalidOptionError,
+    NoProviderError,
+    PluginError,
+    UnknownModelError,
+    ZooError,
+)
 from zoo.host.manager import PluginHost
 from zoo.registry import Registry, load_registry_file, registry_locations, slug
 from zoo.spec import FIELD_CHECKS, ModelSpec, check_input_shape
@@ -143,7 +149,24 @@ class Session:
         return self.load_resolved(*self.resolve(source, overrides))
 
     def load_resolved(self, spec: ModelSpec, provider: Provider) -> Backbone:
-        """Load a spec that :meth:`resolve` returned (so nothing is resolved twice)."""
+        """Load a spec that :meth:`resolve` returned (so nothing is resolved twice).
+
+        A :class:`~zoo.errors.ZooError` raised on the way names the model, the provider and
+        its plugin (``.model``, ``.provider``, ``.plugin``) where the raiser left them unset:
+        shared code (downloads, SavedModel loading) does not know who called it.
+        """
+        try:
+            return self._load(spec, provider)
+        except ZooError as exc:
+            if exc.model is None:
+                exc.model = spec.name
+            if exc.provider is None:
+                exc.provider = provider.name
+            if exc.plugin is None:
+                exc.plugin = self.host.provider_owner(provider.name)
+            raise
+
+    def _load(self, spec: ModelSpec, provider: Provider) -> Backbone:
         from zoo.download.pins import hashes_required, require_pins
         from zoo.model.backbone import Backbone
 
