@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-import zoo
+from zoo import api
 from zoo.cli._app import (
     console,
     echo_json,
@@ -29,7 +29,7 @@ from zoo.errors import PluginError
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of specs (docs/cli.md).")
 def list_cmd(pattern: str | None, provider: str | None, tag: str | None, as_json: bool) -> None:
     """List registered models, optionally matching PATTERN (fnmatch, e.g. 'resnet*')."""
-    specs = zoo.list_models(pattern, provider=provider, tag=tag)
+    specs = api.list_models(pattern, provider=provider, tag=tag)
     if as_json:
         echo_json([s.to_dict() for s in specs])
         return
@@ -67,7 +67,7 @@ def info_cmd(name: str, load: bool, overrides: dict[str, Any], as_json: bool) ->
     data: dict[str, Any] = {"spec": spec.to_dict()}
     if load:
         quiet_tensorflow()
-        data["backbone"] = zoo.load_backbone(name, **overrides).describe()
+        data["backbone"] = api.load_backbone(name, **overrides).describe()
     if as_json:
         echo_json(data)
         return

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-import zoo
+from zoo import api
 from zoo.cli._app import console, echo_json, main, override_option, quiet_tensorflow, shape_text
 
 _STYLE = {"ok": "[green]ok  [/green]", "info": "[blue]info[/blue]", "warn": "[yellow]warn[/yellow]"}
@@ -40,7 +40,7 @@ def doctor_cmd(
         array, source = load_image(image), str(image)
     else:
         array, source = reference_image()
-    report = diagnose(zoo.load_backbone(name, **overrides), array, source)
+    report = diagnose(api.load_backbone(name, **overrides), array, source)
     if as_json:
         echo_json(report.to_dict())
     else:

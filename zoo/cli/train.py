@@ -130,7 +130,7 @@ def finetune_cmd(
     if unfreeze_top is not None and not unfreeze_epochs:
         raise click.UsageError("--unfreeze-top needs --unfreeze-epochs N (phase 2)")
     quiet_tensorflow()
-    import zoo
+    from zoo import api
 
     options: dict[str, Any] = {
         "epochs": epochs,
@@ -149,7 +149,7 @@ def finetune_cmd(
         "verbose": 0 if as_json else None,
     }
     options = {k: v for k, v in options.items() if v is not None}
-    result = zoo.finetune(
+    result = api.finetune(
         name, str(data), validation_data=str(val) if val else None, **options, **overrides
     )
     png = None
@@ -220,12 +220,12 @@ def export_cmd(
             source=str(model_file),
         )
     quiet_tensorflow()
-    import zoo
+    from zoo import api
     from zoo.finetune.export import export_model
     from zoo.finetune.recipe import EXPORT_FORMATS
 
     # through the local provider: its code-safety checks apply (trust=True to bypass them)
-    model = zoo.load_backbone(str(model_file), trust=trust).model
+    model = api.load_backbone(str(model_file), trust=trust).model
     paths = export_model(model, out, _export_formats(formats) or EXPORT_FORMATS)
     if as_json:
         echo_json({fmt: str(path) for fmt, path in paths.items()})
