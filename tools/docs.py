@@ -1,8 +1,9 @@
 """Generate the reference sections of docs/plugins.md from the code, so they cannot drift.
 
-The plugin author's guide quotes two things verbatim: the hook specifications (each hook's
-docstring in :mod:`zoo.host.hookspecs`) and the :class:`~zoo.host.provider.Provider` base class (its
-attributes' ``#:`` comments and its methods' docstrings). Each lives in the guide between
+The plugin author's guide quotes three things verbatim: the hook specifications (each hook's
+docstring in :mod:`zoo.host.hookspecs`), the :class:`~zoo.host.provider.Provider` base class (its
+attributes' ``#:`` comments and its methods' docstrings) and what :mod:`zoo.plugin_api`
+re-exports (each name's summary line). Each lives in the guide between
 ``<!-- BEGIN GENERATED: <section> -->`` and ``<!-- END GENERATED: <section> -->``; this
 module rewrites those blocks, and a test fails while the file differs from what it writes::
 
@@ -21,6 +22,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import zoo.plugin_api
 from zoo.host import hookspecs
 from zoo.host.provider import Provider
 
@@ -29,6 +31,7 @@ __all__ = [
     "SECTIONS",
     "hook_reference",
     "main",
+    "plugin_api_reference",
     "provider_reference",
     "refresh",
     "render",
@@ -126,10 +129,35 @@ def provider_reference() -> str:
     return "\n".join(parts)
 
 
+def plugin_api_reference() -> str:
+    """Markdown table of :mod:`zoo.plugin_api`: each name, where it lives, its summary line."""
+    parts = ["| name | defined in | what it is |", "| --- | --- | --- |"]
+    for name in sorted(zoo.plugin_api.__all__, key=str.lower):
+        obj = getattr(zoo.plugin_api, name)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            module = obj.__module__
+            doc = (inspect.getdoc(obj) or "").split("\n\n", 1)[0].replace("\n", " ")
+        else:  # a module-level object: documented by the #: comment above its assignment
+            module, doc = _constant(name)
+        parts.append(f"| `{name}` | `{module}` | {_inline(doc)} |")
+    return "\n".join(parts)
+
+
+def _constant(name: str) -> tuple[str, str]:
+    """(module, ``#:`` comment) of a non-class, non-function name the plugin API re-exports."""
+    for module in ("zoo.spec", "zoo.host.hookspecs"):
+        source = inspect.getsource(sys.modules[module])
+        found = re.search(r"((?:^#:.*\n)+)" + re.escape(name) + r"\b", source, re.MULTILINE)
+        if found:
+            return module, " ".join(line[2:].strip() for line in found.group(1).splitlines())
+    raise ValueError(f"zoo.plugin_api.{name} has no #: comment where it is defined")
+
+
 #: Generated sections of the guide: name -> function producing its Markdown.
 SECTIONS: dict[str, Callable[[], str]] = {
     "hooks": hook_reference,
     "provider": provider_reference,
+    "plugin_api": plugin_api_reference,
 }
 
 
