@@ -200,6 +200,19 @@ class NoProviderError(ProviderError):
     """No registered provider claims the source, or none has the name asked for."""
 
 
+class PluginLoadError(NoProviderError, PluginError):
+    """A provider is missing and a plugin that may have registered it failed to load.
+
+    Raised when a provider name nobody registered is asked for while some plugin was skipped
+    (it raised on import or in a registration hook); the message names each such plugin and
+    its error. ``.plugin`` is the failed plugin whose name is closest to the provider's.
+    """
+
+    def __init__(self, message: str, *, plugin: str | None, provider: str | None) -> None:
+        super().__init__(message, provider=provider)
+        self.plugin = plugin
+
+
 class SourceNotFoundError(ProviderError):
     """The path, URL or handle does not exist."""
 
@@ -218,28 +231,6 @@ class FetchError(ZooError):
     def __init__(self, message: str, *, url: str | None = None) -> None:
         self.url = url
         super().__init__(message)
-
-
-class PluginLoadError(NoProviderError, PluginError):
-    """A provider is missing and a plugin that may have registered it failed to load.
-
-    Raised when a provider name nobody registered is asked for while some plugin was skipped
-    (it raised on import or in a registration hook); the message names each such plugin and
-    its error. ``.plugin`` is the failed plugin whose name is closest to the provider's.
-    """
-
-    def __init__(self, message: str, *, plugin: str | None, provider: str | None) -> None:
-        super().__init__(message, provider=provider)
-        self.plugin = plugin
-
-
-class RemoteNotFoundError(FetchError, SourceNotFoundError):
-    """The server answered 404 or 410: the URL does not exist (``.url`` and ``.source``)."""
-
-    def __init__(self, message: str, *, url: str, provider: str | None = None) -> None:
-        super().__init__(message, url=url)
-        self.source = url
-        self.provider = provider
 
 
 class IntegrityError(FetchError):
@@ -275,6 +266,15 @@ class LockFileError(FetchError):
         self.path = path
         self.field = field
         super().__init__(_located(message, path, None, field))
+
+
+class RemoteNotFoundError(FetchError, SourceNotFoundError):
+    """The server answered 404 or 410: the URL does not exist (``.url`` and ``.source``)."""
+
+    def __init__(self, message: str, *, url: str, provider: str | None = None) -> None:
+        super().__init__(message, url=url)
+        self.source = url
+        self.provider = provider
 
 
 class FinetuneError(ZooError):
