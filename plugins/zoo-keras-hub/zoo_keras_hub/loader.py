@@ -39,11 +39,11 @@ from zoo.plugin_api import (
 from zoo_keras_hub.catalogue import catalogue
 from zoo_keras_hub.converter import input_spec_from_converter
 from zoo_keras_hub.layers import ClassToken
-from zoo_keras_hub.sources import PRESET_WEIGHTS, REMOTE_SCHEMES
+from zoo_keras_hub.sources import PRESET_WEIGHTS, PROVIDER_NAME, REMOTE_SCHEMES
 
 __all__ = ["load"]
 
-PROVIDER = "keras_hub"
+PROVIDER = PROVIDER_NAME
 POOLINGS = ("avg", "max", "token")
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, ClassVar
 from zoo.plugin_api import ModelSpec, Provider, slug
 
 from zoo_keras_hub.catalogue import catalogue
-from zoo_keras_hub.sources import PRESET_WEIGHTS, REMOTE_SCHEMES, is_preset_dir
+from zoo_keras_hub.sources import PRESET_WEIGHTS, PROVIDER_NAME, REMOTE_SCHEMES, is_preset_dir
 
 if TYPE_CHECKING:
     from zoo.plugin_api import Backbone
@@ -62,7 +62,7 @@ class KerasHubProvider(Provider):
         ...     stackwise_num_strides=[1], block_type="basic_block")
     """
 
-    name: ClassVar[str] = "keras_hub"
+    name: ClassVar[str] = PROVIDER_NAME
     description: ClassVar[str] = (
         "KerasHub image backbones: presets, kaggle:// and hf:// handles, preset directories, "
         "Backbone classes"

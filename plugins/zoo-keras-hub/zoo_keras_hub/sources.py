@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-__all__ = ["PRESET_WEIGHTS", "REMOTE_SCHEMES", "is_preset_dir"]
+__all__ = ["PRESET_WEIGHTS", "PROVIDER_NAME", "REMOTE_SCHEMES", "is_preset_dir"]
 
+#: The provider's name (the prefix of raw sources, ``keras_hub:ResNetBackbone``); the
+#: loader names it in its errors.
+PROVIDER_NAME = "keras_hub"
 #: The ``weights`` value meaning "the weights stored with the preset".
 PRESET_WEIGHTS = "preset"
 #: Preset handles KerasHub downloads itself.
