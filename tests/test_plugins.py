@@ -140,6 +140,9 @@ def test_a_provider_whose_plugin_failed_says_which_plugin_and_why(
     assert (error.plugin, error.provider) == ("zoo_memory", "memory")
     assert "'zoo_memory': zoo_register_providers raised RuntimeError: no GPU driver" in str(error)
     assert "ZOO_BLOCK_PLUGINS=zoo_memory" in str(error)
+    with pytest.raises(zoo.UnknownModelError) as unknown:  # its models are missing too
+        Session(host).load_backbone("tiny")
+    assert "'zoo_memory': zoo_register_providers raised RuntimeError" in str(unknown.value)
 
 
 def test_with_no_failed_plugin_a_missing_provider_is_a_no_provider_error(

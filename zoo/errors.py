@@ -123,9 +123,13 @@ def _located(message: str, path: str | None, line: int | None, field: str | None
 
 
 class UnknownModelError(ZooError, LookupError):
-    """A model name is in no registry; ``.suggestions`` holds the closest names."""
+    """A model name is in no registry; ``.suggestions`` holds the closest names.
 
-    def __init__(self, model: str, suggestions: Sequence[str] = ()) -> None:
+    ``note`` is appended to the message (the Session names plugins that failed to load, whose
+    models are missing).
+    """
+
+    def __init__(self, model: str, suggestions: Sequence[str] = (), *, note: str = "") -> None:
         self.model = model
         self.suggestions = list(suggestions)
         message = f"unknown model {model!r}"
@@ -133,7 +137,7 @@ class UnknownModelError(ZooError, LookupError):
             message += "; did you mean " + ", ".join(repr(s) for s in self.suggestions) + "?"
         else:
             message += "; run `zoo list` to see the registered models"
-        super().__init__(message)
+        super().__init__(message + (f". {note}" if note else ""))
 
     def __str__(self) -> str:  # LookupError would otherwise quote the message like a KeyError
         return str(self.args[0])

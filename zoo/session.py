@@ -118,7 +118,9 @@ class Session:
             if claimed is not None:
                 return self._adhoc(provider.name, claimed)
         if isinstance(source, str):
-            raise UnknownModelError(source, self.registry.suggest(source))
+            raise UnknownModelError(
+                source, self.registry.suggest(source), note=self.host.failure_note()
+            )
         raise NoProviderError(
             f"no provider accepts a {type(source).__name__} object; pass a registry name, a "
             "path, a URL or 'provider:source'",

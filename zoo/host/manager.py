@@ -317,7 +317,7 @@ class PluginHost:
             close = difflib.get_close_matches(name, list(self._providers), n=1)
             if close:
                 hint = f"; did you mean {close[0]!r}?"
-            failed = self._failed_plugins()
+            failed = self.failed_plugins()
             if failed:
                 raise _load_error(
                     name, f"no provider named {name!r}{hint} (registered: {known})", failed
@@ -331,9 +331,20 @@ class PluginHost:
             raise DuplicateNameError("provider", name, [p for p, _ in owners])
         return owners[0][1]
 
-    def _failed_plugins(self) -> list[PluginInfo]:
+    def failed_plugins(self) -> list[PluginInfo]:
         """Plugins that were meant to load but registered no provider because of an error."""
+        self._collect()
         return [i for i in self._plugins.values() if i.error and not i.blocked and not i.providers]
+
+    def failure_note(self) -> str:
+        """One sentence naming the plugins that failed to load and why ("" when none did)."""
+        failed = self.failed_plugins()
+        if not failed:
+            return ""
+        listed = "; ".join(f"{i.name!r}: {_clip(i.error or '')}" for i in failed)
+        return (
+            f"Plugins that failed to load, whose models are missing: {listed} (see `zoo plugins`)"
+        )
 
     def provider_owner(self, name: str) -> str | None:
         """The plugin that registered provider ``name``."""
