@@ -11,6 +11,7 @@ package has no cycles.
 from __future__ import annotations
 
 import ast
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,6 +60,7 @@ def room(module: str) -> str:
     return parts[1]
 
 
+@functools.cache
 def module_files() -> dict[str, Path]:
     """Module name -> file, for zoo/ and the plugin's package."""
     found: dict[str, Path] = {}
@@ -85,8 +87,8 @@ def imports_of(module: str, path: Path, known: set[str]) -> list[Import]:
 
     def visit(node: ast.AST, top: bool) -> None:
         if isinstance(node, ast.If) and _is_type_checking(node.test):
-            for child in node.orelse:
-                visit(child, top)
+            for statement in node.orelse:  # the else branch does run
+                visit(statement, top)
             return
         if isinstance(node, ast.Import):
             for alias in node.names:
@@ -109,7 +111,9 @@ def imports_of(module: str, path: Path, known: set[str]) -> list[Import]:
     return [i for i in found if i.target.split(".")[0] in ("zoo", "zoo_keras_hub")]
 
 
+@functools.cache
 def import_graph() -> dict[str, list[Import]]:
+    """Module -> its zoo imports (parsed once per test run)."""
     files = module_files()
     return {m: imports_of(m, p, set(files)) for m, p in files.items()}
 
