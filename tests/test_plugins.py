@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 
 import zoo
-from zoo.errors import DuplicateNameError, NoProviderError, PluginError, PluginWarning
+from zoo.errors import (
+    DuplicateNameError,
+    FetchError,
+    NoProviderError,
+    PluginError,
+    PluginLoadError,
+    PluginWarning,
+)
 from zoo.host.manager import PluginHost
 from zoo.session import Session
 
@@ -114,6 +121,60 @@ def test_unknown_provider_lists_registered_ones(host: PluginHost) -> None:
         host.provider("kears")
 
 
+def test_a_provider_whose_plugin_failed_says_which_plugin_and_why(
+    host: PluginHost, isolated: Path
+) -> None:
+    """F23: asking for what a broken plugin would have provided names it and its error."""
+
+    class Raises:
+        @zoo.hookimpl
+        def zoo_register_providers(self, register: Any) -> None:
+            raise RuntimeError("no GPU driver")
+
+    host.add_plugin(Raises(), "zoo_memory")
+    (isolated / "zoo.yaml").write_text("models:\n  net:\n    provider: memory\n    source: tiny\n")
+    with pytest.warns(PluginWarning), pytest.raises(PluginLoadError) as info:
+        Session(host).load_backbone("net")
+    error = info.value
+    assert isinstance(error, NoProviderError) and isinstance(error, PluginError)
+    assert (error.plugin, error.provider) == ("zoo_memory", "memory")
+    assert "'zoo_memory': zoo_register_providers raised RuntimeError: no GPU driver" in str(error)
+    assert "ZOO_BLOCK_PLUGINS=zoo_memory" in str(error)
+    with pytest.raises(zoo.UnknownModelError) as unknown:  # its models are missing too
+        Session(host).load_backbone("tiny")
+    assert "'zoo_memory': zoo_register_providers raised RuntimeError" in str(unknown.value)
+
+
+def test_with_no_failed_plugin_a_missing_provider_is_a_no_provider_error(
+    host: PluginHost,
+) -> None:
+    with pytest.raises(NoProviderError) as info:
+        host.provider("memory")
+    assert not isinstance(info.value, PluginLoadError)
+
+
+def test_errors_name_the_model_provider_and_plugin_that_raised_them(host: PluginHost) -> None:
+    """Shared code (a fetch) does not know its caller: the Session fills that in."""
+
+    class Fetching(MemoryProvider):
+        def load(self, spec: zoo.ModelSpec) -> Any:
+            raise FetchError("could not fetch http://127.0.0.1:1/x", url="http://127.0.0.1:1/x")
+
+    class FetchingPlugin:
+        @zoo.hookimpl
+        def zoo_register_providers(self, register: Any) -> None:
+            register(Fetching())
+
+    host.add_plugin(FetchingPlugin(), "fetching_plugin")
+    with pytest.raises(FetchError) as info:
+        Session(host).load_backbone("memory:net")
+    assert (info.value.model, info.value.provider, info.value.plugin) == (
+        "net",
+        "memory",
+        "fetching_plugin",
+    )
+
+
 def test_block_a_builtin(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ZOO_BLOCK_PLUGINS", "keras_apps")
     host = PluginHost(entry_points=False)
@@ -211,6 +272,16 @@ def test_installed_entry_point_is_discovered_and_broken_one_reported(on_path: Pa
     session = Session(host)
     assert session.get_spec("echo_net").description == "from a plugin"
     assert session.get_spec("vgg16")
+    with pytest.raises(zoo.SourceNotFoundError) as raised:
+        session.load_backbone("echo_net")
+    assert (raised.value.model, raised.value.provider, raised.value.plugin) == (
+        "echo_net",
+        "echo",
+        "zoo_echo",
+    )
+    with pytest.raises(PluginLoadError, match="ImportError: broken on purpose") as failed:
+        host.provider("broken")
+    assert failed.value.plugin == "zoo_broken"
 
 
 def test_allowlist_and_blocklist(on_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

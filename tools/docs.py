@@ -4,8 +4,9 @@ Each generated block lives in a document between ``<!-- BEGIN GENERATED: <sectio
 ``<!-- END GENERATED: <section> -->``; this module rewrites those blocks, and a test fails
 while a file differs from what it writes. :data:`DOCUMENTS` says which sections each file has:
 
-- docs/plugins.md: the hook specifications (each hook's docstring in :mod:`zoo.host.hookspecs`)
-  and the :class:`~zoo.host.provider.Provider` base class (its ``#:`` comments, its methods);
+- docs/plugins.md: the hook specifications (each hook's docstring in :mod:`zoo.host.hookspecs`),
+  the :class:`~zoo.host.provider.Provider` base class (its ``#:`` comments, its methods) and
+  what :mod:`zoo.plugin_api` re-exports (each name's summary line);
 - docs/settings.md: every environment setting (:data:`zoo.settings.SETTINGS`, ``EXTERNAL``);
 - docs/registry.md: the entry fields and overrides (:data:`zoo.fields.FIELDS`);
 - docs/cli.md: the ``zoo finetune`` flags derived from :class:`zoo.finetune.recipe.Recipe`.
@@ -27,6 +28,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+import zoo.plugin_api
 from zoo import fields, settings
 from zoo.host import hookspecs
 from zoo.host.provider import Provider
@@ -40,6 +42,7 @@ __all__ = [
     "finetune_flag_reference",
     "hook_reference",
     "main",
+    "plugin_api_reference",
     "provider_reference",
     "refresh",
     "render",
@@ -214,9 +217,37 @@ def finetune_flag_reference() -> str:
 
 
 #: Generated sections of the plugin guide: name -> function producing its Markdown.
+
+
+def plugin_api_reference() -> str:
+    """Markdown table of :mod:`zoo.plugin_api`: each name, where it lives, its summary line."""
+    parts = ["| name | defined in | what it is |", "| --- | --- | --- |"]
+    for name in sorted(zoo.plugin_api.__all__, key=str.lower):
+        obj = getattr(zoo.plugin_api, name)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            module = obj.__module__
+            doc = (inspect.getdoc(obj) or "").split("\n\n", 1)[0].replace("\n", " ")
+        else:  # a module-level object: documented by the #: comment above its assignment
+            module, doc = _constant(name)
+        parts.append(f"| `{name}` | `{module}` | {_inline(doc)} |")
+    return "\n".join(parts)
+
+
+def _constant(name: str) -> tuple[str, str]:
+    """(module, ``#:`` comment) of a non-class, non-function name the plugin API re-exports."""
+    for module in ("zoo.spec", "zoo.host.hookspecs"):
+        source = inspect.getsource(sys.modules[module])
+        found = re.search(r"((?:^#:.*\n)+)" + re.escape(name) + r"\b", source, re.MULTILINE)
+        if found:
+            return module, " ".join(line[2:].strip() for line in found.group(1).splitlines())
+    raise ValueError(f"zoo.plugin_api.{name} has no #: comment where it is defined")
+
+
+#: Generated sections of the guide: name -> function producing its Markdown.
 SECTIONS: dict[str, Callable[[], str]] = {
     "hooks": hook_reference,
     "provider": provider_reference,
+    "plugin_api": plugin_api_reference,
 }
 
 #: Every generated document (its file name under docs/) -> its sections.

@@ -1,34 +1,50 @@
 """The one exception tree of tfzoo.
 
 Every error tfzoo raises on purpose is a :class:`ZooError`; callers can catch that one class.
-Errors carry context as attributes (``.model``, ``.provider``, ``.plugin``, ``.source``,
-``.url``) and their message says what was wrong, what was received, and what to do::
+Errors carry context as attributes: every ZooError has ``.model``, ``.provider`` and
+``.plugin`` (None when unknown; a Session fills in the model, provider and plugin of an error
+raised while it loads a model), and some add their own (``.source``, ``.url``, ``.path``).
+Their message says what was wrong, what was received, and what to do.
+
+A class is filed under the room that raises it; a class with two parents is drawn under both
+(``tests/test_errors_tree.py`` checks that this drawing is the real class hierarchy)::
 
     ZooError
     ├── RegistryError              a registry file is unreadable or invalid (.path, .line, .field)
     ├── UnknownModelError          a name is in no registry (.model, .suggestions); LookupError
     ├── InvalidOptionError         an argument/override/option with a bad name or value;
     │                              TypeError and ValueError
+    ├── MissingDependencyError     an optional package is needed ("pip install ...")
     ├── PluginError                a plugin misbehaved (.plugin)
-    │   ├── PluginLoadError        an entry point failed to import or register
+    │   ├── PluginLoadError        what was asked for is missing and a plugin failed to load
     │   └── DuplicateNameError     two plugins registered one provider/model name (.plugins)
     ├── ProviderError              a provider could not turn a source into a Backbone
     │   │                          (.provider, .source)
-    │   ├── NoProviderError        no registered provider claims the source
+    │   ├── NoProviderError        no registered provider claims the source or has the name
+    │   │   └── PluginLoadError    (also a PluginError, above)
     │   ├── SourceNotFoundError    the path / URL / handle does not exist
+    │   │   └── RemoteNotFoundError  (also a FetchError, below)
     │   ├── InvalidModelError      the artifact exists but is not a usable model
-    │   ├── UntrustedModelError    loading would run code nobody vouched for (trust=True)
-    │   └── MissingDependencyError an optional package is needed ("pip install ...")
-    ├── FetchError                 a download failed (.url)
+    │   └── UntrustedModelError    loading would run code nobody vouched for (trust=True)
+    ├── FetchError                 a download failed or was refused (.url)
     │   ├── IntegrityError         sha256 or size mismatch (.expected, .received)
     │   ├── OfflineError           ZOO_OFFLINE=1 and the artifact is not cached
     │   ├── UnsafeURLError         scheme, host or redirect refused by policy
-    │   └── ArchiveError           an archive is corrupt, unsafe or too large
+    │   ├── ArchiveError           an archive is corrupt, unsafe or too large
+    │   ├── LockFileError          ./zoo.lock is unreadable or invalid (.path, .field)
+    │   └── RemoteNotFoundError    the server answered 404 or 410 (.url, .source)
     └── FinetuneError              the fine-tune engine cannot go on
         ├── DataError              the data does not fit the backbone or the labels
         └── TrainingDivergedError  the loss became NaN or infinite
 
-Warnings: ``ZooWarning`` (a UserWarning) and ``PluginWarning`` for plugins that were skipped.
+    ZooWarning                     a UserWarning
+    └── PluginWarning              a plugin was skipped or refused something
+
+Example:
+    >>> try:
+    ...     zoo.load_backbone("https://example.org/gone/1")
+    ... except zoo.FetchError as exc:  # a 404 is a FetchError (and a SourceNotFoundError)
+    ...     print(exc.provider, exc.url)
 """
 
 from __future__ import annotations
@@ -44,6 +60,7 @@ __all__ = [
     "IntegrityError",
     "InvalidModelError",
     "InvalidOptionError",
+    "LockFileError",
     "MissingDependencyError",
     "NoProviderError",
     "OfflineError",
@@ -52,6 +69,7 @@ __all__ = [
     "PluginWarning",
     "ProviderError",
     "RegistryError",
+    "RemoteNotFoundError",
     "SourceNotFoundError",
     "TrainingDivergedError",
     "UnknownModelError",
@@ -63,7 +81,15 @@ __all__ = [
 
 
 class ZooError(Exception):
-    """Base class of every error tfzoo raises on purpose."""
+    """Base class of every error tfzoo raises on purpose.
+
+    ``model``, ``provider`` and ``plugin`` say where it comes from when that is known; the
+    Session sets those still None on an error raised while it loads a model.
+    """
+
+    model: str | None = None  # the model name (registry name or ad-hoc name)
+    provider: str | None = None  # the provider that raised it
+    plugin: str | None = None  # the plugin that registered that provider
 
 
 class RegistryError(ZooError):
@@ -83,18 +109,27 @@ class RegistryError(ZooError):
         self.path = path
         self.line = line
         self.field = field
-        where = ""
-        if path is not None:
-            where = f"{path}:{line}: " if line is not None else f"{path}: "
-        if field is not None:
-            where += f"{field}: "
-        super().__init__(where + message)
+        super().__init__(_located(message, path, line, field))
+
+
+def _located(message: str, path: str | None, line: int | None, field: str | None) -> str:
+    """``file:line: field: message``, the prefix editors jump to."""
+    where = ""
+    if path is not None:
+        where = f"{path}:{line}: " if line is not None else f"{path}: "
+    if field is not None:
+        where += f"{field}: "
+    return where + message
 
 
 class UnknownModelError(ZooError, LookupError):
-    """A model name is in no registry; ``.suggestions`` holds the closest names."""
+    """A model name is in no registry; ``.suggestions`` holds the closest names.
 
-    def __init__(self, model: str, suggestions: Sequence[str] = ()) -> None:
+    ``note`` is appended to the message (the Session names plugins that failed to load, whose
+    models are missing).
+    """
+
+    def __init__(self, model: str, suggestions: Sequence[str] = (), *, note: str = "") -> None:
         self.model = model
         self.suggestions = list(suggestions)
         message = f"unknown model {model!r}"
@@ -102,10 +137,25 @@ class UnknownModelError(ZooError, LookupError):
             message += "; did you mean " + ", ".join(repr(s) for s in self.suggestions) + "?"
         else:
             message += "; run `zoo list` to see the registered models"
-        super().__init__(message)
+        super().__init__(message + (f". {note}" if note else ""))
 
     def __str__(self) -> str:  # LookupError would otherwise quote the message like a KeyError
         return str(self.args[0])
+
+
+class MissingDependencyError(ZooError):
+    """An optional package is needed; the message names the pip command.
+
+    Raised by whichever part needs the package (a provider, the engine, the plot, the demo,
+    the doctor), so it is not a :class:`ProviderError`.
+    """
+
+    def __init__(
+        self, message: str, *, provider: str | None = None, source: str | None = None
+    ) -> None:
+        self.provider = provider
+        self.source = source
+        super().__init__(message)
 
 
 class InvalidOptionError(ZooError, TypeError, ValueError):
@@ -122,10 +172,6 @@ class PluginError(ZooError):
     def __init__(self, message: str, *, plugin: str | None = None) -> None:
         self.plugin = plugin
         super().__init__(message)
-
-
-class PluginLoadError(PluginError):
-    """An entry-point plugin raised on import or broke the hook contract."""
 
 
 class DuplicateNameError(PluginError):
@@ -155,7 +201,20 @@ class ProviderError(ZooError):
 
 
 class NoProviderError(ProviderError):
-    """No registered provider claims the source."""
+    """No registered provider claims the source, or none has the name asked for."""
+
+
+class PluginLoadError(NoProviderError, PluginError):
+    """A provider is missing and a plugin that may have registered it failed to load.
+
+    Raised when a provider name nobody registered is asked for while some plugin was skipped
+    (it raised on import or in a registration hook); the message names each such plugin and
+    its error. ``.plugin`` is the failed plugin whose name is closest to the provider's.
+    """
+
+    def __init__(self, message: str, *, plugin: str | None, provider: str | None) -> None:
+        super().__init__(message, provider=provider)
+        self.plugin = plugin
 
 
 class SourceNotFoundError(ProviderError):
@@ -170,12 +229,8 @@ class UntrustedModelError(ProviderError):
     """Loading the artifact would run code that nobody vouched for."""
 
 
-class MissingDependencyError(ProviderError):
-    """An optional package is needed; the message names the pip command."""
-
-
 class FetchError(ZooError):
-    """A download failed."""
+    """A download failed or was refused (the download stack, :mod:`zoo.download`)."""
 
     def __init__(self, message: str, *, url: str | None = None) -> None:
         self.url = url
@@ -203,6 +258,27 @@ class UnsafeURLError(FetchError):
 
 class ArchiveError(FetchError):
     """An archive is corrupt, holds unsafe members, or expands beyond the cap."""
+
+
+class LockFileError(FetchError):
+    """The project's ``zoo.lock`` is unreadable or invalid; the message starts ``file: field:``.
+
+    Every fetch reads it (it pins URLs), so a broken one stops downloads: a fetch error.
+    """
+
+    def __init__(self, message: str, *, path: str, field: str | None = None) -> None:
+        self.path = path
+        self.field = field
+        super().__init__(_located(message, path, None, field))
+
+
+class RemoteNotFoundError(FetchError, SourceNotFoundError):
+    """The server answered 404 or 410: the URL does not exist (``.url`` and ``.source``)."""
+
+    def __init__(self, message: str, *, url: str, provider: str | None = None) -> None:
+        super().__init__(message, url=url)
+        self.source = url
+        self.provider = provider
 
 
 class FinetuneError(ZooError):

@@ -16,7 +16,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from zoo.errors import InvalidOptionError, NoProviderError, PluginError, UnknownModelError
+from zoo.errors import (
+    InvalidOptionError,
+    NoProviderError,
+    PluginError,
+    UnknownModelError,
+    ZooError,
+)
 from zoo.fields import OVERRIDES
 from zoo.host.manager import PluginHost
 from zoo.registry import Registry, load_registry_file, registry_locations, slug
@@ -150,7 +156,9 @@ class Session:
             if claimed is not None:
                 return self._adhoc(provider.name, claimed)
         if isinstance(source, str):
-            raise UnknownModelError(source, self.registry.suggest(source))
+            raise UnknownModelError(
+                source, self.registry.suggest(source), note=self.host.failure_note()
+            )
         raise NoProviderError(
             f"no provider accepts a {type(source).__name__} object; pass a registry name, a "
             "path, a URL or 'provider:source'",
@@ -182,7 +190,24 @@ class Session:
         return self.load_resolved(*self.resolve(source, overrides))
 
     def load_resolved(self, spec: ModelSpec, provider: Provider, obj: object = None) -> Backbone:
-        """Load what :meth:`resolve` returned (so nothing is resolved twice)."""
+        """Load what :meth:`resolve` returned (so nothing is resolved twice).
+
+        A :class:`~zoo.errors.ZooError` raised on the way names the model, the provider and
+        its plugin (``.model``, ``.provider``, ``.plugin``) where the raiser left them unset:
+        shared code (downloads, SavedModel loading) does not know who called it.
+        """
+        try:
+            return self._load(spec, provider, obj)
+        except ZooError as exc:
+            if exc.model is None:
+                exc.model = spec.name
+            if exc.provider is None:
+                exc.provider = provider.name
+            if exc.plugin is None:
+                exc.plugin = self.host.provider_owner(provider.name)
+            raise
+
+    def _load(self, spec: ModelSpec, provider: Provider, obj: object) -> Backbone:
         from zoo.download.pins import hashes_required, require_pins
         from zoo.model.backbone import Backbone
 

@@ -33,8 +33,9 @@ if TYPE_CHECKING:
     import pytest
 
     from zoo.model.backbone import Backbone
+    from zoo.session import Session
 
-__all__ = ["ZOO_ENVIRONMENT", "check_backbone", "isolated_zoo", "random_images"]
+__all__ = ["ZOO_ENVIRONMENT", "check_backbone", "isolated_zoo", "plugin_session", "random_images"]
 
 #: The environment variables that change what tfzoo does (every ZOO_* setting, and
 #: tensorflow_hub's cache, which tfzoo reads models from); a test starts without them.
@@ -64,6 +65,21 @@ def isolated_zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
         reset()
         if "keras" in sys.modules:
             sys.modules["keras"].backend.clear_session()
+
+
+def plugin_session(plugin: object, name: str) -> Session:
+    """A Session with the built-in plugins and ``plugin`` only (no installed entry point).
+
+    So a plugin's tests see its own registrations and nothing another installed plugin adds::
+
+        backbone = plugin_session(zoo_tiny, "tiny").load_backbone("tiny_cnn")
+    """
+    from zoo.host.manager import PluginHost
+    from zoo.session import Session
+
+    host = PluginHost(entry_points=False)
+    host.add_plugin(plugin, name)
+    return Session(host)
 
 
 def random_images(backbone: Backbone, batch: int = 2, size: int = 64, seed: int = 0) -> np.ndarray:

@@ -10,7 +10,13 @@ import pytest
 
 import zoo.download.cache
 import zoo.download.fetcher
-from zoo.errors import FetchError, IntegrityError, SourceNotFoundError, UnsafeURLError
+from zoo.errors import (
+    FetchError,
+    IntegrityError,
+    RemoteNotFoundError,
+    SourceNotFoundError,
+    UnsafeURLError,
+)
 
 from .conftest import blobs, payload, sha
 from .server import Server
@@ -148,9 +154,13 @@ def test_disk_full_leaves_no_partial_file(server: Server, monkeypatch: pytest.Mo
 
 
 def test_not_found_is_not_retried(server: Server) -> None:
-    with pytest.raises(SourceNotFoundError, match="404"):
-        zoo.download.fetcher.fetch(server.url("/missing.h5"))
+    url = server.url("/missing.h5")
+    with pytest.raises(SourceNotFoundError, match="404") as info:
+        zoo.download.fetcher.fetch(url)
     assert len(server.hits("/missing.h5")) == 1
+    # `except FetchError` catches a 404 too; it carries the URL both ways
+    assert isinstance(info.value, FetchError) and isinstance(info.value, RemoteNotFoundError)
+    assert info.value.url == info.value.source == url
 
 
 def test_server_errors_are_retried_then_reported(server: Server) -> None:

@@ -13,7 +13,7 @@ import zoo
 import zoo.download.fetcher
 from zoo.cli import main
 from zoo.download.lockfile import LockFile
-from zoo.errors import IntegrityError, OfflineError, RegistryError
+from zoo.errors import FetchError, IntegrityError, LockFileError, OfflineError, RegistryError
 from zoo.prefetch import lock_project, prefetch
 
 from .conftest import payload, sha
@@ -129,8 +129,10 @@ def test_a_malformed_lock_file_names_the_field(server: Server, isolated: Path) -
     url = server.route("/x.h5", W1)
     bad = {"version": 1, "artifacts": [{"url": url, "sha256": "nope", "size": 1}]}
     (isolated / "zoo.lock").write_text(json.dumps(bad))
-    with pytest.raises(RegistryError, match=r"artifacts\[0\]\.sha256"):
+    with pytest.raises(LockFileError, match=r"zoo.lock: artifacts\[0\]\.sha256") as info:
         zoo.download.fetcher.fetch(url)
+    assert isinstance(info.value, FetchError) and not isinstance(info.value, RegistryError)
+    assert info.value.field == "artifacts[0].sha256"
 
 
 def test_a_remote_registry_is_fetched_cached_and_locked(

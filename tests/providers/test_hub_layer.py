@@ -145,6 +145,17 @@ def test_signature_arguments_and_output_key(signature_model: Path) -> None:
         zoo.HubLayer(signature_model, signature="serve", output_key="logits")
 
 
+def test_errors_name_the_provider_that_raised_them(tmp_path: Path) -> None:
+    """A bare HubLayer is no provider's; through a provider the error names that provider."""
+    missing = str(tmp_path / "missing")
+    with pytest.raises(zoo.SourceNotFoundError, match="no such directory") as bare:
+        zoo.HubLayer(missing)
+    assert (bare.value.provider, bare.value.model) == (None, None)
+    with pytest.raises(zoo.SourceNotFoundError, match="no such directory") as hub:
+        zoo.load_backbone(f"hub:{missing}")
+    assert (hub.value.provider, hub.value.plugin, hub.value.model) == ("tfhub", "tfhub", "missing")
+
+
 def test_arguments_reach_the_call(tmp_path: Path) -> None:
     """``arguments`` are passed as keyword arguments to every call."""
 

@@ -171,8 +171,10 @@ def test_signature_only_saved_model_with_dict_outputs(signature_model: Path) -> 
     check_backbone(embedding)
     logits = zoo.load_backbone(str(signature_model), output_key="logits")
     assert logits.feature_dim == 3 and logits.num_classes == 4  # pooled @ head: cut
-    with pytest.raises(InvalidOptionError, match="available outputs: embedding, logits"):
+    with pytest.raises(InvalidOptionError, match="available outputs: embedding, logits") as info:
         zoo.load_backbone(str(signature_model), output_key="probabilities")
+    # raised by the shared SavedModel code: named after the provider that used it, not tfhub
+    assert (info.value.provider, info.value.plugin) == ("local", "local")
     with pytest.raises(InvalidOptionError, match=r"several outputs \(embedding, logits\)"):
         zoo.load_backbone(str(signature_model))
     with pytest.raises(InvalidOptionError, match="no signature 'serve'"):

@@ -143,7 +143,8 @@ def run_demo(
     """Run the whole demo; print the table (``show``) and return what it measured."""
     import keras
 
-    import zoo
+    from zoo import api
+    from zoo.model.backbone import Backbone
 
     config = config or DemoConfig()
     out = Path(out_dir)
@@ -178,7 +179,7 @@ def run_demo(
 
     # 2. register it; 3. fine-tune it to 5-9 with the registry's recipe
     report.files = {"model": model_path, "registry": write_registry(out, model_path, config)}
-    tuned = zoo.finetune(
+    tuned = api.finetune(
         load_pretrained(out), few, validation_data=held_out, verbose=0, seed=config.seed
     )
     _rows(report, "fine-tuned", tuned)
@@ -186,8 +187,8 @@ def run_demo(
 
     # 4. the same network from scratch (fresh weights), same engine, same 5% of labels
     fresh = keras.models.clone_model(keras.saving.load_model(model_path))
-    scratch = zoo.finetune(
-        zoo.Backbone.from_model(fresh, name="scratch", provider="memory", feature_layer="flatten"),
+    scratch = api.finetune(
+        Backbone.from_model(fresh, name="scratch", provider="memory", feature_layer="flatten"),
         few,
         validation_data=held_out,
         freeze="none",

@@ -71,9 +71,9 @@ def finetune_cmd(
     if as_json:
         options.setdefault("verbose", 0)
     quiet_tensorflow()
-    import zoo
+    from zoo import api
 
-    result = zoo.finetune(
+    result = api.finetune(
         name,
         str(data),
         validation_data=str(val) if val else None,

@@ -1,6 +1,6 @@
 """Safe extraction of ``.tar`` (plain, gzip, bz2, xz) and ``.zip`` archives.
 
-An archive from the network is hostile until proven otherwise (FAULTS F13-F17), so extraction
+An archive from the network is hostile until proven otherwise (F13-F17), so extraction
 is a whitelist, not a filter:
 
 - only regular files and directories; links, devices, FIFOs and setuid/setgid/sticky bits

@@ -29,7 +29,7 @@ and then
    leaves the cache as it was (an older good copy included).
 
 Archives of kind ``"model"`` (SavedModels, Hub models: programs) are extracted only when
-pinned, locked or explicitly trusted (FAULTS F19); extraction is ``zoo.download.archive.extract``.
+pinned, locked or explicitly trusted (F19); extraction is ``zoo.download.archive.extract``.
 
 Environment: ``ZOO_HOME``, ``ZOO_OFFLINE``, ``ZOO_REQUIRE_HASHES``, ``ZOO_PROGRESS``,
 ``ZOO_LOCK_TIMEOUT``, ``ZOO_MAX_EXTRACT_BYTES``, ``ZOO_MAX_EXTRACT_MEMBERS``.
@@ -61,7 +61,7 @@ from zoo.errors import (
     FetchError,
     IntegrityError,
     OfflineError,
-    SourceNotFoundError,
+    RemoteNotFoundError,
     UnsafeURLError,
     UntrustedModelError,
 )
@@ -152,7 +152,7 @@ def fetch(
             ``name``; when the function raises, the file is removed from the cache.
 
     Raises:
-        IntegrityError, OfflineError, UnsafeURLError, SourceNotFoundError, FetchError.
+        IntegrityError, OfflineError, UnsafeURLError, RemoteNotFoundError (404/410), FetchError.
 
     Example:
         >>> path = fetch("https://example.org/w.weights.h5", sha256="3f2a...")  # doctest: +SKIP
@@ -195,7 +195,7 @@ def fetch_archive(
 
     An archive of kind ``"model"`` (the default: SavedModels and Hub models are programs) is
     used only when pinned (``sha256`` or a registry entry), listed in ``./zoo.lock``, or
-    ``trust=True`` (FAULTS F19, docs/security.md). The directory is shared by every URL
+    ``trust=True`` (F19, docs/security.md). The directory is shared by every URL
     with the same archive bytes and is checked (file count, bytes) on each use.
 
     Args:
@@ -358,12 +358,12 @@ def _session() -> requests.Session:
 
     import requests
 
-    import zoo
+    from zoo._version import __version__
 
     session = requests.Session()
     # Artifacts need no cookies; refusing them all means none can follow a redirect.
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-    session.headers["User-Agent"] = f"tfzoo/{zoo.__version__}"
+    session.headers["User-Agent"] = f"tfzoo/{__version__}"
     session.headers["Accept-Encoding"] = "identity"  # hash and size the bytes as served
     return session
 
@@ -484,7 +484,7 @@ def _attempt(
     with response:
         status = response.status_code
         if status in (404, 410):
-            raise SourceNotFoundError(f"{url} answered {status} {response.reason}", source=url)
+            raise RemoteNotFoundError(f"{url} answered {status} {response.reason}", url=url)
         if status == 429 or status >= 500:
             after = response.headers.get("Retry-After", "")
             failure = FetchError(f"{url} answered HTTP {status} {response.reason}", url=url)

@@ -1,4 +1,4 @@
-"""Cross-process locks on cache entries, with stale-lock takeover (FAULTS F7, F8).
+"""Cross-process locks on cache entries, with stale-lock takeover (F7, F8).
 
 A lock is an *owner record*: a small JSON file naming the process that holds it (pid, host,
 the process's start time, a random token). Claiming, taking over and releasing a record

@@ -2,7 +2,7 @@
 
 The file is JSON (stable key order, one artifact per URL, sorted), written by ``zoo lock``
 and read from the working directory on every fetch: a URL listed there must match its
-sha256 and size, and counts as pinned (so a model archive it lists may be loaded, FAULTS F19).
+sha256 and size, and counts as pinned (so a model archive it lists may be loaded, F19).
 Schema (version 1)::
 
     {
@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import RegistryError
+from zoo.errors import LockFileError
 from zoo.spec import SHA256_RE
 
 __all__ = ["LOCKFILE_NAME", "LockEntry", "LockFile", "active_lockfile"]
@@ -113,16 +113,16 @@ class LockFile:
         try:
             data: Any = json.loads(path.read_text(encoding="utf-8"))
         except OSError as exc:
-            raise RegistryError(
+            raise LockFileError(
                 f"cannot read the lock file: {exc.strerror or exc}", path=where
             ) from None
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise RegistryError(
+            raise LockFileError(
                 f"not a valid lock file (JSON expected): {exc}. Regenerate it with `zoo lock`",
                 path=where,
             ) from None
         if not isinstance(data, dict) or data.get("version") != 1:
-            raise RegistryError(
+            raise LockFileError(
                 "a lock file is a JSON object with version 1; regenerate it with `zoo lock`",
                 path=where,
                 field="version",
@@ -130,18 +130,18 @@ class LockFile:
         lock = cls(path)
         artifacts = data.get("artifacts", [])
         if not isinstance(artifacts, list):
-            raise RegistryError("expected a list", path=where, field="artifacts")
+            raise LockFileError("expected a list", path=where, field="artifacts")
         for i, item in enumerate(artifacts):
             lock.add(_entry(item, where, f"artifacts[{i}]"))
         return lock
 
 
 def _entry(item: Any, where: str, name: str) -> LockEntry:
-    def fail(message: str, key: str) -> RegistryError:
-        return RegistryError(message, path=where, field=f"{name}.{key}")
+    def fail(message: str, key: str) -> LockFileError:
+        return LockFileError(message, path=where, field=f"{name}.{key}")
 
     if not isinstance(item, dict):
-        raise RegistryError(f"expected an object, received {item!r}", path=where, field=name)
+        raise LockFileError(f"expected an object, received {item!r}", path=where, field=name)
     url, sha, size = item.get("url"), item.get("sha256"), item.get("size")
     if not isinstance(url, str) or "://" not in url:
         raise fail(f"expected a URL, received {url!r}", "url")

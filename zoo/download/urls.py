@@ -1,4 +1,4 @@
-"""Which URLs tfzoo fetches, and where a redirect may lead (FAULTS F12). No network here.
+"""Which URLs tfzoo fetches, and where a redirect may lead (F12). No network here.
 
 - The first URL must be https. Plain http is allowed from loopback addresses (tests, local
   mirrors) or with an explicit ``allow_http=True``. Link-local and cloud-metadata addresses

@@ -24,6 +24,7 @@ __all__ = ["PROJECT", "hookimpl", "hookspec"]
 
 PROJECT = "zoo"
 hookspec = pluggy.HookspecMarker(PROJECT)
+#: Marks a plugin's function (or method) as the implementation of the hook of that name.
 hookimpl = pluggy.HookimplMarker(PROJECT)
 
 

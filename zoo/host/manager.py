@@ -29,6 +29,7 @@ from zoo.errors import (
     DuplicateNameError,
     NoProviderError,
     PluginError,
+    PluginLoadError,
     PluginWarning,
     RegistryError,
 )
@@ -297,6 +298,8 @@ class PluginHost:
 
         Raises:
             NoProviderError: nobody registered it (the message lists who did register what).
+            PluginLoadError: nobody registered it and a plugin failed to load (a
+                NoProviderError too; the message names the plugin and its error).
             DuplicateNameError: two plugins registered it.
         """
         self._collect()
@@ -307,6 +310,11 @@ class PluginHost:
             close = difflib.get_close_matches(name, list(self._providers), n=1)
             if close:
                 hint = f"; did you mean {close[0]!r}?"
+            failed = self.failed_plugins()
+            if failed:
+                raise _load_error(
+                    name, f"no provider named {name!r}{hint} (registered: {known})", failed
+                )
             raise NoProviderError(
                 f"no provider named {name!r}{hint} (registered: {known}); a plugin may be "
                 "missing: see `zoo plugins`",
@@ -315,6 +323,21 @@ class PluginHost:
         if len(owners) > 1:
             raise DuplicateNameError("provider", name, [p for p, _ in owners])
         return owners[0][1]
+
+    def failed_plugins(self) -> list[PluginInfo]:
+        """Plugins that were meant to load but registered no provider because of an error."""
+        self._collect()
+        return [i for i in self._plugins.values() if i.error and not i.blocked and not i.providers]
+
+    def failure_note(self) -> str:
+        """One sentence naming the plugins that failed to load and why ("" when none did)."""
+        failed = self.failed_plugins()
+        if not failed:
+            return ""
+        listed = "; ".join(f"{i.name!r}: {_clip(i.error or '')}" for i in failed)
+        return (
+            f"Plugins that failed to load, whose models are missing: {listed} (see `zoo plugins`)"
+        )
 
     def provider_owner(self, name: str) -> str | None:
         """The plugin that registered provider ``name``."""
@@ -353,6 +376,31 @@ class PluginHost:
         """Every plugin seen, in registration order (after its hooks ran)."""
         self._collect()
         return list(self._plugins.values())
+
+
+def _load_error(provider: str, missing: str, failed: list[PluginInfo]) -> PluginLoadError:
+    """``missing``, then which plugins failed to load and why; ``.plugin`` the likeliest one."""
+    names = [i.name for i in failed]
+    keys = {i.name: i.name for i in failed} | {
+        i.distribution: i.name for i in failed if i.distribution
+    }
+    close = difflib.get_close_matches(provider, list(keys), n=1, cutoff=0.5)
+    likeliest = keys[close[0]] if close else names[0]
+    listed = "; ".join(f"{i.name!r}: {_clip(i.error or '')}" for i in failed)
+    one = len(failed) == 1
+    return PluginLoadError(
+        f"{missing}; {'a plugin' if one else 'plugins'} that may provide it failed to load "
+        f"({listed}). Fix or reinstall {'it' if one else 'them'} (`zoo plugins` shows the "
+        f"state of each), or block {'it' if one else 'one'} with ZOO_BLOCK_PLUGINS={likeliest}",
+        plugin=likeliest,
+        provider=provider,
+    )
+
+
+def _clip(text: str, limit: int = 300) -> str:
+    """A plugin's error as one bounded line (it may quote anything)."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def _hook_names() -> list[str]:

@@ -7,7 +7,7 @@ file), and in-memory ``keras.Model`` objects (``zoo.load_backbone(model)``).
 - ``.keras``: loaded with Keras's ``safe_mode=True``; before Keras runs, the config is checked
   and a Lambda layer or a config naming a Python callable outside Keras (and outside
   registered / ``custom_objects`` classes) is refused with :class:`UntrustedModelError`
-  unless ``trust=True`` (FAULTS F18).
+  unless ``trust=True`` (F18).
 - ``.h5`` / ``.hdf5``: the legacy loader; the ``model_config`` attribute is checked the same
   way before Keras sees it (F20) — Keras's safe mode is not relied on for the legacy format.
 - SavedModel directories: see :mod:`zoo.savedmodel.loader` (reusable ``__call__`` models whole;

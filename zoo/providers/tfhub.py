@@ -6,7 +6,7 @@ other ``https://`` URL of a Hub-compatible server, ``hub:<handle or directory>``
 How a handle becomes an archive URL, and where the model is cached (``TFHUB_CACHE_DIR`` in
 tensorflow_hub's layout, else ``ZOO_HOME``), is in :mod:`zoo.savedmodel.handles`; the download goes
 through :func:`zoo.download.fetcher.fetch_archive`, which needs a pinned ``sha256`` (registry or
-override) or ``trust=True`` for a remote model archive (FAULTS F19).
+override) or ``trust=True`` for a remote model archive (F19).
 
 The SavedModel becomes a :class:`zoo.HubLayer` inside a small functional model; its output is
 the feature (pooled if it is a feature map). Preprocessing defaults to the Hub image
@@ -58,7 +58,14 @@ class TFHubProvider(Provider):
         handle = normalize_handle(spec.source)
         if not is_remote(handle):
             return []
-        return [Artifact(url=archive_url(handle), sha256=spec.sha256, kind="model", archive=True)]
+        return [
+            Artifact(
+                url=archive_url(handle, provider=self.name),
+                sha256=spec.sha256,
+                kind="model",
+                archive=True,
+            )
+        ]
 
     def load(self, spec: ModelSpec) -> Backbone:
         from zoo.savedmodel.handles import resolve
@@ -68,7 +75,12 @@ class TFHubProvider(Provider):
         trust = bool(spec.options.get("trust", False))
         allow_http = bool(spec.options.get("allow_http", False))
         path = resolve(
-            handle, sha256=spec.sha256, trust=trust, allow_http=allow_http, name=spec.name
+            handle,
+            sha256=spec.sha256,
+            trust=trust,
+            allow_http=allow_http,
+            name=spec.name,
+            provider=self.name,
         )
         return backbone_from_saved_model(
             path,

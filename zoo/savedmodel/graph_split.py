@@ -55,7 +55,7 @@ def _scope_of(op_name: str) -> str | None:
     return re.sub(r"_\d+$", "", parts[-2])
 
 
-def _inline(fn: Any, source: str, provider: str) -> Any:
+def _inline(fn: Any, source: str, provider: str | None) -> Any:
     try:
         from tensorflow.python.framework import convert_to_constants
     except ImportError as exc:  # a TensorFlow without the private helper: say so plainly
@@ -73,7 +73,7 @@ def _inline(fn: Any, source: str, provider: str) -> Any:
 class _Graph:
     """The inlined GraphDef of a signature with its inputs, outputs and variable reads."""
 
-    def __init__(self, fn: Any, source: str, provider: str) -> None:
+    def __init__(self, fn: Any, source: str, provider: str | None) -> None:
         self.graph_def = _inline(fn, source, provider)
         self.nodes = {n.name: n for n in self.graph_def.node}
         n_captured = len(fn.captured_inputs)
@@ -154,7 +154,7 @@ class _Graph:
         feature = node.input[0]
         return feature, (kernel, bias, activation, _scope_of(node.name) or "classifier")
 
-    def scope_output(self, scope: str, source: str, provider: str) -> str:
+    def scope_output(self, scope: str, source: str, provider: str | None) -> str:
         """The tensor leaving the ops of the Keras layer ``scope`` (its output)."""
         pattern = re.compile(rf"(^|/){re.escape(scope)}(_\d+)?/")
         members: list[str] = [n for n in self.nodes if pattern.search(n)]
@@ -187,7 +187,7 @@ def split_signature(
     output_index: int,
     feature_layer: str | None,
     source: str,
-    provider: str,
+    provider: str | None,
 ) -> GraphSplit | None:
     """Find features (and the classifier) in a signature function; None if nothing to split.
 

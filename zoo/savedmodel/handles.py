@@ -46,7 +46,6 @@ __all__ = [
     "resolve",
 ]
 
-PROVIDER = "tfhub"
 _TFHUB_HOSTS = {"tfhub.dev", "www.tfhub.dev", "hub.tensorflow.google.cn"}
 _KAGGLE_HOSTS = {"www.kaggle.com", "kaggle.com"}
 _KAGGLE_PATH = re.compile(
@@ -73,8 +72,10 @@ def is_remote(handle: str) -> bool:
     return handle.startswith(("https://", "http://"))
 
 
-def archive_url(handle: str) -> str:
+def archive_url(handle: str, *, provider: str | None = None) -> str:
     """The URL of the compressed archive of a remote handle (see the module docstring).
+
+    ``provider`` (the caller's name) goes into the error of a handle with no archive URL.
 
     Example:
         >>> archive_url("https://tfhub.dev/google/imagenet/mobilenet_v2_100_224/feature_vector/5")
@@ -88,7 +89,7 @@ def archive_url(handle: str) -> str:
             raise SourceNotFoundError(
                 f"{handle} is not a versioned Kaggle model handle; expected "
                 "https://www.kaggle.com/models/<owner>/<model>/<framework>/<variation>/<version>",
-                provider=PROVIDER,
+                provider=provider,
                 source=handle,
             )
         return (
@@ -117,15 +118,17 @@ def resolve(
     trust: bool = False,
     allow_http: bool = False,
     name: str | None = None,
+    provider: str | None = None,
 ) -> Path:
     """The local directory holding the SavedModel of ``handle``, downloading it if needed.
 
     Args:
         handle: a handle as described in the module docstring (``hub:`` prefix allowed).
         sha256: pin of the downloaded archive.
-        trust: vouch for an unpinned remote archive (it holds a program; FAULTS F19).
+        trust: vouch for an unpinned remote archive (it holds a program; F19).
         allow_http: permit plain http to a non-loopback host.
         name: the registry name, so an offline miss says ``zoo fetch <name>``.
+        provider: the calling provider's name, for its errors (None for a bare HubLayer).
 
     Raises:
         SourceNotFoundError: a local directory that does not exist, a URL answering 404.
@@ -139,26 +142,30 @@ def resolve(
             raise SourceNotFoundError(
                 f"{handle}: no such directory; a local Hub model is a directory holding "
                 "saved_model.pb",
-                provider=PROVIDER,
+                provider=provider,
                 source=handle,
             )
-        return find_saved_model(path, source=handle, provider=PROVIDER)
+        return find_saved_model(path, source=handle, provider=provider)
     cached = hub_cache_dir(handle)
     if cached is not None and (cached / "saved_model.pb").is_file():
         return cached  # filled earlier by tfzoo or tensorflow_hub: no network needed
     from zoo.download.fetcher import fetch_archive
 
     extracted = fetch_archive(
-        archive_url(handle), sha256=sha256, allow_http=allow_http, trust=trust, name=name
+        archive_url(handle, provider=provider),
+        sha256=sha256,
+        allow_http=allow_http,
+        trust=trust,
+        name=name,
     )
-    model_dir = find_saved_model(extracted, source=handle, provider=PROVIDER)
+    model_dir = find_saved_model(extracted, source=handle, provider=provider)
     if cached is None:
         return model_dir
     _mirror(model_dir, cached, handle)
     return cached
 
 
-def find_saved_model(path: Path, *, source: str, provider: str) -> Path:
+def find_saved_model(path: Path, *, source: str, provider: str | None) -> Path:
     """``path`` or its single subdirectory holding ``saved_model.pb``; refuses anything else."""
     if not path.is_dir():
         raise InvalidModelError(

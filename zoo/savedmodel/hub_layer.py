@@ -39,7 +39,7 @@ def load_saved_model(
     path: str | os.PathLike[str],
     *,
     source: str,
-    provider: str,
+    provider: str | None,
     tags: Sequence[str] | str | None = None,
     options: Any = None,
 ) -> Any:
@@ -88,7 +88,7 @@ class HubLayer(keras.layers.Layer):  # type: ignore[misc]
         tags: graph tags passed to ``tf.saved_model.load``.
         load_options: a ``tf.saved_model.LoadOptions``.
         sha256: pin of the downloaded archive (remote handles).
-        trust: vouch for an unpinned remote archive (a model is a program; FAULTS F19).
+        trust: vouch for an unpinned remote archive (a model is a program; F19).
         allow_http: permit plain http to a non-loopback host.
         **kwargs: passed to ``keras.layers.Layer`` (``name``, ``dtype``).
 
@@ -139,7 +139,7 @@ class HubLayer(keras.layers.Layer):  # type: ignore[misc]
                 self._handle, sha256=sha256, trust=trust, allow_http=allow_http
             )
             obj = load_saved_model(
-                path, source=source, provider="tfhub", tags=tags, options=load_options
+                path, source=source, provider=None, tags=tags, options=load_options
             )
         else:
             obj = handle
@@ -290,7 +290,7 @@ class HubLayer(keras.layers.Layer):  # type: ignore[misc]
 
 
 def select_signature(
-    obj: Any, signature: str | None, source: str, *, provider: str = "tfhub"
+    obj: Any, signature: str | None, source: str, *, provider: str | None = None
 ) -> tuple[str | None, Any]:
     """What to call in a loaded SavedModel: ``(None, obj)`` or ``(name, obj.signatures[name])``.
 

@@ -75,20 +75,20 @@ class SavedModelFeatures(keras.layers.Layer):  # type: ignore[misc]
         obj = (
             loaded
             if loaded is not None
-            else load_saved_model(directory, source=self.directory, provider="local")
+            else load_saved_model(directory, source=self.directory, provider=None)
         )
         split = precomputed or _split(
-            select_signature(obj, signature, self.directory, provider="local")[1],
+            select_signature(obj, signature, self.directory)[1],
             signature,
             output_key,
             feature_layer,
             self.directory,
+            None,
         )
         if split is None:
             raise InvalidModelError(
                 f"{self.directory}: signature {signature!r} ends in no Dense classifier; name the "
                 "feature layer with feature_layer='<layer name>'",
-                provider="local",
                 source=self.directory,
             )
         self.split: GraphSplit = split
@@ -131,7 +131,12 @@ def _output_index(fn: Any, output_key: str | None, described: str) -> int:
 
 
 def _split(
-    fn: Any, signature: str, output_key: str | None, feature_layer: str | None, source: str
+    fn: Any,
+    signature: str,
+    output_key: str | None,
+    feature_layer: str | None,
+    source: str,
+    provider: str | None,
 ) -> Any:
     from zoo.savedmodel.graph_split import split_signature
 
@@ -140,7 +145,7 @@ def _split(
         output_index=_output_index(fn, output_key, f"signature {signature!r} of {source}"),
         feature_layer=feature_layer,
         source=source,
-        provider="local",
+        provider=provider,
     )
 
 
@@ -189,7 +194,7 @@ def backbone_from_saved_model(
     layer: HubLayer | SavedModelFeatures | None = None
     classifier = None
     if chosen is not None and (split or feature_layer is not None):
-        features = _try_split(obj, chosen, fn, output_key, feature_layer, path, handle)
+        features = _try_split(obj, chosen, fn, output_key, feature_layer, path, handle, provider)
         if features is not None:
             layer, classifier = features, features.split.classifier
     if layer is None:
@@ -232,8 +237,9 @@ def _try_split(
     feature_layer: str | None,
     path: Path,
     handle: str,
+    provider: str,
 ) -> SavedModelFeatures | None:
-    split = _split(fn, signature, output_key, feature_layer, handle)
+    split = _split(fn, signature, output_key, feature_layer, handle, provider)
     if split is None:
         return None  # no classifier at the end: the whole signature output is the feature
     return SavedModelFeatures(

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import zoo
-from zoo.host.manager import PluginHost
-from zoo.registry import load_registry_file
-from zoo.session import Session
-from zoo.settings import packaged_registry
 
 from zoo_keras_hub import generate
 from zoo_keras_hub.catalogue import catalogue
@@ -46,28 +43,39 @@ def test_catalogue_holds_the_image_families_and_no_others() -> None:
 
 
 def test_installed_plugin_registers_provider_and_models() -> None:
-    host = PluginHost()
-    info = host.plugin("keras_hub")
-    assert info.loaded and info.distribution == "zoo-keras-hub" and not info.builtin
-    assert info.providers == ["keras_hub"]
-    assert len(info.models) == len(catalogue()) > 50
-    session = Session(host)
-    listed = session.list_models(provider="keras_hub")
+    proc = subprocess.run(
+        [sys.executable, "-m", "zoo", "plugins", "--json"], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    [info] = [p for p in json.loads(proc.stdout) if p["name"] == "keras_hub"]
+    assert info["error"] is None and not info["blocked"] and not info["builtin"]
+    assert info["distribution"] == "zoo-keras-hub"
+    assert info["providers"] == ["keras_hub"]
+    assert len(info["models"]) == len(catalogue()) > 50
+    listed = zoo.list_models(provider="keras_hub")
     assert [s.name for s in listed] == sorted(p.name for p in catalogue())
     assert all("keras-hub" in s.tags and s.weights == "preset" for s in listed)
-    spec = session.get_spec("resnet_50_imagenet")
+    spec = zoo.get_spec("resnet_50_imagenet")
     assert (spec.provider, spec.source, spec.input_shape) == (
         "keras_hub",
         "resnet_50_imagenet",
         (224, 224, 3),
     )
     assert spec.origin == "plugin keras_hub"
-    assert [s.name for s in session.list_models("dinov2_*", tag="dinov2")][:1] == ["dinov2_base"]
+    assert [s.name for s in zoo.list_models("dinov2_*", tag="dinov2")][:1] == ["dinov2_base"]
 
 
 def test_plugin_model_names_do_not_shadow_packaged_ones() -> None:
-    packaged = {s.name for s in load_registry_file(packaged_registry())}
-    packaged |= {a.lower() for s in load_registry_file(packaged_registry()) for a in s.aliases}
+    """What `zoo list` shows with this plugin blocked is the packaged catalogue."""
+    env = {**os.environ, "ZOO_BLOCK_PLUGINS": "keras_hub"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "zoo", "list", "--json"], capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    entries = json.loads(proc.stdout)
+    assert len(entries) > 50 and not any(e["provider"] == "keras_hub" for e in entries)
+    packaged = {e["name"] for e in entries}
+    packaged |= {a.lower() for e in entries for a in e["aliases"]}
     assert not packaged & {p.name for p in catalogue()}
 
 
@@ -88,10 +96,9 @@ def test_claims_handles_and_preset_directories_only(saved_preset: Path, tmp_path
 
 def test_listing_and_claiming_never_import_tensorflow_or_keras_hub(saved_preset: Path) -> None:
     code = (
-        "import sys, zoo; from zoo.session import default_session; "
+        "import sys, zoo; from zoo_keras_hub.provider import KerasHubProvider; "
         "zoo.list_models(provider='keras_hub'); zoo.get_spec('vit_base_patch16_224_imagenet'); "
-        f"default_session().spec_for({str(saved_preset)!r}); "
-        "default_session().host.info(); "
+        f"assert KerasHubProvider().claim({str(saved_preset)!r}) is not None; "
         "mods = ('tensorflow', 'keras', 'keras_hub', 'tf_keras', 'tensorflow_hub'); "
         "print([m for m in mods if m in sys.modules])"
     )

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import zoo
 from keras_hub_helpers import TINY_RESNET, images, save_tiny_preset
-from zoo.errors import (
+from zoo.plugin_api import (
     FetchError,
     InvalidModelError,
     InvalidOptionError,

@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Sequence
 
 import numpy as np
-from zoo.spec import PREPROCESSING_MODES, InputSpec
+from zoo.plugin_api import PREPROCESSING_MODES, InputSpec
 
 __all__ = ["input_spec_from_converter"]
 

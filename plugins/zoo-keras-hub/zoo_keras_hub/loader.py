@@ -21,27 +21,29 @@ from typing import Any
 
 import keras
 import keras_hub
-from zoo.errors import (
+from zoo.plugin_api import (
+    Backbone,
     FetchError,
+    InputSpec,
     InvalidModelError,
     InvalidOptionError,
     MissingDependencyError,
+    ModelSpec,
     OfflineError,
     SourceNotFoundError,
     ZooError,
     ZooWarning,
+    is_offline,
 )
-from zoo.model.backbone import Backbone
-from zoo.spec import InputSpec, ModelSpec
 
 from zoo_keras_hub.catalogue import catalogue
 from zoo_keras_hub.converter import input_spec_from_converter
 from zoo_keras_hub.layers import ClassToken
-from zoo_keras_hub.provider import PRESET_WEIGHTS, REMOTE_SCHEMES
+from zoo_keras_hub.sources import PRESET_WEIGHTS, PROVIDER_NAME, REMOTE_SCHEMES
 
 __all__ = ["load"]
 
-PROVIDER = "keras_hub"
+PROVIDER = PROVIDER_NAME
 POOLINGS = ("avg", "max", "token")
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.weights.h5"
@@ -155,7 +157,7 @@ def _build_class(spec: ModelSpec, options: dict[str, Any]) -> keras.Model:
 def _load_preset(spec: ModelSpec, options: dict[str, Any]) -> tuple[keras.Model, InputSpec]:
     preset, remote = _resolve_preset(spec.source)
     load_weights, weights_file = _weights(spec, preset=True)
-    offline = _offline()
+    offline = is_offline()
     if offline and remote:
         needed = [CONFIG_FILE, CONVERTER_FILE] + ([WEIGHTS_FILE] if load_weights else [])
         _require_cached(preset, needed)
@@ -382,12 +384,6 @@ def _add_shape(
 
 
 # -- offline mode and errors -----------------------------------------------------------------
-
-
-def _offline() -> bool:
-    from zoo.download.fetcher import is_offline  # tfzoo's one definition of offline mode
-
-    return is_offline()
 
 
 def _cache_state(handle: str, filename: str) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import zoo
+from zoo.plugin_api import Provider, hookimpl
 
 from zoo_keras_hub.catalogue import catalogue
 from zoo_keras_hub.provider import KerasHubProvider
@@ -17,13 +17,13 @@ from zoo_keras_hub.provider import KerasHubProvider
 __all__ = ["zoo_register_models", "zoo_register_providers"]
 
 
-@zoo.hookimpl
-def zoo_register_providers(register: Callable[[zoo.Provider], None]) -> None:
+@hookimpl
+def zoo_register_providers(register: Callable[[Provider], None]) -> None:
     """Register the ``keras_hub`` provider."""
     register(KerasHubProvider())
 
 
-@zoo.hookimpl
+@hookimpl
 def zoo_register_models(register: Callable[..., Any]) -> None:
     """Register one model per KerasHub image preset, named like the preset."""
     for preset in catalogue():

@@ -21,23 +21,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from zoo.host.provider import Provider
-from zoo.registry import slug
-from zoo.spec import ModelSpec
+from zoo.plugin_api import ModelSpec, Provider, slug
 
 from zoo_keras_hub.catalogue import catalogue
+from zoo_keras_hub.sources import PRESET_WEIGHTS, PROVIDER_NAME, REMOTE_SCHEMES, is_preset_dir
 
 if TYPE_CHECKING:
-    from zoo.model.backbone import Backbone
+    from zoo.plugin_api import Backbone
 
 __all__ = ["PRESET_WEIGHTS", "REMOTE_SCHEMES", "KerasHubProvider", "is_preset_dir"]
-
-#: The ``weights`` value meaning "the weights stored with the preset".
-PRESET_WEIGHTS = "preset"
-#: Preset handles KerasHub downloads itself.
-REMOTE_SCHEMES = ("kaggle://", "hf://", "gs://", "modelscope://")
-# Files `save_to_preset` writes next to config.json; one of them marks a preset directory.
-_PRESET_MARKERS = ("metadata.json", "model.weights.h5", "model.weights.json", "task.json")
 
 
 def _options() -> dict[str, str]:
@@ -51,13 +43,6 @@ def _options() -> dict[str, str]:
         )
         options[arg] = f"architecture argument of {shown}"
     return options
-
-
-def is_preset_dir(path: Path) -> bool:
-    """A directory holding config.json and a file `save_to_preset` writes beside it."""
-    return (path / "config.json").is_file() and any(
-        (path / marker).is_file() for marker in _PRESET_MARKERS
-    )
 
 
 def _adhoc_name(source: str) -> str:
@@ -77,7 +62,7 @@ class KerasHubProvider(Provider):
         ...     stackwise_num_strides=[1], block_type="basic_block")
     """
 
-    name: ClassVar[str] = "keras_hub"
+    name: ClassVar[str] = PROVIDER_NAME
     description: ClassVar[str] = (
         "KerasHub image backbones: presets, kaggle:// and hf:// handles, preset directories, "
         "Backbone classes"

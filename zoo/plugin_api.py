@@ -1,0 +1,109 @@
+"""What a plugin may import from tfzoo: the one documented surface for plugin authors.
+
+A plugin (a module named by a ``zoo`` entry point, see docs/plugins.md) imports tfzoo names
+from here and nowhere else; everything else in ``zoo.*`` may move between releases. Its
+tests may also use the public API (``import zoo``) and :mod:`zoo.testing`. Importing this
+module does not import TensorFlow.
+
+- hooks: :data:`hookimpl` marks ``zoo_register_providers`` / ``zoo_register_models``;
+- a provider: :class:`Provider` (subclass it), :class:`ModelSpec` (what it is asked to
+  load), :class:`InputSpec` and :data:`PREPROCESSING_MODES` (the preprocessing its backbones
+  expect), :class:`Backbone` (what ``load`` returns), :class:`Artifact` (what it would
+  download, for ``zoo fetch`` / ``zoo lock``);
+- downloads: :func:`fetch`, :func:`fetch_archive` (cache, locks, pins, offline mode, safe
+  extraction), :func:`is_offline` (honour ``ZOO_OFFLINE=1`` in a downloader of your own),
+  :func:`cache_root`;
+- :func:`slug`: a text as a registry-safe model name;
+- every error and warning of :mod:`zoo.errors`.
+
+Example::
+
+    from zoo.plugin_api import Backbone, ModelSpec, Provider, SourceNotFoundError, hookimpl
+
+    class MyProvider(Provider):
+        name = "mine"
+
+        def load(self, spec: ModelSpec) -> Backbone:
+            ...
+
+    @hookimpl
+    def zoo_register_providers(register):
+        register(MyProvider())
+"""
+
+from __future__ import annotations
+
+from zoo.download import cache_root, fetch, fetch_archive, is_offline
+from zoo.download.artifact import Artifact
+from zoo.errors import (
+    ArchiveError,
+    DataError,
+    DuplicateNameError,
+    FetchError,
+    FinetuneError,
+    IntegrityError,
+    InvalidModelError,
+    InvalidOptionError,
+    LockFileError,
+    MissingDependencyError,
+    NoProviderError,
+    OfflineError,
+    PluginError,
+    PluginLoadError,
+    PluginWarning,
+    ProviderError,
+    RegistryError,
+    RemoteNotFoundError,
+    SourceNotFoundError,
+    TrainingDivergedError,
+    UnknownModelError,
+    UnsafeURLError,
+    UntrustedModelError,
+    ZooError,
+    ZooWarning,
+)
+from zoo.host.hookspecs import hookimpl
+from zoo.host.provider import Provider
+from zoo.model.backbone import Backbone
+from zoo.registry import slug
+from zoo.spec import PREPROCESSING_MODES, InputSpec, ModelSpec
+
+__all__ = [
+    "PREPROCESSING_MODES",
+    "ArchiveError",
+    "Artifact",
+    "Backbone",
+    "DataError",
+    "DuplicateNameError",
+    "FetchError",
+    "FinetuneError",
+    "InputSpec",
+    "IntegrityError",
+    "InvalidModelError",
+    "InvalidOptionError",
+    "LockFileError",
+    "MissingDependencyError",
+    "ModelSpec",
+    "NoProviderError",
+    "OfflineError",
+    "PluginError",
+    "PluginLoadError",
+    "PluginWarning",
+    "Provider",
+    "ProviderError",
+    "RegistryError",
+    "RemoteNotFoundError",
+    "SourceNotFoundError",
+    "TrainingDivergedError",
+    "UnknownModelError",
+    "UnsafeURLError",
+    "UntrustedModelError",
+    "ZooError",
+    "ZooWarning",
+    "cache_root",
+    "fetch",
+    "fetch_archive",
+    "hookimpl",
+    "is_offline",
+    "slug",
+]
