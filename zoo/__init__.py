@@ -11,7 +11,7 @@ Example:
 
 from zoo import api as _api
 from zoo._version import __version__ as __version__
-from zoo.api import create, get_spec, list_models, load_backbone
+from zoo.api import create, get_spec, list_models, load_backbone, trust, trusted, untrust
 from zoo.errors import (
     ArchiveError,
     DataError,
@@ -103,4 +103,7 @@ __all__ = [
     "hookimpl",
     "list_models",
     "load_backbone",
+    "trust",
+    "trusted",
+    "untrust",
 ]

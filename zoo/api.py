@@ -16,11 +16,21 @@ from zoo.spec import ModelSpec
 if TYPE_CHECKING:
     import keras
 
+    from zoo.download.trust import TrustEntry
     from zoo.finetune.recipe import Recipe
     from zoo.finetune.result import FinetuneResult
     from zoo.model.backbone import Backbone
 
-__all__ = ["create", "finetune", "get_spec", "list_models", "load_backbone"]
+__all__ = [
+    "create",
+    "finetune",
+    "get_spec",
+    "list_models",
+    "load_backbone",
+    "trust",
+    "trusted",
+    "untrust",
+]
 
 
 def _session(session: Session | None) -> Session:
@@ -179,3 +189,48 @@ def finetune(
         **recipe_overrides,
     )
     return tuner.fit(train_data, validation_data)
+
+
+def trust(prefix: str) -> str:
+    """Trust every model archive under ``prefix`` (as ``zoo trust PREFIX``); TF-free.
+
+    Unpinned archives under it then load without ``trust=True``; the first load of each
+    records its sha256 in the trust store (``ZOO_HOME/trust.json``) and later loads must
+    match it (changed bytes are refused, naming both hashes).
+
+    Returns:
+        The prefix as stored (normalized, ending in ``/``).
+
+    Example:
+        >>> zoo.trust("https://models.example.com/team/")
+        'https://models.example.com/team/'
+    """
+    from zoo.download.trust import add_prefix
+
+    return add_prefix(prefix)
+
+
+def untrust(prefix: str) -> list[str]:
+    """Stop trusting ``prefix`` (as ``zoo untrust PREFIX``): what was removed.
+
+    Removes the prefix (and narrower ones), forgets first-use hashes under it, switches off
+    a built-in publisher it names; given one recorded URL, forgets just its hash.
+
+    Raises:
+        InvalidOptionError: nothing is trusted under ``prefix``.
+    """
+    from zoo.download.trust import remove_prefix
+
+    return remove_prefix(prefix)
+
+
+def trusted() -> list[TrustEntry]:
+    """Built-in publishers, your trusted prefixes and the first-use hashes (``zoo trust --list``).
+
+    Example:
+        >>> [e.prefix for e in zoo.trusted() if e.origin == "built-in"][0]
+        'https://tfhub.dev/google/'
+    """
+    from zoo.download.trust import trusted as entries
+
+    return entries()

@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["packaged_registry", "user_registry", "zoo_home"]
+__all__ = ["packaged_registry", "trust_publishers", "trust_store", "user_registry", "zoo_home"]
 
 
 def zoo_home() -> Path:
@@ -41,3 +41,18 @@ def packaged_registry() -> Path:
     here = Path(__file__).resolve().parent
     inside = here / "registry.yaml"
     return inside if inside.is_file() else here.parent / "registry.yaml"
+
+
+def trust_store() -> Path:
+    """The user's trust store, ``ZOO_HOME/trust.json`` (trusted prefixes, first-use hashes)."""
+    return zoo_home() / "trust.json"
+
+
+def trust_publishers() -> bool:
+    """Whether the built-in trusted publishers count: ``ZOO_TRUST_PUBLISHERS`` (default on).
+
+    ``ZOO_TRUST_PUBLISHERS=0`` switches the built-in list off (only your own ``zoo trust``
+    prefixes, pins and ``trust=True`` vouch for a model archive then).
+    """
+    value = os.environ.get("ZOO_TRUST_PUBLISHERS", "").strip().lower()
+    return value not in ("0", "false", "no", "off")
