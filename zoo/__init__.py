@@ -11,7 +11,17 @@ Example:
 
 from zoo import api as _api
 from zoo._version import __version__ as __version__
-from zoo.api import create, get_spec, list_models, load_backbone, trust, trusted, untrust
+from zoo.api import (
+    create,
+    evaluate,
+    get_spec,
+    list_models,
+    load_backbone,
+    predict,
+    trust,
+    trusted,
+    untrust,
+)
 from zoo.errors import (
     ArchiveError,
     DataError,
@@ -98,11 +108,13 @@ __all__ = [
     "ZooError",
     "ZooWarning",
     "create",
+    "evaluate",
     "finetune",
     "get_spec",
     "hookimpl",
     "list_models",
     "load_backbone",
+    "predict",
     "trust",
     "trusted",
     "untrust",

@@ -8,6 +8,7 @@ Only ``load_backbone``, ``create`` and ``finetune`` import TensorFlow, and only 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo.session import Session, default_session
@@ -20,13 +21,17 @@ if TYPE_CHECKING:
     from zoo.finetune.recipe import Recipe
     from zoo.finetune.result import FinetuneResult
     from zoo.model.backbone import Backbone
+    from zoo.workflows.evaluate import Evaluation
+    from zoo.workflows.predict import PredictionReport
 
 __all__ = [
     "create",
+    "evaluate",
     "finetune",
     "get_spec",
     "list_models",
     "load_backbone",
+    "predict",
     "trust",
     "trusted",
     "untrust",
@@ -234,3 +239,95 @@ def trusted() -> list[TrustEntry]:
     from zoo.download.trust import trusted as entries
 
     return entries()
+
+
+def predict(
+    model: Any,
+    images: Any,
+    *,
+    top_k: int = 5,
+    batch_size: int = 32,
+    strict: bool = False,
+    format: str | None = None,
+    trust: bool = False,
+    progress: bool | None = None,
+) -> PredictionReport:
+    """Top-k class names with probabilities for images (as ``zoo predict``).
+
+    Args:
+        model: an export directory (``zoo export`` / ``zoo finetune --export``), a SavedModel
+            directory, a ``.keras``/``.h5``/``.tflite``/``.onnx`` file, a FinetuneResult or a
+            ``keras.Model``. Class names come from the export's ``labels.txt``.
+        images: image paths, folders (searched recursively), ``.npy`` files or arrays, one
+            or a list; each image is resized and converted to the model's input.
+        top_k: classes per image, most likely first.
+        batch_size: images per model call.
+        strict: stop at an undecodable image (default: report it in ``.skipped``).
+        format: which export of a directory to run ("saved_model", "keras", "tflite",
+            "onnx"); default the first present in that order.
+        trust: load a ``.keras`` file outside Keras safe mode.
+        progress: force the progress bar (shown on a terminal for large folders).
+
+    Example:
+        >>> report = zoo.predict("out/", "photos/", top_k=3)
+        >>> report.predictions[0].top
+        [('daisy', 0.91), ('tulip', 0.06), ('rose', 0.02)]
+    """
+    from zoo.workflows.predict import predict as run
+
+    return run(
+        model,
+        images,
+        top_k=top_k,
+        batch_size=batch_size,
+        strict=strict,
+        format=format,
+        trust=trust,
+        progress=progress,
+    )
+
+
+def evaluate(
+    model: Any,
+    data: str | Path,
+    *,
+    batch_size: int = 32,
+    strict: bool = False,
+    format: str | None = None,
+    trust: bool = False,
+    progress: bool | None = None,
+    confusion_png: str | Path | None = None,
+    mistakes_png: str | Path | None = None,
+    max_mistakes: int = 16,
+) -> Evaluation:
+    """Accuracy, per-class precision/recall/F1/support, confusion matrix, worst mistakes.
+
+    Args:
+        model: as for :func:`predict` (its ``labels.txt`` names the classes).
+        data: a directory with one sub-directory of images per class; a class the model
+            does not know is refused (DataError listing the model's and the data's classes).
+        confusion_png: write the confusion matrix here (needs matplotlib).
+        mistakes_png: write a contact sheet of the worst mistakes here (image, true and
+            predicted class, confidence).
+        max_mistakes: images on the contact sheet.
+        batch_size, strict, format, trust, progress: as for :func:`predict`.
+
+    Example:
+        >>> result = zoo.evaluate("out/", "flowers/val", confusion_png="confusion.png")
+        >>> round(result.accuracy, 3), result.per_class[0].f1
+        (0.912, 0.88)
+    """
+    from zoo.workflows.evaluate import evaluate as run
+
+    return run(
+        model,
+        data,
+        batch_size=batch_size,
+        strict=strict,
+        format=format,
+        trust=trust,
+        progress=progress,
+        confusion_png=confusion_png,
+        mistakes_png=mistakes_png,
+        max_mistakes=max_mistakes,
+    )
