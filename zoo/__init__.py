@@ -12,6 +12,7 @@ Example:
 from zoo import api as _api
 from zoo._version import __version__ as __version__
 from zoo.api import (
+    compare,
     create,
     evaluate,
     get_spec,
@@ -107,6 +108,7 @@ __all__ = [
     "UntrustedModelError",
     "ZooError",
     "ZooWarning",
+    "compare",
     "create",
     "evaluate",
     "finetune",

@@ -21,10 +21,12 @@ if TYPE_CHECKING:
     from zoo.finetune.recipe import Recipe
     from zoo.finetune.result import FinetuneResult
     from zoo.model.backbone import Backbone
+    from zoo.workflows.compare import Comparison
     from zoo.workflows.evaluate import Evaluation
     from zoo.workflows.predict import PredictionReport
 
 __all__ = [
+    "compare",
     "create",
     "evaluate",
     "finetune",
@@ -330,4 +332,62 @@ def evaluate(
         confusion_png=confusion_png,
         mistakes_png=mistakes_png,
         max_mistakes=max_mistakes,
+    )
+
+
+def compare(
+    data: Any,
+    candidates: Sequence[Any],
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    batch_size: int = 32,
+    image_size: tuple[int, int] | None = None,
+    time_budget: float | None = None,
+    progress: bool | None = None,
+    plot: str | Path | None = None,
+    session: Session | None = None,
+    **overrides: Any,
+) -> Comparison:
+    """Which backbone to start from: rank candidates by a linear probe on frozen features.
+
+    Each candidate runs frozen once over the data; a multinomial logistic regression is then
+    cross-validated (stratified ``folds``-fold) on the cached features.
+
+    Args:
+        data: a directory with one sub-directory of images per class, or ``(x, y)`` arrays.
+        candidates: registry names, globs (``"efficientnet_b*"``), paths, handles, models.
+        folds: cross-validation folds (each class needs at least this many images).
+        seed: the fold assignment's seed (the result is reproducible).
+        batch_size: images per backbone call.
+        image_size: (H, W) to resize to for backbones of free size (default 224) or for all.
+        time_budget: seconds shared by all candidates; the rest report "time budget".
+        progress: force the progress bar on/off (default: on a terminal).
+        plot: write a bar chart PNG of the accuracies here (needs matplotlib).
+        session: the Session whose registry and plugins resolve the names.
+        **overrides: passed to every ``load_backbone`` (``weights=None``, ...).
+
+    Returns:
+        A Comparison: ``rows`` best first (``accuracy``, ``spread``, ``images_per_second``,
+        ``parameters``, ``feature_dim``, ``seconds``; ``error`` for candidates that failed).
+
+    Example:
+        >>> result = zoo.compare("flowers/", ["mobilenet_v2", "efficientnet_b*"], folds=3)
+        >>> result.best.candidate
+        'efficientnet_b0'
+    """
+    from zoo.workflows.compare import compare as run
+
+    return run(
+        data,
+        candidates,
+        folds=folds,
+        seed=seed,
+        batch_size=batch_size,
+        image_size=image_size,
+        time_budget=time_budget,
+        progress=progress,
+        plot=plot,
+        session=_session(session),
+        **overrides,
     )
