@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from zoo.workflows.compare import Comparison
     from zoo.workflows.evaluate import Evaluation
     from zoo.workflows.predict import PredictionReport
+    from zoo.workflows.publish import Published
 
 __all__ = [
     "compare",
@@ -34,6 +35,7 @@ __all__ = [
     "list_models",
     "load_backbone",
     "predict",
+    "publish",
     "trust",
     "trusted",
     "untrust",
@@ -253,13 +255,15 @@ def predict(
     format: str | None = None,
     trust: bool = False,
     progress: bool | None = None,
+    session: Session | None = None,
 ) -> PredictionReport:
     """Top-k class names with probabilities for images (as ``zoo predict``).
 
     Args:
         model: an export directory (``zoo export`` / ``zoo finetune --export``), a SavedModel
-            directory, a ``.keras``/``.h5``/``.tflite``/``.onnx`` file, a FinetuneResult or a
-            ``keras.Model``. Class names come from the export's ``labels.txt``.
+            directory, a ``.keras``/``.h5``/``.tflite``/``.onnx`` file, a FinetuneResult, a
+            ``keras.Model``, or a name published with ``zoo publish`` (``team/my_model``).
+            Class names come from the export's ``labels.txt``.
         images: image paths, folders (searched recursively), ``.npy`` files or arrays, one
             or a list; each image is resized and converted to the model's input.
         top_k: classes per image, most likely first.
@@ -301,6 +305,7 @@ def evaluate(
     confusion_png: str | Path | None = None,
     mistakes_png: str | Path | None = None,
     max_mistakes: int = 16,
+    session: Session | None = None,
 ) -> Evaluation:
     """Accuracy, per-class precision/recall/F1/support, confusion matrix, worst mistakes.
 
@@ -332,6 +337,7 @@ def evaluate(
         confusion_png=confusion_png,
         mistakes_png=mistakes_png,
         max_mistakes=max_mistakes,
+        session=_session(session),
     )
 
 
@@ -390,4 +396,58 @@ def compare(
         plot=plot,
         session=_session(session),
         **overrides,
+    )
+
+
+def publish(
+    export_dir: str | Path,
+    *,
+    name: str,
+    to: str | Path,
+    force: bool = False,
+    description: str = "",
+    license: str | None = None,
+    tags: Sequence[str] = (),
+    result: Any = None,
+    evaluation: Any = None,
+) -> Published:
+    """Publish an export into a team registry directory (as ``zoo publish``).
+
+    Writes ``artifacts/<sha256>.tar.gz`` (content-addressed), an entry in ``registry.yaml``
+    (labels, input shape and preprocessing, source backbone, metrics, license, description,
+    tags, the pinned sha256) and a model card ``<name>/<version>/README.md``. Serve the
+    directory over HTTP(S); colleagues set ``ZOO_REGISTRY=<url>/registry.yaml`` and use
+    ``name`` like any other model (``zoo predict team/my_model img.jpg``, ``zoo lock``).
+
+    Args:
+        export_dir: a tfzoo export (``saved_model/`` and ``labels.txt``, as ``zoo export``
+            and ``zoo finetune --export`` write it); anything else is refused.
+        name: ``namespace/model`` or ``model``; it resolves to the latest version, and
+            ``name:N`` to version N.
+        to: the registry directory (created if needed).
+        force: publish different bytes under an already published name as the next version
+            (without it, that is refused; old versions always stay).
+        description, license, tags: for the entry and the card.
+        result: the FinetuneResult (or ``zoo finetune --json`` output) it came from: backbone,
+            recipe and metrics go into the entry and the card.
+        evaluation: an Evaluation (or ``zoo evaluate --json`` output): metrics, per-class
+            table and confusion matrix go into the card.
+
+    Example:
+        >>> p = zoo.publish("out/", name="team/flowers", to="registry/", license="MIT")
+        >>> p.versioned_name
+        'team/flowers:1'
+    """
+    from zoo.workflows.publish import publish as run
+
+    return run(
+        export_dir,
+        name=name,
+        to=to,
+        force=force,
+        description=description,
+        license=license,
+        tags=tags,
+        result=result,
+        evaluation=evaluation,
     )

@@ -36,7 +36,9 @@ __all__ = [
     "slug",
 ]
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
+#: A name: ``inception_v3``; published models add a namespace and a version tag
+#: (``team/my_model``, ``team/my_model:2``, see ``zoo publish``).
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]*(/[a-z0-9][a-z0-9_.\-]*)?(:[0-9]+)?$")
 ALIAS_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 
@@ -249,7 +251,8 @@ def entry_to_spec(
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise fail(
             "a model name is lower case letters, digits, '_', '.' or '-', starting with a letter "
-            f"or digit; received {name!r}"
+            "or digit, optionally after one 'namespace/' and before a ':<version>' "
+            f"(team/my_model:2); received {name!r}"
         )
     unknown = [k for k in entry if k not in ENTRY_FIELDS]
     if unknown:

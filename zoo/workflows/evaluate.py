@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,6 +19,9 @@ from zoo.errors import DataError, SourceNotFoundError
 from zoo.workflows.images import IMAGE_SUFFIXES, ImageItem
 from zoo.workflows.predict import run_images
 from zoo.workflows.runner import Runner, open_model
+
+if TYPE_CHECKING:
+    from zoo.session import Session
 
 __all__ = ["ClassMetrics", "Evaluation", "Mistake", "evaluate"]
 
@@ -101,12 +104,17 @@ def evaluate(
     format: str | None = None,
     trust: bool = False,
     progress: bool | None = None,
+    session: Session | None = None,
     confusion_png: str | Path | None = None,
     mistakes_png: str | Path | None = None,
     max_mistakes: int = 16,
 ) -> Evaluation:
     """Evaluate ``model`` on class folders under ``data``; see :func:`zoo.evaluate`."""
-    runner = model if isinstance(model, Runner) else open_model(model, format=format, trust=trust)
+    runner = (
+        model
+        if isinstance(model, Runner)
+        else open_model(model, format=format, trust=trust, session=session)
+    )
     classes = _class_folders(Path(data))
     if runner.labels is None:
         raise DataError(

@@ -6,7 +6,7 @@ import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -14,6 +14,9 @@ from zoo.download.progress import progress_enabled
 from zoo.errors import InvalidOptionError
 from zoo.workflows.images import ImageItem, batches, collect, counter
 from zoo.workflows.runner import Runner, open_model
+
+if TYPE_CHECKING:
+    from zoo.session import Session
 
 __all__ = ["Prediction", "PredictionReport", "predict", "run_images"]
 
@@ -105,11 +108,16 @@ def predict(
     format: str | None = None,
     trust: bool = False,
     progress: bool | None = None,
+    session: Session | None = None,
 ) -> PredictionReport:
     """Top-k class names with probabilities for every image; see :func:`zoo.predict`."""
     if not isinstance(top_k, int) or top_k < 1:
         raise InvalidOptionError(f"top_k is a positive integer, received {top_k!r}")
-    runner = model if isinstance(model, Runner) else open_model(model, format=format, trust=trust)
+    runner = (
+        model
+        if isinstance(model, Runner)
+        else open_model(model, format=format, trust=trust, session=session)
+    )
     items = collect(images)
     done, probs, skipped = run_images(
         runner, items, batch_size=batch_size, strict=strict, progress=progress

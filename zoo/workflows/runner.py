@@ -19,7 +19,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,6 +30,9 @@ from zoo.errors import (
     SourceNotFoundError,
     ZooWarning,
 )
+
+if TYPE_CHECKING:
+    from zoo.session import Session
 
 __all__ = ["FORMATS", "Runner", "labels_beside", "open_model"]
 
@@ -98,7 +101,9 @@ def labels_beside(path: Path) -> tuple[str, ...] | None:
     return None
 
 
-def open_model(model: Any, *, format: str | None = None, trust: bool = False) -> Runner:
+def open_model(
+    model: Any, *, format: str | None = None, trust: bool = False, session: Session | None = None
+) -> Runner:
     """The runner of ``model`` (see the module docstring).
 
     Raises:
@@ -119,9 +124,15 @@ def open_model(model: Any, *, format: str | None = None, trust: bool = False) ->
         )
     path = Path(model).expanduser()
     if not path.exists():
-        raise SourceNotFoundError(f"{path}: no such file or directory", source=str(path))
+        published = _published(str(model), session)
+        if published is not None:
+            return open_model(published, format=format, trust=trust)
+        raise SourceNotFoundError(
+            f"{path}: no such file or directory, nor a published model name in the registry",
+            source=str(path),
+        )
     if path.is_dir() and not (path / "saved_model.pb").is_file():
-        return open_model(_choose(path, format), trust=trust)
+        return open_model(_choose(path, format), trust=trust, session=session)
     if format is not None and format not in FORMATS:
         raise InvalidOptionError(f"format is one of {', '.join(FORMATS)}; received {format!r}")
     labels = labels_beside(path)
@@ -145,6 +156,24 @@ def open_model(model: Any, *, format: str | None = None, trust: bool = False) ->
         "directory, or a .keras, .h5, .tflite or .onnx file",
         source=str(path),
     )
+
+
+def _published(name: str, session: Session | None) -> Path | None:
+    """The export directory of a published registry name (downloaded), or None."""
+    from zoo.session import default_session
+
+    spec = (session or default_session()).registry.find(name)
+    if spec is None:
+        return None
+    if spec.provider != "published":
+        raise InvalidModelError(
+            f"{name} is a backbone (provider {spec.provider!r}), not an exported classifier; "
+            f"fine-tune and export it first: zoo finetune {name} --data DIR --export OUT",
+            source=name,
+        )
+    from zoo.providers.published import export_dir
+
+    return export_dir(spec)
 
 
 def _choose(directory: Path, format: str | None) -> Path:
