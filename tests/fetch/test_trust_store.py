@@ -186,3 +186,17 @@ def test_the_cli_trusts_lists_and_untrusts(server: Server, isolated: Path) -> No
     assert gone.returncode == 0 and "untrusted" in gone.stdout
     again = run("untrust", server.base)
     assert again.returncode == 1 and "nothing is trusted" in again.stderr
+
+
+def test_the_trust_commands_do_not_import_tensorflow() -> None:
+    code = (
+        "import sys\n"
+        "from zoo.cli import main\n"
+        "try:\n"
+        "    main(['trust', '--list'])\n"
+        "except SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+        "print('TF', 'tensorflow' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip().endswith("TF False")

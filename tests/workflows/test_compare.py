@@ -93,3 +93,16 @@ def test_the_cli_ranks_a_class_folder_tree_as_json(images: Path, tmp_path: Path)
     assert data["images"] == 14 and data["classes"] == ["blue", "green", "red"]
     assert data["rows"][0]["candidate"].endswith("colour.keras")
     assert data["rows"][0]["accuracy"] >= data["rows"][1]["accuracy"]
+
+
+def test_a_glob_expands_to_every_matching_registry_name(tmp_path: Path, isolated: Path) -> None:
+    """'tiny_*' in ./zoo.yaml -> one row per registered model, each ranked."""
+    paths = _backbones(tmp_path)
+    (isolated / "zoo.yaml").write_text(
+        "models:\n"
+        f"  tiny_colour: {{provider: local, source: {paths['colour']}}}\n"
+        f"  tiny_brightness: {{provider: local, source: {paths['brightness']}}}\n"
+    )
+    result = zoo.compare(_data(6), ["tiny_*"], folds=2)
+    assert [r.candidate for r in result.rows] == ["tiny_colour", "tiny_brightness"]
+    assert all(r.error is None for r in result.rows)

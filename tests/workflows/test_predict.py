@@ -109,3 +109,19 @@ def test_the_cli_prints_json_and_csv(
     assert rows[0] == ["image", "rank", "label", "probability"] and len(rows) == 3
     strict = subprocess.run([*run, "--strict"], capture_output=True, text=True, check=False)
     assert strict.returncode == 1 and "broken.jpg" in strict.stderr
+
+
+def test_predict_takes_a_finetune_result_with_its_class_names(
+    exported: tuple[Path, Any], images: Path
+) -> None:
+    """A FinetuneResult runs its model and names classes with result.class_names."""
+    from zoo.finetune.recipe import Recipe
+    from zoo.finetune.result import FinetuneResult
+
+    _, model = exported
+    backbone = zoo.Backbone.from_model(model, name="colour", provider="memory")
+    result = FinetuneResult(model, backbone, Recipe(), 3, class_names=LABELS)
+    report = zoo.predict(result, images / "red", top_k=1)
+    labels = {Path(p.source).name: p.label for p in report.predictions}
+    assert labels.pop("really_blue.png") == "blue" and set(labels.values()) == {"red"}
+    assert report.kind == "keras" and len(report.predictions) == 5
