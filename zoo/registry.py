@@ -30,6 +30,7 @@ __all__ = [
     "ENTRY_FIELDS",
     "Registry",
     "entry_to_spec",
+    "included_registries",
     "load_registry_file",
     "parse_registry_text",
     "registry_locations",
@@ -66,7 +67,7 @@ ENTRY_FIELDS: dict[str, str] = {
     "recipe": "fine-tune recipe defaults (mapping, see docs/finetune.md)",
     "options": "provider-specific arguments (mapping)",
 }
-_TOP_LEVEL = {"version", "models"}
+_TOP_LEVEL = {"version", "models", "registries"}
 
 
 class _Mapping(dict[Any, Any]):
@@ -332,9 +333,41 @@ def registry_locations(cwd: Path | None = None) -> list[str]:
     found: list[str] = []
     for candidate in (user_registry(), cwd / "zoo.yaml"):
         if candidate.is_file():
+            found.extend(included_registries(candidate))  # before it: its own entries win
             found.append(str(candidate))
     found.extend(split_locations(os.environ.get("ZOO_REGISTRY", "")))
     return found
+
+
+def included_registries(path: Path) -> list[str]:
+    """The ``registries:`` list of a local registry file (``zoo.yaml``): URLs, or paths
+    relative to the file, e.g. a team registry ``https://models.example.com/registry.yaml``.
+
+    Errors in the rest of the file are left to :func:`parse_registry_text` to report.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    loader = _LineLoader(text)
+    loader.zoo_path = str(path)
+    try:
+        data = loader.get_single_data()
+    except (yaml.YAMLError, RegistryError):
+        return []
+    finally:
+        loader.dispose()
+    if not isinstance(data, _Mapping) or data.get("registries") is None:
+        return []
+    items = data["registries"]
+    if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() for i in items):
+        raise RegistryError(
+            f"'registries' is a list of registry file paths or URLs, received {items!r}"[:300],
+            path=str(path),
+            line=data.key_lines["registries"],
+            field="registries",
+        )
+    return [i if "://" in i else str(path.parent / Path(i).expanduser()) for i in items]
 
 
 def split_locations(value: str, sep: str = os.pathsep) -> list[str]:

@@ -144,3 +144,23 @@ def test_publish_refuses_bad_names(exported: tuple[Path, Any], tmp_path: Path) -
     for bad in ("Team/X", "team/x:3", "a/b/c", "../x"):
         with pytest.raises(InvalidOptionError):
             zoo.publish(out, name=bad, to=tmp_path / "reg")
+
+
+def test_a_line_in_zoo_yaml_adds_the_team_registry(
+    exported: tuple[Path, Any], static_server: tuple[str, Path], isolated: Path
+) -> None:
+    """`registries: [URL]` in ./zoo.yaml works like ZOO_REGISTRY; zoo.yaml's own entries win."""
+    out, _ = exported
+    base, root = static_server
+    zoo.publish(out, name="team/colour", to=root)
+    (isolated / "zoo.yaml").write_text(
+        f"registries: [{base}/registry.yaml]\n"
+        "models:\n  team/colour:1: {provider: keras, source: MobileNetV2}\n"
+    )
+    zoo.session.reset()
+    assert zoo.get_spec("team/colour").provider == "published"
+    assert zoo.get_spec("team/colour:1").provider == "keras"  # the including file overrides
+    (isolated / "zoo.yaml").write_text("registries: 3\n")
+    zoo.session.reset()
+    with pytest.raises(zoo.RegistryError, match="'registries' is a list"):
+        zoo.list_models()
