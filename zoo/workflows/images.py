@@ -125,7 +125,9 @@ def fit(pixels: np.ndarray, shape: Sequence[int | None]) -> np.ndarray:
     if (h, w) != target:
         import tensorflow as tf
 
-        pixels = tf.image.resize(pixels, target, method="bilinear", antialias=True).numpy()
+        # as keras.utils.image_dataset_from_directory resizes what `zoo finetune --data`
+        # trains on (bilinear, no antialiasing): predictions see what training saw
+        pixels = tf.image.resize(pixels, target, method="bilinear").numpy()
     return np.asarray(pixels, dtype="float32")
 
 
