@@ -79,6 +79,7 @@ def test_any_size_and_channel_count_is_fitted(exported: tuple[Path, Any], tmp_pa
 def test_an_undecodable_image_is_reported_and_skipped_unless_strict(
     exported: tuple[Path, Any], images: Path, tmp_path: Path
 ) -> None:
+    """An undecodable image never kills a batch job: named and skipped (strict: stops)."""
     out, _ = exported
     good = images / "red" / "red_0.png"
     broken = tmp_path / "broken.png"

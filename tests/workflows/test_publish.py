@@ -53,6 +53,8 @@ def test_publish_resolve_tamper_offline_and_versions(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """Publish; a colleague resolves by name (CLI and Python), locks, goes offline (F9); a
+    swapped artifact is refused by its pin (F4); new bytes need --force and become :2."""
     out, _ = exported
     base, root = static_server
     evaluation = zoo.evaluate(out, images, confusion_png=tmp_path / "confusion.png")
