@@ -32,10 +32,11 @@ RANKS: dict[str, int] = {
     "session": 8,
     "prefetch": 9,
     "finetune": 9,
-    "api": 10,
-    "testing": 10,
-    "cli": 11,
-    "zoo": 12,  # zoo/__init__.py and zoo/__main__.py: the public re-exports
+    "workflows": 10,  # compare, predict, evaluate, publish: above the engine
+    "api": 11,
+    "testing": 11,
+    "cli": 12,
+    "zoo": 13,  # zoo/__init__.py and zoo/__main__.py: the public re-exports
 }
 BASE = {"zoo._version", "zoo.errors", "zoo.fields", "zoo.settings", "zoo.spec"}
 MAX_LINES = 600

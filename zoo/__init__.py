@@ -11,7 +11,21 @@ Example:
 
 from zoo import api as _api
 from zoo._version import __version__ as __version__
-from zoo.api import create, fetch, get_spec, list_models, load_backbone, lock
+from zoo.api import (
+    compare,
+    create,
+    evaluate,
+    fetch,
+    get_spec,
+    list_models,
+    load_backbone,
+    lock,
+    predict,
+    publish,
+    trust,
+    trusted,
+    untrust,
+)
 from zoo.errors import (
     ArchiveError,
     DataError,
@@ -101,7 +115,9 @@ __all__ = [
     "UntrustedModelError",
     "ZooError",
     "ZooWarning",
+    "compare",
     "create",
+    "evaluate",
     "fetch",
     "finetune",
     "get_spec",
@@ -109,4 +125,9 @@ __all__ = [
     "list_models",
     "load_backbone",
     "lock",
+    "predict",
+    "publish",
+    "trust",
+    "trusted",
+    "untrust",
 ]

@@ -9,6 +9,7 @@ Only ``load_backbone``, ``create`` and ``finetune`` import TensorFlow, and only 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo.session import Session, default_session
@@ -18,12 +19,32 @@ if TYPE_CHECKING:
     import keras
 
     from zoo.download.lockfile import LockFile
+    from zoo.download.trust import TrustEntry
     from zoo.finetune.recipe import Recipe
     from zoo.finetune.result import FinetuneResult
     from zoo.model.backbone import Backbone
     from zoo.prefetch import Fetched
+    from zoo.workflows.compare import Comparison
+    from zoo.workflows.evaluate import Evaluation
+    from zoo.workflows.predict import PredictionReport
+    from zoo.workflows.publish import Published
 
-__all__ = ["create", "fetch", "finetune", "get_spec", "list_models", "load_backbone", "lock"]
+__all__ = [
+    "compare",
+    "create",
+    "evaluate",
+    "fetch",
+    "finetune",
+    "get_spec",
+    "list_models",
+    "load_backbone",
+    "lock",
+    "predict",
+    "publish",
+    "trust",
+    "trusted",
+    "untrust",
+]
 
 
 def _session(session: Session | None) -> Session:
@@ -222,3 +243,257 @@ def lock(
     from zoo.prefetch import lock_project
 
     return lock_project(names, require_hashes=require_hashes, progress=progress, session=session)
+
+
+def trust(prefix: str) -> str:
+    """Trust every model archive under ``prefix`` (as ``zoo trust PREFIX``); TF-free.
+
+    Unpinned archives under it then load without ``trust=True``; the first load of each
+    records its sha256 in the trust store (``ZOO_HOME/trust.json``) and later loads must
+    match it (changed bytes are refused, naming both hashes).
+
+    Returns:
+        The prefix as stored (normalized, ending in ``/``).
+
+    Example:
+        >>> zoo.trust("https://models.example.com/team/")
+        'https://models.example.com/team/'
+    """
+    from zoo.download.trust import add_prefix
+
+    return add_prefix(prefix)
+
+
+def untrust(prefix: str) -> list[str]:
+    """Stop trusting ``prefix`` (as ``zoo untrust PREFIX``): what was removed.
+
+    Removes the prefix (and narrower ones), forgets first-use hashes under it, switches off
+    a built-in publisher it names; given one recorded URL, forgets just its hash.
+
+    Raises:
+        InvalidOptionError: nothing is trusted under ``prefix``.
+    """
+    from zoo.download.trust import remove_prefix
+
+    return remove_prefix(prefix)
+
+
+def trusted() -> list[TrustEntry]:
+    """Built-in publishers, your trusted prefixes and the first-use hashes (``zoo trust --list``).
+
+    Example:
+        >>> [e.prefix for e in zoo.trusted() if e.origin == "built-in"][0]
+        'https://tfhub.dev/google/'
+    """
+    from zoo.download.trust import trusted as entries
+
+    return entries()
+
+
+def predict(
+    model: Any,
+    images: Any,
+    *,
+    top_k: int = 5,
+    batch_size: int = 32,
+    strict: bool = False,
+    format: str | None = None,
+    trust: bool = False,
+    progress: bool | None = None,
+    session: Session | None = None,
+) -> PredictionReport:
+    """Top-k class names with probabilities for images (as ``zoo predict``).
+
+    Args:
+        model: an export directory (``zoo export`` / ``zoo finetune --export``), a SavedModel
+            directory, a ``.keras``/``.h5``/``.tflite``/``.onnx`` file, a FinetuneResult, a
+            ``keras.Model``, or a name published with ``zoo publish`` (``team/my_model``).
+            Class names come from the export's ``labels.txt``.
+        images: image paths, folders (searched recursively), ``.npy`` files or arrays, one
+            or a list; each image is resized and converted to the model's input.
+        top_k: classes per image, most likely first.
+        batch_size: images per model call.
+        strict: stop at an undecodable image (default: report it in ``.skipped``).
+        format: which export of a directory to run ("saved_model", "keras", "tflite",
+            "onnx"); default the first present in that order.
+        trust: load a ``.keras`` file outside Keras safe mode.
+        progress: force the progress bar (shown on a terminal for large folders).
+
+    Example:
+        >>> report = zoo.predict("out/", "photos/", top_k=3)
+        >>> report.predictions[0].top
+        [('daisy', 0.91), ('tulip', 0.06), ('rose', 0.02)]
+    """
+    from zoo.workflows.predict import predict as run
+
+    return run(
+        model,
+        images,
+        top_k=top_k,
+        batch_size=batch_size,
+        strict=strict,
+        format=format,
+        trust=trust,
+        progress=progress,
+        session=_session(session),
+    )
+
+
+def evaluate(
+    model: Any,
+    data: str | Path,
+    *,
+    batch_size: int = 32,
+    strict: bool = False,
+    format: str | None = None,
+    trust: bool = False,
+    progress: bool | None = None,
+    confusion_png: str | Path | None = None,
+    mistakes_png: str | Path | None = None,
+    max_mistakes: int = 16,
+    session: Session | None = None,
+) -> Evaluation:
+    """Accuracy, per-class precision/recall/F1/support, confusion matrix, worst mistakes.
+
+    Args:
+        model: as for :func:`predict` (its ``labels.txt`` names the classes).
+        data: a directory with one sub-directory of images per class; a class the model
+            does not know is refused (DataError listing the model's and the data's classes).
+        confusion_png: write the confusion matrix here (needs matplotlib).
+        mistakes_png: write a contact sheet of the worst mistakes here (image, true and
+            predicted class, confidence).
+        max_mistakes: images on the contact sheet.
+        batch_size, strict, format, trust, progress: as for :func:`predict`.
+
+    Example:
+        >>> result = zoo.evaluate("out/", "flowers/val", confusion_png="confusion.png")
+        >>> round(result.accuracy, 3), result.per_class[0].f1
+        (0.912, 0.88)
+    """
+    from zoo.workflows.evaluate import evaluate as run
+
+    return run(
+        model,
+        data,
+        batch_size=batch_size,
+        strict=strict,
+        format=format,
+        trust=trust,
+        progress=progress,
+        confusion_png=confusion_png,
+        mistakes_png=mistakes_png,
+        max_mistakes=max_mistakes,
+        session=_session(session),
+    )
+
+
+def compare(
+    data: Any,
+    candidates: Sequence[Any],
+    *,
+    folds: int = 5,
+    seed: int = 0,
+    batch_size: int = 32,
+    image_size: tuple[int, int] | None = None,
+    time_budget: float | None = None,
+    progress: bool | None = None,
+    plot: str | Path | None = None,
+    session: Session | None = None,
+    **overrides: Any,
+) -> Comparison:
+    """Which backbone to start from: rank candidates by a linear probe on frozen features.
+
+    Each candidate runs frozen once over the data; a multinomial logistic regression is then
+    cross-validated (stratified ``folds``-fold) on the cached features.
+
+    Args:
+        data: a directory with one sub-directory of images per class, or ``(x, y)`` arrays.
+        candidates: registry names, globs (``"efficientnet_b*"``), paths, handles, models.
+        folds: cross-validation folds (each class needs at least this many images).
+        seed: the fold assignment's seed (the result is reproducible).
+        batch_size: images per backbone call.
+        image_size: (H, W) to resize to for backbones of free size (default 224) or for all.
+        time_budget: seconds shared by all candidates; the rest report "time budget".
+        progress: force the progress bar on/off (default: on a terminal).
+        plot: write a bar chart PNG of the accuracies here (needs matplotlib).
+        session: the Session whose registry and plugins resolve the names.
+        **overrides: passed to every ``load_backbone`` (``weights=None``, ...).
+
+    Returns:
+        A Comparison: ``rows`` best first (``accuracy``, ``spread``, ``images_per_second``,
+        ``parameters``, ``feature_dim``, ``seconds``; ``error`` for candidates that failed).
+
+    Example:
+        >>> result = zoo.compare("flowers/", ["mobilenet_v2", "efficientnet_b*"], folds=3)
+        >>> result.best.candidate
+        'efficientnet_b0'
+    """
+    from zoo.workflows.compare import compare as run
+
+    return run(
+        data,
+        candidates,
+        folds=folds,
+        seed=seed,
+        batch_size=batch_size,
+        image_size=image_size,
+        time_budget=time_budget,
+        progress=progress,
+        plot=plot,
+        session=_session(session),
+        **overrides,
+    )
+
+
+def publish(
+    export_dir: str | Path,
+    *,
+    name: str,
+    to: str | Path,
+    force: bool = False,
+    description: str = "",
+    license: str | None = None,
+    tags: Sequence[str] = (),
+    result: Any = None,
+    evaluation: Any = None,
+) -> Published:
+    """Publish an export into a team registry directory (as ``zoo publish``).
+
+    Writes ``artifacts/<sha256>.tar.gz`` (content-addressed), an entry in ``registry.yaml``
+    (labels, input shape and preprocessing, source backbone, metrics, license, description,
+    tags, the pinned sha256) and a model card ``<name>/<version>/README.md``. Serve the
+    directory over HTTP(S); colleagues set ``ZOO_REGISTRY=<url>/registry.yaml`` and use
+    ``name`` like any other model (``zoo predict team/my_model img.jpg``, ``zoo lock``).
+
+    Args:
+        export_dir: a tfzoo export (``saved_model/`` and ``labels.txt``, as ``zoo export``
+            and ``zoo finetune --export`` write it); anything else is refused.
+        name: ``namespace/model`` or ``model``; it resolves to the latest version, and
+            ``name:N`` to version N.
+        to: the registry directory (created if needed).
+        force: publish different bytes under an already published name as the next version
+            (without it, that is refused; old versions always stay).
+        description, license, tags: for the entry and the card.
+        result: the FinetuneResult (or ``zoo finetune --json`` output) it came from: backbone,
+            recipe and metrics go into the entry and the card.
+        evaluation: an Evaluation (or ``zoo evaluate --json`` output): metrics, per-class
+            table and confusion matrix go into the card.
+
+    Example:
+        >>> p = zoo.publish("out/", name="team/flowers", to="registry/", license="MIT")
+        >>> p.versioned_name
+        'team/flowers:1'
+    """
+    from zoo.workflows.publish import publish as run
+
+    return run(
+        export_dir,
+        name=name,
+        to=to,
+        force=force,
+        description=description,
+        license=license,
+        tags=tags,
+        result=result,
+        evaluation=evaluation,
+    )

@@ -31,13 +31,17 @@ __all__ = [
     "ENTRY_FIELDS",
     "Registry",
     "entry_to_spec",
+    "included_registries",
     "load_registry_file",
     "parse_registry_text",
     "registry_locations",
     "slug",
 ]
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]*$")
+#: A name: ``inception_v3``; published models add a namespace and a version tag
+#: (``team/my_model``, ``team/my_model:2``, see ``zoo publish``).
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]*(/[a-z0-9][a-z0-9_.\-]*)?(:[0-9]+)?$")
+ALIAS_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 
 def slug(text: str, default: str = "model") -> str:
@@ -47,7 +51,7 @@ def slug(text: str, default: str = "model") -> str:
 
 #: Every key an entry may hold -> its one-line help (derived from zoo.fields.FIELDS).
 ENTRY_FIELDS: Mapping[str, str] = {name: f.help for name, f in REGISTRY_FIELDS.items()}
-_TOP_LEVEL = {"version", "models"}
+_TOP_LEVEL = {"version", "models", "registries"}
 
 
 class _Mapping(dict[Any, Any]):
@@ -232,7 +236,8 @@ def entry_to_spec(
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise fail(
             "a model name is lower case letters, digits, '_', '.' or '-', starting with a letter "
-            f"or digit; received {name!r}"
+            "or digit, optionally after one 'namespace/' and before a ':<version>' "
+            f"(team/my_model:2); received {name!r}"
         )
     unknown = [k for k in entry if k not in REGISTRY_FIELDS]
     if unknown:
@@ -270,9 +275,41 @@ def registry_locations(cwd: Path | None = None) -> list[str]:
     found: list[str] = []
     for candidate in (user_registry(), cwd / "zoo.yaml"):
         if candidate.is_file():
+            found.extend(included_registries(candidate))  # before it: its own entries win
             found.append(str(candidate))
     found.extend(registry_entries())
     return found
+
+
+def included_registries(path: Path) -> list[str]:
+    """The ``registries:`` list of a local registry file (``zoo.yaml``): URLs, or paths
+    relative to the file, e.g. a team registry ``https://models.example.com/registry.yaml``.
+
+    Errors in the rest of the file are left to :func:`parse_registry_text` to report.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    loader = _LineLoader(text)
+    loader.zoo_path = str(path)
+    try:
+        data = loader.get_single_data()
+    except (yaml.YAMLError, RegistryError):
+        return []
+    finally:
+        loader.dispose()
+    if not isinstance(data, _Mapping) or data.get("registries") is None:
+        return []
+    items = data["registries"]
+    if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() for i in items):
+        raise RegistryError(
+            f"'registries' is a list of registry file paths or URLs, received {items!r}"[:300],
+            path=str(path),
+            line=data.key_lines["registries"],
+            field="registries",
+        )
+    return [i if "://" in i else str(path.parent / Path(i).expanduser()) for i in items]
 
 
 class Registry:

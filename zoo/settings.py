@@ -51,6 +51,8 @@ __all__ = [
     "registry_entries",
     "require_hashes",
     "split_locations",
+    "trust_publishers",
+    "trust_store",
     "user_registry",
     "value",
     "zoo_home",
@@ -166,6 +168,14 @@ SETTINGS: Mapping[str, Setting] = _table(
         "cap on the number of members of one archive",
         "zoo.download.archive",
         "100000",
+    ),
+    Setting(
+        "ZOO_TRUST_PUBLISHERS",
+        "bool",
+        True,
+        "false: the built-in trusted publishers (official Google/TensorFlow/Keras on tfhub.dev "
+        "and Kaggle) no longer vouch for unpinned model archives",
+        "zoo.download.trust",
     ),
     Setting(
         "ZOO_DEBUG",
@@ -366,3 +376,17 @@ def packaged_registry() -> Path:
     here = Path(__file__).resolve().parent
     inside = here / "registry.yaml"
     return inside if inside.is_file() else here.parent / "registry.yaml"
+
+
+def trust_store() -> Path:
+    """The user's trust store, ``ZOO_HOME/trust.json`` (trusted prefixes, first-use hashes)."""
+    return zoo_home() / "trust.json"
+
+
+def trust_publishers() -> bool:
+    """``ZOO_TRUST_PUBLISHERS``: whether the built-in trusted publishers count (default on).
+
+    ``ZOO_TRUST_PUBLISHERS=0`` switches the built-in list off (only your own ``zoo trust``
+    prefixes, pins and ``trust=True`` vouch for a model archive then).
+    """
+    return bool(value("ZOO_TRUST_PUBLISHERS"))

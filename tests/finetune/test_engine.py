@@ -60,11 +60,24 @@ def _keras_hub_source(tmp: Path) -> tuple[object, dict[str, Any]]:
     return str(tmp / "preset"), {"input_shape": (32, 32, 3)}
 
 
+def _published_source(tmp: Path) -> tuple[object, dict[str, Any]]:
+    """A small CNN exported and published with `zoo publish`, reached through ./zoo.yaml."""
+    import zoo.session
+    from zoo.finetune.export import export_model
+
+    export_model(small_cnn(), tmp / "export", ["saved_model"], class_names=["a", "b", "c"])
+    zoo.publish(tmp / "export", name="team/small", to=tmp / "registry")
+    Path("zoo.yaml").write_text(f"registries: [{tmp / 'registry' / 'registry.yaml'}]\n")
+    zoo.session.reset()
+    return "team/small", {}
+
+
 #: provider name -> a small source of that provider, with load overrides
 SOURCES: dict[str, Callable[[Path], tuple[object, dict[str, Any]]]] = {
     "keras": _keras_source,
     "local": _local_source,
     "tfhub": _tfhub_source,
+    "published": _published_source,
     "keras_hub": _keras_hub_source,
 }
 IN_MEMORY = {"memory-plugin": _memory_plugin_source, "from_model": _from_model_source}

@@ -83,7 +83,10 @@ def main(debug: bool) -> None:
     \b
     Discover:   zoo list 'resnet*'      zoo info inception_v3 --load
     Get:        zoo fetch NAME          zoo lock
+    Choose:     zoo compare DATA 'efficientnet_b*' mobilenet_v2
     Train:      zoo finetune NAME --data DIR --export out/
+    Use:        zoo predict out/ photos/    zoo evaluate out/ --data val/
+    Share:      zoo publish out/ --name team/x --to DIR    zoo trust URL_PREFIX
     Diagnose:   zoo doctor NAME
     Extend:     zoo plugins             zoo install PACKAGE
     """

@@ -37,6 +37,7 @@ Environment: ``ZOO_HOME``, ``ZOO_OFFLINE``, ``ZOO_REQUIRE_HASHES``, ``ZOO_PROGRE
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import random
@@ -56,6 +57,7 @@ from zoo.download.filelocks import ArtifactLock, LockUnavailable
 from zoo.download.pins import Target, hashes_required, require_pins
 from zoo.download.pins import target as target_for
 from zoo.download.progress import ProgressBar, progress_enabled
+from zoo.download.trust import vouch
 from zoo.download.urls import check_redirect, check_url, same_origin, strip_credentials
 from zoo.errors import (
     FetchError,
@@ -63,7 +65,6 @@ from zoo.errors import (
     OfflineError,
     RemoteNotFoundError,
     UnsafeURLError,
-    UntrustedModelError,
 )
 from zoo.settings import zoo_home
 
@@ -195,8 +196,10 @@ def fetch_archive(
 
     An archive of kind ``"model"`` (the default: SavedModels and Hub models are programs) is
     used only when pinned (``sha256`` or a registry entry), listed in ``./zoo.lock``, or
-    ``trust=True`` (F19, docs/security.md). The directory is shared by every URL
-    with the same archive bytes and is checked (file count, bytes) on each use.
+    vouched for: ``trust=True``, a trusted prefix or publisher (``zoo.download.trust``), whose
+    first load records the hash that later loads must match (F19, docs/security.md).
+    The directory is shared by every URL with the same archive bytes and is checked (file
+    count, bytes) on each use.
 
     Args:
         url, sha256, allow_http, progress, name, headers, timeout, require_hashes: as for
@@ -207,6 +210,7 @@ def fetch_archive(
 
     Raises:
         UntrustedModelError: a model archive with no pin, no lock entry and no trust.
+        IntegrityError: a vouched-for archive whose bytes changed since its first use.
         ArchiveError: corrupt, unsafe or too large.
 
     Example:
@@ -215,30 +219,30 @@ def fetch_archive(
     """
     target = target_for(url, sha256, name, kind, require_hashes)
     check_url(target.url, allow_http=allow_http)
-    if kind == "model" and target.pin is None and not trust:
-        raise UntrustedModelError(
-            f"{target.url} is a model archive: loading it runs a program that nobody vouched "
-            "for. Load it only if you trust its source, in one of three ways: pin its hash "
-            "(sha256=... on the call or in the registry entry), record it in zoo.lock "
-            "(`zoo lock`), or pass trust=True",
-            source=target.url,
-        )
+    first_use = None
+    if kind == "model" and target.pin is None:  # who vouches, and its first-use hash
+        first_use = vouch(target, trust=trust)  # raises UntrustedModelError (F19)
+        target = first_use.target
     cache = _cache()
     known = target.pin
     if known is None and (entry := cache.url_entry(target.url)) is not None:
         known = str(entry["sha256"])
     if known is not None and cache.extracted_ok(known):
+        if first_use is not None:
+            first_use.remember(known)
         return cache.extracted(known)
     options = _Options(allow_http, progress, dict(headers or {}), timeout or TIMEOUT)
-    archive, digest = _obtain(target, options, None)
+    with first_use.checking() if first_use is not None else contextlib.nullcontext():
+        archive, digest = _obtain(target, options, None)
     dest = cache.extracted(digest)
     with _locked(cache, f"extract-{digest}", str(archive)):
-        if cache.extracted_ok(digest):
-            return dest
-        if dest.exists():  # damaged, or extracted by a version that kept no record
-            shutil.rmtree(dest)
-        stats = extract(archive, dest, max_bytes=max_bytes)
-        cache.record_extracted(digest, stats.files, stats.bytes)
+        if not cache.extracted_ok(digest):
+            if dest.exists():  # damaged, or extracted by a version that kept no record
+                shutil.rmtree(dest)
+            stats = extract(archive, dest, max_bytes=max_bytes)
+            cache.record_extracted(digest, stats.files, stats.bytes)
+    if first_use is not None:
+        first_use.remember(digest)  # trust on first use, then pinned
     return dest
 
 

@@ -46,6 +46,7 @@ ENTRY_POINT_GROUP = "zoo"
 BUILTIN_PLUGINS: Mapping[str, str] = {
     "keras_apps": "zoo.providers.keras_apps",
     "local": "zoo.providers.local",
+    "published": "zoo.providers.published",
     "tfhub": "zoo.providers.tfhub",
 }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -150,5 +151,7 @@ def build_classifier(
     x = backbone.features(x, training=backbone_training)
     for layer in layers:
         x = layer(x)
-    model_name = name or f"{backbone.name.replace('-', '_').replace('.', '_')}_classifier"
+    # Keras names allow no '/' (published names are team/model:2): one safe spelling
+    safe = re.sub(r"[^A-Za-z0-9_]", "_", backbone.name)
+    model_name = name or f"{safe}_classifier"
     return keras.Model(inputs, x, name=model_name)

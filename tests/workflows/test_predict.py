@@ -1,0 +1,128 @@
+"""zoo.predict / zoo predict on exported SavedModel, .keras and TFLite, checked against Keras."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import zoo
+from zoo.errors import DataError
+from zoo.workflows.images import collect, decode, fit
+
+from .conftest import LABELS, write_png
+
+
+def _expected(model: Any, paths: list[Path]) -> np.ndarray:
+    pixels = np.stack([fit(decode(item), (32, 32, 3)) for item in collect(paths)])
+    return np.asarray(model.predict(pixels, verbose=0))
+
+
+@pytest.mark.parametrize("fmt", ["saved_model", "keras", "tflite"])
+def test_predict_matches_model_predict_in_every_export_format(
+    exported: tuple[Path, Any], images: Path, fmt: str
+) -> None:
+    """Same probabilities as model.predict on the same resized pixels; labels from labels.txt."""
+    out, model = exported
+    report = zoo.predict(out, images, format=fmt, top_k=2, batch_size=3)
+    paths = sorted(p for p in images.rglob("*.png"))
+    assert [p.source for p in report.predictions] == [str(p) for p in paths]
+    got = np.stack([p.probabilities for p in report.predictions])
+    np.testing.assert_allclose(got, _expected(model, paths), atol=1e-4)
+    assert report.kind == fmt and not report.skipped
+    first = next(p for p in report.predictions if p.source.endswith("green_0.png"))
+    assert first.label == "green" and len(first.top) == 2
+    assert first.top[0][1] >= first.top[1][1] and {n for n, _ in first.top} <= set(LABELS)
+
+
+def test_predict_opens_a_model_file_directly_and_a_finetune_style_model(
+    exported: tuple[Path, Any], images: Path
+) -> None:
+    out, model = exported
+    image = images / "blue" / "blue_1.png"
+    from_file = zoo.predict(out / "model.tflite", image, top_k=1)
+    in_memory = zoo.predict(model, image, top_k=1)
+    assert from_file.predictions[0].label == "blue"  # labels.txt beside the file
+    assert in_memory.predictions[0].label == "2"  # a bare keras.Model has no labels
+    np.testing.assert_allclose(
+        from_file.predictions[0].probabilities, in_memory.predictions[0].probabilities, atol=1e-4
+    )
+
+
+def test_any_size_and_channel_count_is_fitted(exported: tuple[Path, Any], tmp_path: Path) -> None:
+    """Gray, gray+alpha, RGBA and odd sizes are converted as the model's input spec says."""
+    out, _ = exported
+    rng = np.random.default_rng(0)
+    write_png(tmp_path / "gray.png", rng.uniform(0, 255, (50, 70, 1)))
+    write_png(tmp_path / "gray_alpha.png", rng.uniform(0, 255, (9, 9, 2)))
+    rgba = np.zeros((33, 31, 4))
+    rgba[..., 0], rgba[..., 3] = 250, 255
+    write_png(tmp_path / "rgba.png", rgba)
+    np.save(tmp_path / "batch.npy", rng.uniform(0, 255, (2, 16, 16, 3)).astype("float32"))
+    report = zoo.predict(out, tmp_path, top_k=3)
+    assert len(report.predictions) == 3  # folders are searched for images, not .npy
+    assert next(p for p in report.predictions if "rgba" in p.source).label == "red"
+    arrays = zoo.predict(out, tmp_path / "batch.npy")
+    assert [p.source for p in arrays.predictions] == [
+        f"{tmp_path / 'batch.npy'}[0]",
+        f"{tmp_path / 'batch.npy'}[1]",
+    ]
+
+
+def test_an_undecodable_image_is_reported_and_skipped_unless_strict(
+    exported: tuple[Path, Any], images: Path, tmp_path: Path
+) -> None:
+    """An undecodable image never kills a batch job: named and skipped (strict: stops)."""
+    out, _ = exported
+    good = images / "red" / "red_0.png"
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"\x89PNG not really")
+    report = zoo.predict(out, [good, broken])
+    assert [p.source for p in report.predictions] == [str(good)]
+    assert report.skipped[0][0] == str(broken) and "cannot decode" in report.skipped[0][1]
+    with pytest.raises(DataError, match=r"broken\.png"):
+        zoo.predict(out, [good, broken], strict=True)
+
+
+def test_the_cli_prints_json_and_csv(
+    exported: tuple[Path, Any], images: Path, tmp_path: Path
+) -> None:
+    """`zoo predict MODEL DIR --json` / `--csv` in a real process; a broken image is named."""
+    out, _ = exported
+    (tmp_path / "broken.jpg").write_bytes(b"nope")
+    (tmp_path / "ok.png").write_bytes((images / "green" / "green_2.png").read_bytes())
+    run = [sys.executable, "-m", "zoo", "predict", str(out), str(tmp_path), "-k", "2"]
+    done = subprocess.run([*run, "--json"], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["predictions"][0]["top"][0]["label"] == "green"
+    assert data["skipped"][0]["image"].endswith("broken.jpg")
+    assert "broken.jpg" in done.stderr
+    done = subprocess.run([*run, "--csv"], capture_output=True, text=True, check=False)
+    rows = list(csv.reader(io.StringIO(done.stdout)))
+    assert rows[0] == ["image", "rank", "label", "probability"] and len(rows) == 3
+    strict = subprocess.run([*run, "--strict"], capture_output=True, text=True, check=False)
+    assert strict.returncode == 1 and "broken.jpg" in strict.stderr
+
+
+def test_predict_takes_a_finetune_result_with_its_class_names(
+    exported: tuple[Path, Any], images: Path
+) -> None:
+    """A FinetuneResult runs its model and names classes with result.class_names."""
+    from zoo.finetune.recipe import Recipe
+    from zoo.finetune.result import FinetuneResult
+
+    _, model = exported
+    backbone = zoo.Backbone.from_model(model, name="colour", provider="memory")
+    result = FinetuneResult(model, backbone, Recipe(), 3, class_names=LABELS)
+    report = zoo.predict(result, images / "red", top_k=1)
+    labels = {Path(p.source).name: p.label for p in report.predictions}
+    assert labels.pop("really_blue.png") == "blue" and set(labels.values()) == {"red"}
+    assert report.kind == "keras" and len(report.predictions) == 5

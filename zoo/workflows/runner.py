@@ -1,0 +1,297 @@
+"""An exported model as one callable: raw pixels in, class probabilities out.
+
+:func:`open_model` accepts what ``zoo export`` / ``zoo finetune --export`` write, and more:
+
+- an export directory (``saved_model/``, ``model.keras``, ``model.tflite``, ``model.onnx``,
+  ``labels.txt``): the first present of SavedModel, ``.keras``, TFLite, ONNX, or ``format=``;
+- a SavedModel directory (its ``serving_default`` signature), a ``.keras`` / ``.h5`` file
+  (Keras safe mode unless ``trust=True``), a ``.tflite`` file (``ai_edge_litert`` when
+  installed, else ``tf.lite.Interpreter``), a ``.onnx`` file (needs ``onnxruntime``);
+- a :class:`~zoo.finetune.result.FinetuneResult` or a ``keras.Model``.
+
+Labels come from ``labels.txt`` beside the model file (or in the export directory above a
+``saved_model/``); without one, classes are named by their index.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from zoo.errors import (
+    InvalidModelError,
+    InvalidOptionError,
+    MissingDependencyError,
+    SourceNotFoundError,
+    ZooWarning,
+)
+
+if TYPE_CHECKING:
+    from zoo.session import Session
+
+__all__ = ["FORMATS", "Runner", "labels_beside", "open_model"]
+
+#: The formats an export directory can hold, in the order one is chosen, and their paths.
+FORMATS: dict[str, str] = {
+    "saved_model": "saved_model",
+    "keras": "model.keras",
+    "tflite": "model.tflite",
+    "onnx": "model.onnx",
+}
+
+
+@dataclass
+class Runner:
+    """A model ready to run: ``runner(pixels)`` -> probabilities ``(N, classes)``."""
+
+    source: str  # what was opened (a path, "FinetuneResult", ...)
+    kind: str  # "keras", "saved_model", "tflite", "onnx"
+    input_shape: tuple[int | None, int | None, int | None]  # (H, W, C) without the batch
+    call: Any  # numpy (N, H, W, C) float32 -> numpy (N, classes)
+    labels: tuple[str, ...] | None = None  # class names, when known
+    _warned: bool = False
+
+    def __call__(self, pixels: np.ndarray) -> np.ndarray:
+        out = np.asarray(self.call(np.asarray(pixels, dtype="float32")), dtype="float64")
+        if out.ndim != 2:
+            raise InvalidModelError(
+                f"{self.source} returns shape {out.shape}; predict needs (batch, classes)",
+                source=self.source,
+            )
+        if self.labels is not None and out.shape[1] != len(self.labels):
+            raise InvalidModelError(
+                f"{self.source} outputs {out.shape[1]} classes but its labels name "
+                f"{len(self.labels)}; fix labels.txt",
+                source=self.source,
+            )
+        sums = out.sum(axis=1)
+        if (out < -1e-6).any() or not np.allclose(sums, 1.0, atol=1e-3):
+            if not self._warned:
+                warnings.warn(
+                    f"{self.source} does not output probabilities (rows do not sum to 1); "
+                    "applying softmax to its outputs, as for logits",
+                    ZooWarning,
+                    stacklevel=2,
+                )
+                self._warned = True
+            shifted = np.exp(out - out.max(axis=1, keepdims=True))
+            out = shifted / shifted.sum(axis=1, keepdims=True)
+        return out
+
+    def label(self, index: int) -> str:
+        """The name of class ``index``."""
+        return self.labels[index] if self.labels is not None else str(index)
+
+
+def labels_beside(path: Path) -> tuple[str, ...] | None:
+    """``labels.txt`` next to ``path`` (in a directory; above a ``saved_model/``), if any."""
+    folders = [path] if path.is_dir() else [path.parent]
+    if path.is_dir() and path.name == "saved_model":
+        folders.append(path.parent)
+    for folder in folders:
+        candidate = folder / "labels.txt"
+        if candidate.is_file():
+            names = [n.strip() for n in candidate.read_text(encoding="utf8").splitlines()]
+            return tuple(n for n in names if n)
+    return None
+
+
+def open_model(
+    model: Any, *, format: str | None = None, trust: bool = False, session: Session | None = None
+) -> Runner:
+    """The runner of ``model`` (see the module docstring).
+
+    Raises:
+        SourceNotFoundError: a path that does not exist, or an export without ``format``.
+        InvalidModelError: a file or directory that is not a model tfzoo can run.
+        MissingDependencyError: a ``.onnx`` file without ``onnxruntime``.
+    """
+    from zoo.finetune.result import FinetuneResult
+
+    if isinstance(model, FinetuneResult):
+        return _keras_runner(model.model, "FinetuneResult", model.class_names)
+    if not isinstance(model, (str, Path)):
+        if "keras" in type(model).__module__ or hasattr(model, "predict"):
+            return _keras_runner(model, type(model).__name__, None)
+        raise InvalidOptionError(
+            f"cannot run {type(model).__name__}: give an export directory or file, a "
+            "FinetuneResult or a keras.Model"
+        )
+    path = Path(model).expanduser()
+    if not path.exists():
+        published = _published(str(model), session)
+        if published is not None:
+            return open_model(published, format=format, trust=trust)
+        raise SourceNotFoundError(
+            f"{path}: no such file or directory, nor a published model name in the registry",
+            source=str(path),
+        )
+    if path.is_dir() and not (path / "saved_model.pb").is_file():
+        return open_model(_choose(path, format), trust=trust, session=session)
+    if format is not None and format not in FORMATS:
+        raise InvalidOptionError(f"format is one of {', '.join(FORMATS)}; received {format!r}")
+    labels = labels_beside(path)
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        return _saved_model_runner(path, labels)
+    if suffix in (".keras", ".h5", ".hdf5"):
+        import keras
+
+        import zoo.model.layers
+        import zoo.savedmodel.hub_layer  # noqa: F401
+
+        loaded = keras.saving.load_model(str(path), compile=False, safe_mode=not trust)
+        return _keras_runner(loaded, str(path), labels)
+    if suffix == ".tflite":
+        return _tflite_runner(path, labels)
+    if suffix == ".onnx":
+        return _onnx_runner(path, labels)
+    raise InvalidModelError(
+        f"{path} is not a model tfzoo can run: expected an export directory, a SavedModel "
+        "directory, or a .keras, .h5, .tflite or .onnx file",
+        source=str(path),
+    )
+
+
+def _published(name: str, session: Session | None) -> Path | None:
+    """The export directory of a published registry name (downloaded), or None."""
+    from zoo.session import default_session
+
+    spec = (session or default_session()).registry.find(name)
+    if spec is None:
+        return None
+    if spec.provider != "published":
+        raise InvalidModelError(
+            f"{name} is a backbone (provider {spec.provider!r}), not an exported classifier; "
+            f"fine-tune and export it first: zoo finetune {name} --data DIR --export OUT",
+            source=name,
+        )
+    from zoo.providers.published import export_dir
+
+    return export_dir(spec)
+
+
+def _choose(directory: Path, format: str | None) -> Path:
+    if format is not None:
+        if format not in FORMATS:
+            raise InvalidOptionError(f"format is one of {', '.join(FORMATS)}; received {format!r}")
+        chosen = directory / FORMATS[format]
+        if not chosen.exists():
+            raise SourceNotFoundError(
+                f"{directory} holds no {format} export ({chosen.name})", source=str(directory)
+            )
+        return chosen
+    for name in FORMATS.values():
+        if (directory / name).exists():
+            return directory / name
+    held = ", ".join(sorted(p.name for p in directory.iterdir())[:8]) or "nothing"
+    raise InvalidModelError(
+        f"{directory} is not a tfzoo export (no {', '.join(FORMATS.values())}); it holds: {held}",
+        source=str(directory),
+    )
+
+
+def _shape(dims: Sequence[Any]) -> tuple[int | None, int | None, int | None]:
+    values = [None if d is None or int(d) < 0 else int(d) for d in list(dims)[-3:]]
+    if len(values) != 3:
+        raise InvalidModelError(f"the model takes inputs of shape {tuple(dims)}, not images")
+    return values[0], values[1], values[2]
+
+
+def _keras_runner(model: Any, source: str, labels: Sequence[str] | None) -> Runner:
+    shape = model.input_shape
+    if isinstance(shape, list):
+        if len(shape) != 1:
+            raise InvalidModelError(f"{source} takes {len(shape)} inputs; predict needs one")
+        shape = shape[0]
+
+    def call(x: np.ndarray) -> np.ndarray:
+        return np.asarray(model(x, training=False))
+
+    return Runner(source, "keras", _shape(shape), call, tuple(labels) if labels else None)
+
+
+def _saved_model_runner(path: Path, labels: tuple[str, ...] | None) -> Runner:
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(path))
+    signature = loaded.signatures.get("serving_default")
+    if signature is None:
+        raise InvalidModelError(f"{path} has no serving_default signature", source=str(path))
+    inputs = signature.structured_input_signature[1]
+    if len(inputs) != 1:
+        raise InvalidModelError(f"{path} takes {len(inputs)} inputs; predict needs one")
+    ((key, spec),) = inputs.items()
+
+    def call(x: np.ndarray) -> np.ndarray:
+        out = signature(**{key: tf.constant(x, dtype=spec.dtype)})
+        if len(out) != 1:
+            raise InvalidModelError(
+                f"{path} returns {sorted(out)}; predict needs one output", source=str(path)
+            )
+        return np.asarray(next(iter(out.values())).numpy())
+
+    runner = Runner(str(path), "saved_model", _shape(spec.shape), call, labels)
+    runner._loaded = loaded  # type: ignore[attr-defined]  # keep the variables alive
+    return runner
+
+
+def _tflite_runner(path: Path, labels: tuple[str, ...] | None) -> Runner:
+    import importlib
+
+    try:  # LiteRT, TFLite's successor, when installed; else TensorFlow's own interpreter
+        interpreter_class = importlib.import_module("ai_edge_litert.interpreter").Interpreter
+    except ImportError:
+        import tensorflow as tf
+
+        interpreter_class = tf.lite.Interpreter
+    try:
+        with warnings.catch_warnings():  # its deprecation notice: LiteRT is used when installed
+            warnings.simplefilter("ignore", UserWarning)
+            interpreter = interpreter_class(model_path=str(path))
+    except (ValueError, RuntimeError) as exc:
+        raise InvalidModelError(f"{path} is not a valid TFLite model: {exc}") from exc
+    (detail,) = interpreter.get_input_details()[:1]
+    output = interpreter.get_output_details()[0]
+    state = {"batch": -1}
+
+    def call(x: np.ndarray) -> np.ndarray:
+        if state["batch"] != len(x):
+            interpreter.resize_tensor_input(detail["index"], [len(x), *x.shape[1:]])
+            interpreter.allocate_tensors()
+            state["batch"] = len(x)
+        scale, zero = detail.get("quantization", (0.0, 0))
+        data = x if not scale else np.round(x / scale + zero)
+        interpreter.set_tensor(detail["index"], data.astype(detail["dtype"]))
+        interpreter.invoke()
+        result = interpreter.get_tensor(output["index"]).astype("float32")
+        out_scale, out_zero = output.get("quantization", (0.0, 0))
+        return np.asarray((result - out_zero) * out_scale if out_scale else result)
+
+    shape = detail.get("shape_signature", detail["shape"])
+    return Runner(str(path), "tflite", _shape(shape), call, labels)
+
+
+def _onnx_runner(path: Path, labels: tuple[str, ...] | None) -> Runner:
+    import importlib
+
+    try:
+        onnxruntime = importlib.import_module("onnxruntime")
+    except ImportError:
+        raise MissingDependencyError(
+            f"{path} is an ONNX model; running it needs onnxruntime: pip install onnxruntime",
+            source=str(path),
+        ) from None
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (first,) = session.get_inputs()[:1]
+
+    def call(x: np.ndarray) -> np.ndarray:
+        return np.asarray(session.run(None, {first.name: x})[0])
+
+    dims = [d if isinstance(d, int) else None for d in first.shape]
+    return Runner(str(path), "onnx", _shape(dims), call, labels)
