@@ -52,6 +52,7 @@ from urllib.parse import urljoin
 from zoo.download.archive import extract
 from zoo.download.cache import Cache, Partial, url_key, url_suffix
 from zoo.download.filelocks import ArtifactLock, LockUnavailable
+from zoo.download.guard import PeerGuard, guarded_session
 from zoo.download.pins import Target, hashes_required, require_pins
 from zoo.download.pins import target as target_for
 from zoo.download.progress import ProgressBar, progress_enabled
@@ -348,11 +349,9 @@ class _Retry(Exception):
 def _session() -> requests.Session:
     import http.cookiejar
 
-    import requests
-
     import zoo
 
-    session = requests.Session()
+    session = guarded_session(PeerGuard())  # every connection's address is checked (F27)
     # Artifacts need no cookies; refusing them all means none can follow a redirect.
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     session.headers["User-Agent"] = f"tfzoo/{zoo.__version__}"
