@@ -42,6 +42,7 @@ import os
 import random
 import re
 import shutil
+import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ from zoo.download.archive import extract
 from zoo.download.cache import Cache, Partial, url_key, url_suffix
 from zoo.download.filelocks import ArtifactLock, LockUnavailable
 from zoo.download.guard import PeerGuard, guarded_session
+from zoo.download.limits import Budget
 from zoo.download.pins import Target, hashes_required, require_pins
 from zoo.download.pins import target as target_for
 from zoo.download.progress import ProgressBar, progress_enabled
@@ -308,7 +310,8 @@ def _obtain(t: Target, options: _Options, max_age: float | None) -> tuple[Path, 
         if hit is not None:
             return hit
         part = cache.partial(t.url)
-        digest, size, info = _download(t.url, part, options, label=t.name or t.url)
+        budget = Budget(t.url, pinned_size=t.size)  # one deadline for the whole fetch (F28)
+        digest, size, info = _download(t, part, options, budget)
         try:
             if t.pin is not None and digest != t.pin:
                 raise IntegrityError(
@@ -360,13 +363,21 @@ def _session() -> requests.Session:
 
 
 def _open(
-    session: requests.Session, url: str, headers: dict[str, str], options: _Options
+    session: requests.Session,
+    url: str,
+    headers: dict[str, str],
+    options: _Options,
+    budget: Budget,
 ) -> requests.Response:
     """GET ``url``, following at most MAX_REDIRECTS redirects that the policy allows."""
     current, headers = url, dict(headers)
     for hop in range(MAX_REDIRECTS + 1):
         response = session.get(
-            current, headers=headers, stream=True, timeout=options.timeout, allow_redirects=False
+            current,
+            headers=headers,
+            stream=True,
+            timeout=budget.timeout(options.timeout),
+            allow_redirects=False,
         )
         if not response.is_redirect:
             return response
@@ -418,10 +429,39 @@ def _chunks(response: requests.Response) -> Iterator[bytes]:
         yield chunk
 
 
+def _no_network(url: str, exc: BaseException, t: Target) -> FetchError:
+    """A short error for a connection that could not be made (not urllib3's 400 characters)."""
+    from urllib.parse import urlsplit
+
+    reason, todo = "the connection failed", [exc]
+    while todo:
+        e = todo.pop(0)
+        if isinstance(e, socket.gaierror):
+            reason = "the host name does not resolve"
+            break
+        if isinstance(e, TimeoutError):
+            reason = "the connection timed out"
+            break
+        if isinstance(e, OSError) and e.strerror:
+            reason = e.strerror.lower()
+            break
+        todo += [x for x in (e.__cause__, e.__context__, getattr(e, "reason", None)) if x]
+        todo += [a for a in e.args if isinstance(a, BaseException)]
+    host = urlsplit(url).netloc
+    model = t.name or "NAME"
+    todo_text = (
+        f"pass weights=None, a local weights file, or prefetch with `zoo fetch {model}`"
+        if t.kind == "weights"
+        else f"prefetch it while online with `zoo fetch {model}` (then ZOO_OFFLINE=1 uses it)"
+    )
+    return FetchError(f"no network: cannot reach {host} ({reason}); {todo_text}", url=url)
+
+
 def _download(
-    url: str, path: Path, options: _Options, *, label: str
+    t: Target, path: Path, options: _Options, budget: Budget
 ) -> tuple[str, int, dict[str, Any]]:
-    """Download ``url`` into ``path`` with retries and resume; (sha256, size, info)."""
+    """Download ``t.url`` into ``path`` with retries and resume; (sha256, size, info)."""
+    url, label = t.url, t.name or t.url
     partial = Partial(path, url)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial.resume()
@@ -435,7 +475,8 @@ def _download(
         with bar:
             while True:
                 try:
-                    info = _attempt(session, partial, options, bar)
+                    budget.check()
+                    info = _attempt(session, partial, options, bar, budget, t)
                     partial.close()
                     partial.meta.unlink(missing_ok=True)
                     return partial.digest.hexdigest(), partial.offset, info
@@ -446,8 +487,10 @@ def _download(
                     attempt += 1
                     if attempt > RETRIES:
                         raise worst.final from retry
+                    budget.check()  # the deadline and the rate span every attempt
                     delay = min(BACKOFF * 2 ** (attempt - 1), 10.0) * random.uniform(1.0, 1.2)
-                    time.sleep(max(delay, min(retry.retry_after or 0.0, 30.0)))
+                    delay = max(delay, min(retry.retry_after or 0.0, 30.0))
+                    time.sleep(min(delay, budget.left()))
     except BaseException:
         partial.restart()
         raise
@@ -456,7 +499,12 @@ def _download(
 
 
 def _attempt(
-    session: requests.Session, partial: Partial, options: _Options, bar: ProgressBar
+    session: requests.Session,
+    partial: Partial,
+    options: _Options,
+    bar: ProgressBar,
+    budget: Budget,
+    t: Target,
 ) -> dict[str, Any]:
     """One GET of the rest of the file; raises _Retry for failures worth another try."""
     import requests
@@ -469,7 +517,11 @@ def _attempt(
         if partial.validator:
             headers["If-Range"] = partial.validator
     try:
-        response = _open(session, url, headers, options)
+        response = _open(session, url, headers, options, budget)
+    except requests.ConnectionError as exc:
+        if isinstance(exc, requests.ConnectTimeout) or not isinstance(exc, requests.Timeout):
+            raise _Retry(_no_network(url, exc, t)) from exc
+        raise _Retry(FetchError(f"could not fetch {url}: {exc}", url=url)) from exc
     except requests.RequestException as exc:
         raise _Retry(FetchError(f"could not fetch {url}: {exc}", url=url)) from exc
     with response:
@@ -500,12 +552,21 @@ def _attempt(
         partial.remember(validator or response.headers.get("Last-Modified"))
         bar.restart(total, partial.offset)
         encoded = response.headers.get("Content-Encoding", "identity") != "identity"
+        if encoded:
+            # decoded offsets are no Range offsets: an encoded body is never resumed
+            partial.restart()
+            bar.restart(None, 0)
+        else:
+            budget.expect(total)  # an announced size above the cap: refused unread
         partial.open()
         try:
             for chunk in _chunks(response):
                 partial.append(chunk)
                 bar.advance(len(chunk))
+                budget.advance(len(chunk), partial.offset)  # decoded bytes count (F28)
         except (requests.RequestException, urllib3.exceptions.HTTPError, ConnectionError) as exc:
+            if encoded:
+                partial.restart()
             raise _Retry(_short_body(url, partial.offset, total, exc)) from exc
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
@@ -520,6 +581,10 @@ def _attempt(
             partial.close()
         if total is not None and partial.offset != total and not encoded:
             raise _Retry(_short_body(url, partial.offset, total, None))
+        wire = response.raw.tell() if encoded else None  # bytes as sent, before decoding
+        if total is not None and wire is not None and wire != total:
+            partial.restart()
+            raise _Retry(_short_body(url, wire, total, None))
     info: dict[str, Any] = {}
     if validator:
         info["etag"] = validator

@@ -106,7 +106,7 @@ def _connection_classes(guard: PeerGuard) -> tuple[type[Any], type[Any]]:
                 continue
             sys.audit("http.client.connect", self, self.host, self.port)
             return sock
-        raise NewConnectionError(self, f"Failed to establish a new connection: {last}")
+        raise NewConnectionError(self, f"Failed to establish a new connection: {last}") from last
 
     guarded_http = type("GuardedHTTPConnection", (HTTPConnection,), {"_new_conn": new_conn})
     guarded_https = type("GuardedHTTPSConnection", (HTTPSConnection,), {"_new_conn": new_conn})
