@@ -429,6 +429,17 @@ def _chunks(response: requests.Response) -> Iterator[bytes]:
         yield chunk
 
 
+def _disk_error(url: str, where: Path, exc: OSError) -> FetchError:
+    """A FetchError for a file-system failure while storing a download (F29)."""
+    if exc.errno == errno.ENOSPC:
+        return FetchError(
+            f"no space left on the device while downloading {url} into {where}; free some "
+            "space (or point ZOO_HOME elsewhere) and retry",
+            url=url,
+        )
+    return FetchError(f"cannot store the download of {url} in {where}: {exc}", url=url)
+
+
 def _no_network(url: str, exc: BaseException, t: Target) -> FetchError:
     """A short error for a connection that could not be made (not urllib3's 400 characters)."""
     from urllib.parse import urlsplit
@@ -558,27 +569,21 @@ def _attempt(
             bar.restart(None, 0)
         else:
             budget.expect(total)  # an announced size above the cap: refused unread
-        partial.open()
         try:
-            for chunk in _chunks(response):
-                partial.append(chunk)
-                bar.advance(len(chunk))
-                budget.advance(len(chunk), partial.offset)  # decoded bytes count (F28)
+            partial.open()
+            try:
+                for chunk in _chunks(response):
+                    partial.append(chunk)
+                    bar.advance(len(chunk))
+                    budget.advance(len(chunk), partial.offset)  # decoded bytes count (F28)
+            finally:
+                partial.close()  # the final flush may be the write that finds the disk full
         except (requests.RequestException, urllib3.exceptions.HTTPError, ConnectionError) as exc:
             if encoded:
                 partial.restart()
             raise _Retry(_short_body(url, partial.offset, total, exc)) from exc
         except OSError as exc:
-            if exc.errno == errno.ENOSPC:
-                raise FetchError(
-                    f"no space left on the device while downloading {url} into "
-                    f"{partial.path.parent}; free some space (or point ZOO_HOME elsewhere) "
-                    "and retry",
-                    url=url,
-                ) from exc
-            raise
-        finally:
-            partial.close()
+            raise _disk_error(url, partial.path.parent, exc) from exc
         if total is not None and partial.offset != total and not encoded:
             raise _Retry(_short_body(url, partial.offset, total, None))
         wire = response.raw.tell() if encoded else None  # bytes as sent, before decoding
