@@ -54,6 +54,7 @@ from zoo.download.archive import extract
 from zoo.download.cache import Cache, Partial, url_key, url_suffix
 from zoo.download.filelocks import ArtifactLock, LockUnavailable
 from zoo.download.guard import PeerGuard, guarded_session
+from zoo.download.leftovers import clean_stale
 from zoo.download.limits import Budget
 from zoo.download.pins import Target, hashes_required, require_pins
 from zoo.download.pins import target as target_for
@@ -101,6 +102,7 @@ def is_offline() -> bool:
 
 
 _caches: dict[Path, Cache] = {}
+_cleaned: set[Path] = set()
 
 
 def _cache() -> Cache:
@@ -108,6 +110,13 @@ def _cache() -> Cache:
     if root not in _caches:
         _caches[root] = Cache(root)
     return _caches[root]
+
+
+def _clean_once(cache: Cache) -> None:
+    """Before this process's first download: remove what killed processes left (F33)."""
+    if cache.root not in _cleaned:
+        _cleaned.add(cache.root)
+        clean_stale(cache.root)
 
 
 # -- the public functions ---------------------------------------------------------------------
@@ -227,6 +236,7 @@ def fetch_archive(
     options = _Options(allow_http, progress, dict(headers or {}), timeout or TIMEOUT)
     archive, digest = _obtain(target, options, None)
     dest = cache.extracted(digest)
+    _clean_once(cache)
     with _locked(cache, f"extract-{digest}", str(archive)):
         if cache.extracted_ok(digest):
             return dest
@@ -305,6 +315,7 @@ def _obtain(t: Target, options: _Options, max_age: float | None) -> tuple[Path, 
             "unset ZOO_OFFLINE",
             url=t.url,
         )
+    _clean_once(cache)
     with _locked(cache, url_key(t.url), t.url):
         hit = _cached(cache, t, max_age)  # another process may have fetched it meanwhile
         if hit is not None:
