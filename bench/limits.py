@@ -58,9 +58,8 @@ def extraction(root: Path) -> None:
         shutil.rmtree(out, ignore_errors=True)
         start = time.perf_counter()
         extract(archive, out)
-        print(
-            f"extract {archive.stat().st_size >> 20} MiB .tar.gz: {time.perf_counter() - start:.2f} s"
-        )
+        took = time.perf_counter() - start
+        print(f"extract {archive.stat().st_size >> 20} MiB .tar.gz: {took:.2f} s")
 
 
 def main() -> None:
