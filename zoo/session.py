@@ -266,6 +266,8 @@ def apply_overrides(spec: ModelSpec, provider: Provider, overrides: Mapping[str,
         **{name: f.check for name, f in OVERRIDES.items()},
         "input_shape": lambda v: check_input_shape(v, channels=channels),  # (h, w) keeps C
     }
+    if spec.options.get("trust") and not overrides.get("trust"):
+        _check_trust_origin(spec)
     changes: dict[str, Any] = {}
     options = dict(spec.options)
     for key, value in overrides.items():
@@ -277,6 +279,23 @@ def apply_overrides(spec: ModelSpec, provider: Provider, overrides: Mapping[str,
         except ValueError as exc:
             raise InvalidOptionError(f"the override {key}={value!r} is invalid: {exc}") from None
     return spec.replace(**changes, options=options)
+
+
+def _check_trust_origin(spec: ModelSpec) -> None:
+    """Only the user's own files, plugins or a pinned registry may set ``trust`` (F19)."""
+    from zoo.download.pins import unpinned_remote_registry
+    from zoo.errors import UntrustedModelError
+
+    url = unpinned_remote_registry(spec.origin)
+    if url is not None:
+        raise UntrustedModelError(
+            f"{spec.name!r} comes from the unpinned remote registry {url}, which sets "
+            "'trust: true'; a registry that can change under you cannot vouch for a program. "
+            "Pin the registry (#sha256=... in ZOO_REGISTRY, or `zoo lock`), or pass trust=True "
+            "yourself",
+            provider=spec.provider,
+            source=spec.source,
+        )
 
 
 def _adhoc_name(source: str) -> str:

@@ -41,8 +41,13 @@ __all__ = [
     "Setting",
     "block_plugins",
     "debug",
+    "fetch_deadline",
+    "fetch_min_rate",
+    "fetch_rate_window",
+    "is_set",
     "load_plugins",
     "lock_timeout",
+    "max_download_bytes",
     "max_extract_bytes",
     "max_extract_members",
     "offline",
@@ -168,6 +173,38 @@ SETTINGS: Mapping[str, Setting] = _table(
         "cap on the number of members of one archive",
         "zoo.download.archive",
         "100000",
+    ),
+    Setting(
+        "ZOO_FETCH_DEADLINE",
+        "seconds",
+        7200.0,
+        "seconds one whole fetch may take, retries included (slow or endless servers stop)",
+        "zoo.download.limits",
+        "7200",
+    ),
+    Setting(
+        "ZOO_FETCH_MIN_RATE",
+        "int",
+        1024,
+        "bytes per second a fetch must average over the rate window; 0 turns the check off",
+        "zoo.download.limits",
+        "1024",
+    ),
+    Setting(
+        "ZOO_FETCH_RATE_WINDOW",
+        "seconds",
+        30.0,
+        "seconds the minimum rate is averaged over",
+        "zoo.download.limits",
+        "30",
+    ),
+    Setting(
+        "ZOO_MAX_DOWNLOAD_BYTES",
+        "int",
+        32 * 1024**3,
+        "cap on one downloaded file's decoded bytes when no zoo.lock size pins it",
+        "zoo.download.limits",
+        "34359738368 (32 GiB)",
     ),
     Setting(
         "ZOO_TRUST_PUBLISHERS",
@@ -376,6 +413,32 @@ def packaged_registry() -> Path:
     here = Path(__file__).resolve().parent
     inside = here / "registry.yaml"
     return inside if inside.is_file() else here.parent / "registry.yaml"
+
+
+def fetch_deadline() -> float:
+    """``ZOO_FETCH_DEADLINE``: seconds for one whole fetch, retries included."""
+    return max(float(value("ZOO_FETCH_DEADLINE")), 0.001)
+
+
+def fetch_min_rate() -> float:
+    """``ZOO_FETCH_MIN_RATE``: bytes per second a fetch must average (0: no check)."""
+    return float(value("ZOO_FETCH_MIN_RATE"))
+
+
+def fetch_rate_window() -> float:
+    """``ZOO_FETCH_RATE_WINDOW``: seconds the minimum rate is averaged over."""
+    return max(float(value("ZOO_FETCH_RATE_WINDOW")), 0.001)
+
+
+def max_download_bytes() -> int:
+    """``ZOO_MAX_DOWNLOAD_BYTES``: cap on one downloaded file, decoded."""
+    return max(int(value("ZOO_MAX_DOWNLOAD_BYTES")), 1)
+
+
+def is_set(name: str) -> bool:
+    """Whether the user set variable ``name`` (to something not blank): defaults may then
+    adapt, as the extraction cap does to the free disk space only when it is not set."""
+    return bool(os.environ.get(name, "").strip())
 
 
 def trust_store() -> Path:

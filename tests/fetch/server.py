@@ -1,7 +1,7 @@
 """A real HTTP server on 127.0.0.x for the download tests, with faults on demand.
 
 Each route serves bytes and can misbehave: drop the connection mid-body, ignore ``Range``,
-lie about ``Content-Length``, redirect, stall, throttle. Every request's headers are
+lie about ``Content-Length``, redirect, stall, throttle, never end. Every request's headers are
 recorded, so tests can assert what the client sent (Range, credentials, ...).
 """
 
@@ -32,6 +32,7 @@ class Route:
     stall: float = 0.0  # seconds to wait before answering
     etag: str | None = '"v1"'
     headers: dict[str, str] = field(default_factory=dict)
+    endless: bool = False  # no Content-Length; repeat ``body`` until the client goes away
 
 
 @dataclass
@@ -63,6 +64,9 @@ class _Handler(BaseHTTPRequestHandler):
             status = route.status if route.status in (301, 302, 303, 307, 308) else 302
             self._send(status, b"", {"Location": route.location, **route.headers})
             return
+        if route.endless:
+            self._endless(route)
+            return
         body, status, extra = route.body, route.status, dict(route.headers)
         if route.etag:
             extra["ETag"] = route.etag
@@ -77,6 +81,23 @@ class _Handler(BaseHTTPRequestHandler):
             extra["Content-Range"] = f"bytes {start}-{len(body) - 1}/{len(body)}"
             body, status = body[start:], 206
         self._send(status, body, extra, route)
+
+    def _endless(self, route: Route) -> None:
+        """A body delimited by the connection's close, which never comes."""
+        self.send_response(200)
+        for key, value in route.headers.items():
+            self.send_header(key, value)
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.close_connection = True
+        try:
+            while True:
+                self.wfile.write(route.body)
+                if route.rate is not None:
+                    self.wfile.flush()
+                    time.sleep(len(route.body) / route.rate)
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            return
 
     def _send(
         self, status: int, body: bytes, headers: dict[str, str], route: Route | None = None

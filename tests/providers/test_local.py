@@ -127,7 +127,10 @@ def test_model_on_an_exported_backbone_saves_and_exports(
     model = zoo.create(str(trained["paths"]["export"]), 3)
     x = trained["probe"] * 255.0
     model.save(tmp_path / "head.keras")
-    again = zoo.load_backbone(str(tmp_path / "head.keras"))  # safety scan knows zoo's layers
+    # the file names the SavedModel directory it runs: only the caller may vouch for it (F25)
+    with pytest.raises(UntrustedModelError, match="embeds a SavedModelFeatures"):
+        zoo.load_backbone(str(tmp_path / "head.keras"))
+    again = zoo.load_backbone(str(tmp_path / "head.keras"), trust=True)
     assert again.num_classes == 3 and again.model is not None
     np.testing.assert_allclose(np.asarray(again.model(x)), np.asarray(model(x)), atol=1e-6)
     model.export(str(tmp_path / "head_export"), verbose=False)

@@ -125,11 +125,12 @@ def test_tfhub_cache_dir_is_filled_and_reused(
     cached = hub_cache_dir(hub_model.url)
     assert cached is not None and (cached / "saved_model.pb").is_file()
     assert (cached.parent / f"{cached.name}.descriptor.txt").read_text().startswith("Module: ")
-    # a cache filled by tensorflow_hub (or a colleague) is used with no request at all
+    # a cache filled by tensorflow_hub (or a colleague) is used with no request at all,
+    # when the caller trusts it (F26: the rules of a download; see test_tfhub_cache.py)
     offline = hub_server.base + "/not/served/1"
     shutil.copytree(hub_model.directory, hub_cache_dir(offline))  # type: ignore[arg-type]
     before = len(hub_server.requests)
-    assert zoo.load_backbone(offline).feature_dim == HUB_FEATURE_DIM
+    assert zoo.load_backbone(offline, trust=True).feature_dim == HUB_FEATURE_DIM
     assert len(hub_server.requests) == before
 
 

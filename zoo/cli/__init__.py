@@ -11,7 +11,7 @@ from __future__ import annotations
 from zoo.cli._app import main
 
 # Importing a command module registers its commands on `main`.
-from zoo.cli import catalog, compare, demo, doctor, download  # noqa: F401  isort: skip
+from zoo.cli import cache, catalog, compare, demo, doctor, download  # noqa: F401  isort: skip
 from zoo.cli import evaluate, predict, publish, train, trust  # noqa: F401  isort: skip
 
 __all__ = ["main"]

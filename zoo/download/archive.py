@@ -7,8 +7,13 @@ is a whitelist, not a filter:
   are refused (a link is refused even when it points inside: ``link -> .`` then
   ``link/../x`` escapes in two innocent-looking steps);
 - every name is relative, has no ``..`` part and stays inside the destination;
-- the total bytes written and the number of members are capped; bytes are counted while
-  they are written (headers are checked too, but never trusted alone);
+- a first pass reads every header before anything is written (F29): the member
+  count, the declared sizes (against the cap and the free disk space), name lengths and the
+  tree's shape (a file that is also a directory, a member twice) are refused up front;
+- the total bytes written are counted again while they are written (headers are never
+  trusted alone); the default cap is the free space of the disk, at most 32 GiB;
+- every file-system error is an :class:`~zoo.errors.ArchiveError` naming the member (or a
+  FetchError for a full disk), never a raw ``OSError``;
 - everything lands in a temp directory beside the destination, renamed into place only when
   complete; on any failure the temp directory is removed.
 
@@ -30,7 +35,7 @@ import tarfile
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import IO, BinaryIO, cast
@@ -46,6 +51,8 @@ MAX_BYTES: int = settings.SETTINGS["ZOO_MAX_EXTRACT_BYTES"].default
 MAX_MEMBERS: int = settings.SETTINGS["ZOO_MAX_EXTRACT_MEMBERS"].default
 
 _CHUNK = 1 << 20
+_NAME_MAX = 255  # bytes in one path component (ext4, xfs, apfs, ntfs)
+_PATH_MAX = 4000  # bytes in a whole path, under Linux's 4096 with room for the cache root
 _SPECIAL_BITS = stat.S_ISUID | stat.S_ISGID | stat.S_ISVTX
 
 
@@ -91,13 +98,17 @@ def extract(
     limit = max_bytes if max_bytes is not None else settings.max_extract_bytes()
     count_cap = max_members if max_members is not None else settings.max_extract_members()
     dest.parent.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(dest.parent).free
+    if max_bytes is None and not settings.is_set("ZOO_MAX_EXTRACT_BYTES"):
+        limit = min(limit, free)
+    is_zip = zipfile.is_zipfile(archive)
+    walk = _walk_zip if is_zip else _walk_tar
+    plan = _Plan(archive, dest, limit, count_cap, free)
+    (_walk_zip if is_zip else _scan_tar)(archive, plan.add)  # every header, nothing written
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}.extract-"))
     try:
         writer = _Writer(tmp, archive, limit, count_cap)
-        if zipfile.is_zipfile(archive):
-            _extract_zip(archive, writer)
-        else:
-            _extract_tar(archive, writer)
+        walk(archive, writer.write)
         os.replace(tmp, dest)
         return ExtractStats(files=writer.files, bytes=writer.written)
     except OSError as exc:
@@ -106,10 +117,62 @@ def extract(
                 f"no space left on the device while extracting {archive} into {dest}; free "
                 "some space (or point ZOO_HOME elsewhere) and retry"
             ) from exc
-        raise
+        raise ArchiveError(f"cannot extract {archive} into {dest}: {exc}") from exc
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+class _Plan:
+    """The first pass: counts, declared sizes, names and the tree's shape, nothing written."""
+
+    def __init__(self, archive: Path, dest: Path, limit: int, count_cap: int, free: int) -> None:
+        self.archive, self.limit, self.count_cap, self.free = archive, limit, count_cap, free
+        self.base = len(os.fsencode(dest.parent)) + len(dest.name) + 20  # + ".extract-xxxx"
+        self.members = 0
+        self.declared = 0
+        self.files: set[tuple[str, ...]] = set()
+        self.dirs: set[tuple[str, ...]] = set()
+
+    def fail(self, member: str, why: str) -> ArchiveError:
+        return ArchiveError(f"{self.archive}: refusing member {member[:120]!r}: {why}")
+
+    def add(self, member: _Member, source: object = None) -> None:
+        self.members += 1
+        if self.members > self.count_cap:
+            raise ArchiveError(
+                f"{self.archive} has more than {self.count_cap} members; refused before "
+                "extracting anything (raise ZOO_MAX_EXTRACT_MEMBERS if you trust it)"
+            )
+        self.declared += member.size
+        if self.declared > self.free:
+            raise ArchiveError(
+                f"{self.archive} declares at least {self.declared} bytes, more than the "
+                f"{self.free} bytes free on the disk; refused before extracting anything"
+            )
+        if self.declared > self.limit:
+            raise ArchiveError(
+                f"{self.archive} expands to more than {self.limit} bytes (its headers declare "
+                f"at least {self.declared}); refused before extracting anything. Raise "
+                "ZOO_MAX_EXTRACT_BYTES if you trust it"
+            )
+        encoded = [os.fsencode(p) for p in member.parts]
+        if any(len(p) > _NAME_MAX for p in encoded):
+            raise self.fail(member.name, f"a path component longer than {_NAME_MAX} bytes")
+        if self.base + sum(len(p) + 1 for p in encoded) > _PATH_MAX:
+            raise self.fail(member.name, f"its path is longer than {_PATH_MAX} bytes")
+        parts = member.parts
+        for i in range(1, len(parts)):
+            if parts[:i] in self.files:
+                raise self.fail(member.name, f"{'/'.join(parts[:i])!r} is a file in the archive")
+        if member.is_dir:
+            if parts in self.files:
+                raise self.fail(member.name, "it is both a file and a directory")
+            self.dirs.add(parts)
+            return
+        if parts in self.files or parts in self.dirs:
+            raise self.fail(member.name, "it appears twice in the archive")
+        self.files.add(parts)
 
 
 class _Writer:
@@ -151,6 +214,18 @@ class _Writer:
             f"{self.archive} expands to more than {self.limit} bytes (at least {size}); "
             "stopped before the disk fills. Raise ZOO_MAX_EXTRACT_BYTES if you trust it"
         )
+
+    def write(self, member: _Member, source: IO[bytes] | None) -> None:
+        """Create one member; a file-system error names it (ENOSPC goes up as it is)."""
+        try:
+            if source is None:
+                self.directory(member)
+            else:
+                self.file(member, source)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise
+            raise self.fail(member.name[:120], f"it cannot be written ({exc.strerror})") from exc
 
     def directory(self, member: _Member) -> None:
         target = self.admit(member)
@@ -249,19 +324,39 @@ def _decompressed(archive: Path) -> BinaryIO:
     return archive.open("rb")
 
 
-def _extract_tar(archive: Path, writer: _Writer) -> None:
+_Visit = Callable[[_Member, IO[bytes] | None], None]
+
+
+def _scan_tar(archive: Path, visit: _Visit) -> None:
+    """The header pass over a tar: members without their data (tarfile's own decompressor,
+    about 1.5x faster than gzip.open here; the writing pass checks the CRC)."""
     try:
-        # Stream mode: one sequential pass, so a .tar.gz is decompressed once.
+        with tarfile.open(str(archive), mode="r|*", bufsize=_CHUNK) as tf:
+            for _info, member in _tar_members(tf, archive):
+                visit(member, None)
+    except (tarfile.TarError, EOFError, zlib.error, OSError, lzma.LZMAError) as exc:
+        if isinstance(exc, OSError) and not isinstance(exc, gzip.BadGzipFile) and exc.errno:
+            raise
+        raise ArchiveError(
+            f"{archive} is not a valid archive (.tar, .tar.gz or .zip): {exc}. "
+            "The download may be truncated or damaged; delete it from the cache and retry"
+        ) from exc
+
+
+def _walk_tar(archive: Path, visit: _Visit) -> None:
+    """Call ``visit(member, data or None)`` for each member of a tar, in order."""
+    try:
+        # Stream mode: one sequential pass per walk.
         with _decompressed(archive) as stream:
             with tarfile.open(fileobj=stream, mode="r|", bufsize=_CHUNK) as tf:
                 for info, member in _tar_members(tf, archive):
                     if member.is_dir:
-                        writer.directory(member)
+                        visit(member, None)
                         continue
                     source = tf.extractfile(info)
                     if source is None:  # pragma: no cover - isreg() members always have data
                         raise ArchiveError(f"{archive}: member {info.name!r} has no data")
-                    writer.file(member, source)
+                    visit(member, source)
             # Read to the end so that the decompressor checks its CRC: a corrupted byte
             # inside a member would otherwise go unnoticed.
             while stream.read(_CHUNK):
@@ -275,7 +370,12 @@ def _extract_tar(archive: Path, writer: _Writer) -> None:
         ) from exc
 
 
-def _extract_zip(archive: Path, writer: _Writer) -> None:
+def _walk_zip(archive: Path, visit: _Visit) -> None:
+    """Call ``visit(member, data or None)`` for each member of a zip, in order."""
+
+    def fail(member: str, why: str) -> ArchiveError:
+        return ArchiveError(f"{archive}: refusing member {member[:120]!r}: {why}")
+
     try:
         with zipfile.ZipFile(archive) as zf:
             for info in zf.infolist():
@@ -284,21 +384,21 @@ def _extract_zip(archive: Path, writer: _Writer) -> None:
                 is_dir = info.is_dir()
                 if kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
                     what = "symbolic link" if stat.S_ISLNK(unix_mode) else "special file"
-                    raise writer.fail(info.filename, f"a {what} (only files and directories)")
+                    raise fail(info.filename, f"a {what} (only files and directories)")
                 if unix_mode & _SPECIAL_BITS:
-                    raise writer.fail(info.filename, f"setuid/setgid/sticky mode {oct(unix_mode)}")
+                    raise fail(info.filename, f"setuid/setgid/sticky mode {oct(unix_mode)}")
                 if info.flag_bits & 0x1:
-                    raise writer.fail(info.filename, "it is encrypted")
+                    raise fail(info.filename, "it is encrypted")
                 parts = _normalize(info.filename, archive)
                 member = _Member(
                     info.filename, parts, is_dir, 0 if is_dir else info.file_size,
                     bool(unix_mode & 0o100),
                 )  # fmt: skip
                 if is_dir:
-                    writer.directory(member)
+                    visit(member, None)
                 else:
                     with zf.open(info) as source:
-                        writer.file(member, source)
+                        visit(member, source)
     except (zipfile.BadZipFile, EOFError, zlib.error, NotImplementedError) as exc:
         raise ArchiveError(
             f"{archive} is not a valid archive (.tar, .tar.gz or .zip): {exc}"

@@ -303,6 +303,6 @@ class Partial:
         self.offset += len(chunk)
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        file, self._file = self._file, None
+        if file is not None:
+            file.close()  # may raise (a full disk at the final flush): closed either way

@@ -1,38 +1,15 @@
 """Every byte tfzoo takes from the network goes through here (built on ``requests``).
 
-The public interface (the rest of tfzoo calls only these):
-
-- :func:`fetch` — download a URL into the cache (or find it there); returns the file path.
-- :func:`fetch_archive` — fetch an archive and safely extract it; returns the directory.
-- :func:`cache_root` — where cached artifacts live (``ZOO_HOME/cache``).
-- :func:`require_pins` — refuse unpinned artifacts in require-hashes mode, all at once.
-
-What a fetch does (docs/security.md tells the why):
-
-1. **Pins.** The expected sha256 comes from the call (``sha256=``, a registry entry's or a
-   weights spec's ``sha256``), from a ``#sha256=<hex>`` URL fragment, or from ``./zoo.lock``;
-   two pins that disagree are an error. ``ZOO_REQUIRE_HASHES=1`` refuses an unpinned URL.
-2. **Cache.** A pinned file is looked up by its hash, an unpinned one through the index
-   (``zoo.download.cache``); a verified file costs one ``stat``. ``ZOO_OFFLINE=1`` stops here:
-   a miss
-   raises :class:`~zoo.errors.OfflineError` naming the artifact and ``zoo fetch NAME``.
-3. **Lock.** One process per artifact downloads (``zoo.download.filelocks``); the others wait
-and then
-   find it cached. A dead owner's lock is taken over.
-4. **Download.** Streamed into ``blobs/.<key>.part`` beside its final place, hashed while
-   streaming, size checked against Content-Length; a dropped connection is retried with
-   backoff and resumed with ``Range`` (``If-Range`` guards against a changed file; a server
-   answering 200 restarts the file). Every request has connect/read timeouts; redirects are
-   followed by hand under the policy of ``zoo.download.urls`` (same scheme, no link-local / metadata
-   / private targets, credentials dropped when the origin changes, at most 5 hops).
-5. **Verify, then rename** into ``blobs/<sha256><suffix>``; a mismatch names both hashes and
-   leaves the cache as it was (an older good copy included).
-
-Archives of kind ``"model"`` (SavedModels, Hub models: programs) are extracted only when
-pinned, locked or explicitly trusted (F19); extraction is ``zoo.download.archive.extract``.
-
-Environment: ``ZOO_HOME``, ``ZOO_OFFLINE``, ``ZOO_REQUIRE_HASHES``, ``ZOO_PROGRESS``,
-``ZOO_LOCK_TIMEOUT``, ``ZOO_MAX_EXTRACT_BYTES``, ``ZOO_MAX_EXTRACT_MEMBERS``.
+:func:`fetch` downloads a URL into the cache (or finds it there) and returns the file;
+:func:`fetch_archive` also extracts it safely and returns the directory. A fetch: resolves
+the URL's pin (call, ``#sha256=`` fragment, ``./zoo.lock``; ``zoo.download.pins``), looks in
+the cache (``zoo.download.cache``; ``ZOO_OFFLINE=1`` stops there), takes the artifact's lock
+(``zoo.download.filelocks``), streams into ``blobs/.<key>.part`` with hashing, Range resume,
+retries and the redirect policy of ``zoo.download.urls`` within one budget
+(``zoo.download.limits``), then verifies and renames. Model archives (programs) are
+extracted only when pinned, locked or vouched for (F19, ``zoo.download.trust``).
+docs/architecture.md ("Downloads") and docs/security.md tell the whole story; the
+settings read are in docs/settings.md.
 """
 
 from __future__ import annotations
@@ -43,6 +20,7 @@ import os
 import random
 import re
 import shutil
+import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -54,6 +32,9 @@ from zoo import settings
 from zoo.download.archive import extract
 from zoo.download.cache import Cache, Partial, url_key, url_suffix
 from zoo.download.filelocks import ArtifactLock, LockUnavailable
+from zoo.download.guard import PeerGuard, guarded_session
+from zoo.download.leftovers import clean_stale
+from zoo.download.limits import Budget
 from zoo.download.pins import Target, hashes_required, require_pins
 from zoo.download.pins import target as target_for
 from zoo.download.progress import ProgressBar, progress_enabled
@@ -100,6 +81,7 @@ def is_offline() -> bool:
 
 
 _caches: dict[Path, Cache] = {}
+_cleaned: set[Path] = set()
 
 
 def _cache() -> Cache:
@@ -107,6 +89,13 @@ def _cache() -> Cache:
     if root not in _caches:
         _caches[root] = Cache(root)
     return _caches[root]
+
+
+def _clean_once(cache: Cache) -> None:
+    """Before this process's first download: remove what killed processes left (F33)."""
+    if cache.root not in _cleaned:
+        _cleaned.add(cache.root)
+        clean_stale(cache.root)
 
 
 # -- the public functions ---------------------------------------------------------------------
@@ -235,6 +224,7 @@ def fetch_archive(
     with first_use.checking() if first_use is not None else contextlib.nullcontext():
         archive, digest = _obtain(target, options, None)
     dest = cache.extracted(digest)
+    _clean_once(cache)
     with _locked(cache, f"extract-{digest}", str(archive)):
         if not cache.extracted_ok(digest):
             if dest.exists():  # damaged, or extracted by a version that kept no record
@@ -314,12 +304,14 @@ def _obtain(t: Target, options: _Options, max_age: float | None) -> tuple[Path, 
             "unset ZOO_OFFLINE",
             url=t.url,
         )
+    _clean_once(cache)
     with _locked(cache, url_key(t.url), t.url):
         hit = _cached(cache, t, max_age)  # another process may have fetched it meanwhile
         if hit is not None:
             return hit
         part = cache.partial(t.url)
-        digest, size, info = _download(t.url, part, options, label=t.name or t.url)
+        budget = Budget(t.url, pinned_size=t.size)  # one deadline for the whole fetch (F28)
+        digest, size, info = _download(t, part, options, budget)
         try:
             if t.pin is not None and digest != t.pin:
                 raise IntegrityError(
@@ -360,11 +352,9 @@ class _Retry(Exception):
 def _session() -> requests.Session:
     import http.cookiejar
 
-    import requests
-
     from zoo._version import __version__
 
-    session = requests.Session()
+    session = guarded_session(PeerGuard())  # every connection's address is checked (F27)
     # Artifacts need no cookies; refusing them all means none can follow a redirect.
     session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
     session.headers["User-Agent"] = f"tfzoo/{__version__}"
@@ -373,13 +363,21 @@ def _session() -> requests.Session:
 
 
 def _open(
-    session: requests.Session, url: str, headers: dict[str, str], options: _Options
+    session: requests.Session,
+    url: str,
+    headers: dict[str, str],
+    options: _Options,
+    budget: Budget,
 ) -> requests.Response:
     """GET ``url``, following at most MAX_REDIRECTS redirects that the policy allows."""
     current, headers = url, dict(headers)
     for hop in range(MAX_REDIRECTS + 1):
         response = session.get(
-            current, headers=headers, stream=True, timeout=options.timeout, allow_redirects=False
+            current,
+            headers=headers,
+            stream=True,
+            timeout=budget.timeout(options.timeout),
+            allow_redirects=False,
         )
         if not response.is_redirect:
             return response
@@ -431,10 +429,50 @@ def _chunks(response: requests.Response) -> Iterator[bytes]:
         yield chunk
 
 
+def _disk_error(url: str, where: Path, exc: OSError) -> FetchError:
+    """A FetchError for a file-system failure while storing a download (F29)."""
+    if exc.errno == errno.ENOSPC:
+        return FetchError(
+            f"no space left on the device while downloading {url} into {where}; free some "
+            "space (or point ZOO_HOME elsewhere) and retry",
+            url=url,
+        )
+    return FetchError(f"cannot store the download of {url} in {where}: {exc}", url=url)
+
+
+def _no_network(url: str, exc: BaseException, t: Target) -> FetchError:
+    """A short error for a connection that could not be made (not urllib3's 400 characters)."""
+    from urllib.parse import urlsplit
+
+    reason, todo = "the connection failed", [exc]
+    while todo:
+        e = todo.pop(0)
+        if isinstance(e, socket.gaierror):
+            reason = "the host name does not resolve"
+            break
+        if isinstance(e, TimeoutError):
+            reason = "the connection timed out"
+            break
+        if isinstance(e, OSError) and e.strerror:
+            reason = e.strerror.lower()
+            break
+        todo += [x for x in (e.__cause__, e.__context__, getattr(e, "reason", None)) if x]
+        todo += [a for a in e.args if isinstance(a, BaseException)]
+    host = urlsplit(url).netloc
+    model = t.name or "NAME"
+    todo_text = (
+        f"pass weights=None, a local weights file, or prefetch with `zoo fetch {model}`"
+        if t.kind == "weights"
+        else f"prefetch it while online with `zoo fetch {model}` (then ZOO_OFFLINE=1 uses it)"
+    )
+    return FetchError(f"no network: cannot reach {host} ({reason}); {todo_text}", url=url)
+
+
 def _download(
-    url: str, path: Path, options: _Options, *, label: str
+    t: Target, path: Path, options: _Options, budget: Budget
 ) -> tuple[str, int, dict[str, Any]]:
-    """Download ``url`` into ``path`` with retries and resume; (sha256, size, info)."""
+    """Download ``t.url`` into ``path`` with retries and resume; (sha256, size, info)."""
+    url, label = t.url, t.name or t.url
     partial = Partial(path, url)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial.resume()
@@ -448,7 +486,8 @@ def _download(
         with bar:
             while True:
                 try:
-                    info = _attempt(session, partial, options, bar)
+                    budget.check()
+                    info = _attempt(session, partial, options, bar, budget, t)
                     partial.close()
                     partial.meta.unlink(missing_ok=True)
                     return partial.digest.hexdigest(), partial.offset, info
@@ -459,8 +498,10 @@ def _download(
                     attempt += 1
                     if attempt > RETRIES:
                         raise worst.final from retry
+                    budget.check()  # the deadline and the rate span every attempt
                     delay = min(BACKOFF * 2 ** (attempt - 1), 10.0) * random.uniform(1.0, 1.2)
-                    time.sleep(max(delay, min(retry.retry_after or 0.0, 30.0)))
+                    delay = max(delay, min(retry.retry_after or 0.0, 30.0))
+                    time.sleep(min(delay, budget.left()))
     except BaseException:
         partial.restart()
         raise
@@ -469,7 +510,12 @@ def _download(
 
 
 def _attempt(
-    session: requests.Session, partial: Partial, options: _Options, bar: ProgressBar
+    session: requests.Session,
+    partial: Partial,
+    options: _Options,
+    bar: ProgressBar,
+    budget: Budget,
+    t: Target,
 ) -> dict[str, Any]:
     """One GET of the rest of the file; raises _Retry for failures worth another try."""
     import requests
@@ -482,7 +528,11 @@ def _attempt(
         if partial.validator:
             headers["If-Range"] = partial.validator
     try:
-        response = _open(session, url, headers, options)
+        response = _open(session, url, headers, options, budget)
+    except requests.ConnectionError as exc:
+        if isinstance(exc, requests.ConnectTimeout) or not isinstance(exc, requests.Timeout):
+            raise _Retry(_no_network(url, exc, t)) from exc
+        raise _Retry(FetchError(f"could not fetch {url}: {exc}", url=url)) from exc
     except requests.RequestException as exc:
         raise _Retry(FetchError(f"could not fetch {url}: {exc}", url=url)) from exc
     with response:
@@ -513,26 +563,33 @@ def _attempt(
         partial.remember(validator or response.headers.get("Last-Modified"))
         bar.restart(total, partial.offset)
         encoded = response.headers.get("Content-Encoding", "identity") != "identity"
-        partial.open()
+        if encoded:
+            # decoded offsets are no Range offsets: an encoded body is never resumed
+            partial.restart()
+            bar.restart(None, 0)
+        else:
+            budget.expect(total)  # an announced size above the cap: refused unread
         try:
-            for chunk in _chunks(response):
-                partial.append(chunk)
-                bar.advance(len(chunk))
+            partial.open()
+            try:
+                for chunk in _chunks(response):
+                    partial.append(chunk)
+                    bar.advance(len(chunk))
+                    budget.advance(len(chunk), partial.offset)  # decoded bytes count (F28)
+            finally:
+                partial.close()  # the final flush may be the write that finds the disk full
         except (requests.RequestException, urllib3.exceptions.HTTPError, ConnectionError) as exc:
+            if encoded:
+                partial.restart()
             raise _Retry(_short_body(url, partial.offset, total, exc)) from exc
         except OSError as exc:
-            if exc.errno == errno.ENOSPC:
-                raise FetchError(
-                    f"no space left on the device while downloading {url} into "
-                    f"{partial.path.parent}; free some space (or point ZOO_HOME elsewhere) "
-                    "and retry",
-                    url=url,
-                ) from exc
-            raise
-        finally:
-            partial.close()
+            raise _disk_error(url, partial.path.parent, exc) from exc
         if total is not None and partial.offset != total and not encoded:
             raise _Retry(_short_body(url, partial.offset, total, None))
+        wire = response.raw.tell() if encoded else None  # bytes as sent, before decoding
+        if total is not None and wire is not None and wire != total:
+            partial.restart()
+            raise _Retry(_short_body(url, wire, total, None))
     info: dict[str, Any] = {}
     if validator:
         info["etag"] = validator

@@ -174,6 +174,14 @@ class ArtifactLock:
             return True
         return age > self.stall
 
+    def held(self) -> bool:
+        """True when a live owner holds the lock now (a stale or missing record is not held)."""
+        try:
+            owner = OwnerRecord.read(self.path)
+        except ValueError:
+            return False
+        return not self._stale(owner)
+
     def _try_claim(self) -> OwnerRecord | None:
         """Claim the lock if free or stale; otherwise return the live owner."""
         with self._guard:

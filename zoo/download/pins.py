@@ -15,13 +15,13 @@ from urllib.parse import urldefrag
 
 from zoo import settings
 from zoo.download.lockfile import active_lockfile
-from zoo.errors import IntegrityError, InvalidOptionError
+from zoo.errors import IntegrityError, InvalidOptionError, ZooError
 from zoo.spec import SHA256_RE
 
 if TYPE_CHECKING:
     from zoo.download.artifact import Artifact
 
-__all__ = ["Target", "hashes_required", "require_pins", "target"]
+__all__ = ["Target", "hashes_required", "require_pins", "target", "unpinned_remote_registry"]
 
 
 def hashes_required() -> bool:
@@ -115,3 +115,20 @@ def require_pins(
     missing = [a.url for a in artifacts if not _pins(a.url, a.sha256, use_lockfile)[1]]
     if missing:
         raise IntegrityError(_unpinned_message(missing), url=missing[0])
+
+
+def unpinned_remote_registry(origin: str) -> str | None:
+    """The URL of the remote registry file an entry came from, when nothing pins it.
+
+    ``origin`` is a ModelSpec's ``"<file or URL>:<line>"``. A URL pinned by a ``#sha256=``
+    fragment or by ``./zoo.lock`` is the user's choice of content; an unpinned one may change
+    under them, so it may not grant trust (docs/security.md).
+    """
+    where = origin.rsplit(":", 1)[0] if origin.rsplit(":", 1)[-1].isdigit() else origin
+    if not where.startswith(("https://", "http://")):
+        return None
+    try:
+        pinned = target(where, None, None, "registry", False).pin
+    except ZooError:
+        pinned = None
+    return None if pinned is not None else where.split("#", 1)[0]

@@ -2,7 +2,7 @@
 
 A remote model archive (a SavedModel, a Hub model) is a program, so
 :func:`zoo.download.fetcher.fetch_archive` extracts one only when somebody vouches for it
-(FAULTS F19). A pin (``sha256=``, a registry entry, ``./zoo.lock``) always does. Without a
+(F19). A pin (``sha256=``, a registry entry, ``./zoo.lock``) always does. Without a
 pin, this module decides, in this order:
 
 1. ``trust=True`` from the caller;

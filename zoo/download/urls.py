@@ -7,6 +7,10 @@
   and may only lead to a public address; a loopback target is allowed only when the redirect
   itself came from loopback. Host names of redirect targets are resolved and every address
   is checked (best effort: the connection resolves again).
+- Every spelling of an address counts: decimal (``http://2852039166/``), octal and hex
+  IPv4 forms, IPv4-mapped / NAT64 / 6to4 IPv6 (``[::ffff:169.254.169.254]``) are checked as
+  the IPv4 address they reach (F27). The address actually connected to is checked
+  again at connect time by :mod:`zoo.download.guard`, so a DNS answer cannot slip past.
 - Credentials (``Authorization``, ``Cookie``, ``Proxy-Authorization``) are dropped as soon as
   a redirect leaves the origin (scheme, host, port).
 
@@ -20,13 +24,24 @@ Example:
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from collections.abc import MutableMapping
 from urllib.parse import urlsplit
 
 from zoo.errors import UnsafeURLError
 
-__all__ = ["CREDENTIAL_HEADERS", "check_redirect", "check_url", "is_loopback", "strip_credentials"]
+__all__ = [
+    "CREDENTIAL_HEADERS",
+    "check_redirect",
+    "check_url",
+    "forbidden",
+    "is_loopback",
+    "is_private",
+    "loopback_ip",
+    "parse_ip",
+    "strip_credentials",
+]
 
 CREDENTIAL_HEADERS = ("authorization", "cookie", "proxy-authorization")
 _METADATA_HOSTS = {
@@ -46,11 +61,43 @@ _METADATA_IPS = {
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-def _ip(host: str) -> IPAddress | None:
+_NUMERIC_V4 = re.compile(r"^(?:0x[0-9a-f]*|[0-9]+)(?:\.(?:0x[0-9a-f]*|[0-9]+)){0,3}\.?$", re.I)
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def parse_ip(host: str) -> IPAddress | None:
+    """The address a host spells, in any form the C resolver accepts, or None for a name.
+
+    ``2852039166``, ``0251.0376.0251.0376``, ``0xa9fea9fe`` and ``169.254.43518`` are all
+    169.254.169.254 to ``getaddrinfo`` (``inet_aton`` rules); IPv6 zone ids are dropped.
+    """
+    host = host.strip().strip("[]").split("%", 1)[0]
     try:
-        return ipaddress.ip_address(host.strip("[]"))
+        return ipaddress.ip_address(host)
     except ValueError:
-        return None
+        pass
+    if _NUMERIC_V4.match(host):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host.rstrip(".")))
+        except OSError:
+            return None
+    return None
+
+
+_ip = parse_ip
+
+
+def _embedded(ip: IPAddress) -> list[IPAddress]:
+    """``ip`` and the IPv4 address it carries (IPv4-mapped, NAT64, 6to4), if any."""
+    out: list[IPAddress] = [ip]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            out.append(ip.ipv4_mapped)
+        if ip in _NAT64:
+            out.append(ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF))
+        if ip.sixtofour is not None:
+            out.append(ip.sixtofour)
+    return out
 
 
 def is_loopback(host: str) -> bool:
@@ -59,22 +106,37 @@ def is_loopback(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
     ip = _ip(host)
-    return ip is not None and ip.is_loopback
+    return ip is not None and any(a.is_loopback for a in _embedded(ip))
 
 
 def _refused(url: str, why: str) -> UnsafeURLError:
     return UnsafeURLError(f"refusing {url}: {why}", url=url)
 
 
-def _forbidden(ip: IPAddress) -> str | None:
-    """Why an address is never fetched from, or None."""
-    if ip in _METADATA_IPS:
-        return "a cloud metadata address"
-    if ip.is_link_local:
-        return "a link-local address"
-    if ip.is_multicast or ip.is_unspecified:
-        return "not a unicast address"
+def forbidden(ip: IPAddress) -> str | None:
+    """Why an address is never fetched from (in any spelling), or None."""
+    for a in _embedded(ip):
+        if a in _METADATA_IPS:
+            return "a cloud metadata address"
+        if a.is_link_local:
+            return "a link-local address"
+        if a.is_multicast or a.is_unspecified:
+            return "not a unicast address"
     return None
+
+
+def is_private(ip: IPAddress) -> bool:
+    """Not globally routable (private, shared, documentation ranges), loopback excluded."""
+    inner = _embedded(ip)[-1]
+    return not inner.is_loopback and not inner.is_global
+
+
+def loopback_ip(ip: IPAddress) -> bool:
+    """A loopback address, in any spelling (``::ffff:127.0.0.1`` included)."""
+    return _embedded(ip)[-1].is_loopback
+
+
+_forbidden = forbidden
 
 
 def check_url(url: str, *, allow_http: bool = False) -> None:
@@ -137,9 +199,9 @@ def check_redirect(source: str, target: str, *, allow_http: bool = False) -> Non
     for ip in _resolve(host, port):
         if (why := _forbidden(ip)) is not None:
             raise _refused(target, f"redirected from {source} to {why} ({ip})")
-        if ip.is_loopback and not from_loopback:
+        if loopback_ip(ip) and not from_loopback:
             raise _refused(target, f"redirected from {source} to a loopback address ({ip})")
-        if not ip.is_global and not ip.is_loopback:
+        if is_private(ip):
             raise _refused(target, f"redirected from {source} to a private address ({ip})")
 
 

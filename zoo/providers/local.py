@@ -39,7 +39,7 @@ from zoo.spec import InputSpec, ModelSpec
 if TYPE_CHECKING:
     from zoo.model.backbone import Backbone
 
-__all__ = ["LocalProvider", "unsafe_parts"]
+__all__ = ["LocalProvider", "embedded_programs", "unsafe_parts"]
 
 _MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
@@ -187,6 +187,11 @@ def _load_keras_file(path: Path, spec: ModelSpec) -> Any:
             source=source,
         )
     if not trust:
+        programs = embedded_programs(config)
+        if programs:
+            from zoo.savedmodel.hub_layer import embedded_program_error
+
+            raise embedded_program_error(*programs[0], source=source)
         found = unsafe_parts(config, allowed=set(custom_objects))
         if found:
             raise UntrustedModelError(
@@ -252,6 +257,38 @@ def _h5_config(path: Path, source: str) -> Any:
         raise InvalidModelError(
             f"{source}: its model_config is not valid JSON: {exc}", provider="local", source=source
         ) from exc
+
+
+_PROGRAM_LAYERS = {"HubLayer": "handle", "SavedModelFeatures": "directory"}
+
+
+def embedded_programs(config: Any) -> list[tuple[str, str, str]]:
+    """tfzoo layers in a model config that load a SavedModel program: (layer, what, name).
+
+    A ``HubLayer`` names a handle (a remote archive or a local directory), a
+    ``SavedModelFeatures`` a directory; either runs that program when the file is loaded, so
+    the file needs the caller's trust whatever its config says (F25).
+    """
+    found: list[tuple[str, str, str]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, list):
+            for item in node:
+                walk(item)
+            return
+        if not isinstance(node, dict):
+            return
+        names = {str(node.get("class_name", "")), str(node.get("registered_name", ""))}
+        names |= {n.rsplit(">", 1)[-1] for n in names}
+        inner = node["config"] if isinstance(node.get("config"), dict) else {}
+        for layer, key in _PROGRAM_LAYERS.items():
+            if layer in names:
+                found.append((layer, str(inner.get(key, "?"))[:200], str(inner.get("name", "?"))))
+        for value in node.values():
+            walk(value)
+
+    walk(config)
+    return found
 
 
 def unsafe_parts(config: Any, *, allowed: set[str] | None = None) -> list[str]:

@@ -19,9 +19,11 @@ A handle is one of:
 
 ``hub:`` in front of any of these is accepted and dropped. Remote archives are downloaded
 through :func:`zoo.download.fetcher.fetch_archive` only. When ``TFHUB_CACHE_DIR`` is set, the
-extracted
-model is kept there in tensorflow_hub's layout (``$TFHUB_CACHE_DIR/<sha1 of the handle>/``),
-so a cache filled by tensorflow_hub is used without a download and the other way round.
+extracted model is kept there in tensorflow_hub's layout
+(``$TFHUB_CACHE_DIR/<sha1 of the handle>/``). A copy found there is used without a download
+under the rules of a download (F26): with ``trust=True``, or when its tree digest
+equals the one tfzoo recorded for the pinned archive (:mod:`zoo.download.trees`); otherwise
+the archive is fetched (pinned or trusted) and the copy replaced.
 """
 
 from __future__ import annotations
@@ -146,22 +148,38 @@ def resolve(
                 source=handle,
             )
         return find_saved_model(path, source=handle, provider=provider)
-    cached = hub_cache_dir(handle)
-    if cached is not None and (cached / "saved_model.pb").is_file():
-        return cached  # filled earlier by tfzoo or tensorflow_hub: no network needed
     from zoo.download.fetcher import fetch_archive
+    from zoo.download.trees import pin_for, record_tree, tree_matches
+    from zoo.errors import UntrustedModelError
 
-    extracted = fetch_archive(
-        archive_url(handle, provider=provider),
-        sha256=sha256,
-        allow_http=allow_http,
-        trust=trust,
-        name=name,
-    )
+    url = archive_url(handle, provider=provider)
+    cached = hub_cache_dir(handle)
+    found = cached is not None and (cached / "saved_model.pb").is_file()
+    if found and cached is not None:
+        # another tool's copy gets the rules of a download (F26): the caller's trust, or
+        # the tree tfzoo recorded when it extracted the archive the pin names
+        if trust:
+            return cached
+        pin = pin_for(url, sha256, name)
+        if pin is not None and tree_matches(cached, pin):
+            return cached
+    try:
+        extracted = fetch_archive(url, sha256=sha256, allow_http=allow_http, trust=trust, name=name)
+    except UntrustedModelError as exc:
+        if not found:
+            raise
+        raise UntrustedModelError(
+            f"{exc} (the copy in TFHUB_CACHE_DIR, {cached}, was not used: nothing vouches for "
+            "it; a pin is checked against the archive tfzoo downloaded, so pin it and fetch "
+            "once, or pass trust=True)",
+            provider=provider,
+            source=handle,
+        ) from exc
     model_dir = find_saved_model(extracted, source=handle, provider=provider)
+    record_tree(extracted.name, model_dir)  # fetch_archive names the directory by its sha256
     if cached is None:
         return model_dir
-    _mirror(model_dir, cached, handle)
+    _mirror(model_dir, cached, handle, replace=found)
     return cached
 
 
@@ -206,12 +224,17 @@ def _file_uri_path(uri: str) -> Path:
     return Path(unquote(parts.path)).expanduser().absolute()
 
 
-def _mirror(source_dir: Path, dest: Path, handle: str) -> None:
-    """Copy (hard links where possible) an extracted model into the TFHUB_CACHE_DIR layout."""
+def _mirror(source_dir: Path, dest: Path, handle: str, *, replace: bool = False) -> None:
+    """Copy (hard links where possible) an extracted model into the TFHUB_CACHE_DIR layout.
+
+    ``replace``: a copy is there that did not match the pin; it is moved aside first.
+    """
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
     try:
         shutil.copytree(source_dir, tmp / "model", copy_function=_link_or_copy)
+        if replace and dest.exists():
+            os.replace(dest, tmp / "stale")  # removed with tmp below
         try:
             os.replace(tmp / "model", dest)
         except OSError:

@@ -27,10 +27,10 @@ from typing import Any
 import keras
 import tensorflow as tf
 
-from zoo.errors import InvalidModelError, InvalidOptionError
+from zoo.errors import InvalidModelError, InvalidOptionError, UntrustedModelError
 from zoo.savedmodel import handles as hub_handles
 
-__all__ = ["HubLayer", "load_saved_model"]
+__all__ = ["HubLayer", "embedded_program_error", "keras_safe_mode", "load_saved_model"]
 
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9_.\-]")
 
@@ -53,6 +53,36 @@ def load_saved_model(
             provider=provider,
             source=source,
         ) from exc
+
+
+def keras_safe_mode() -> bool | None:
+    """The safe mode of the Keras load in progress: True, False, or None outside any load.
+
+    ``keras.saving.load_model(..., safe_mode=...)`` holds it while it deserializes layers;
+    ``from_config`` called directly (``keras.models.clone_model`` of an in-process model)
+    sees None.
+    """
+    try:
+        from keras.src.saving.serialization_lib import in_safe_mode
+    except ImportError:  # pragma: no cover - a Keras that moved it: assume a safe load
+        return True
+    value = in_safe_mode()
+    return None if value is None else bool(value)
+
+
+def embedded_program_error(
+    layer: str, what: str, name: str, *, source: str | None = None
+) -> UntrustedModelError:
+    """The refusal of a model file that embeds a SavedModel program (F25)."""
+    return UntrustedModelError(
+        f"{source or 'the model file'} embeds a {layer} {name!r} that loads the SavedModel "
+        f"program {what!r}; "
+        "a file cannot vouch for the program it names (its trust, sha256 and directory "
+        "settings are ignored). Load it only if you trust the file: "
+        "zoo.load_backbone(path, trust=True), `--trust` on the command line, or "
+        "keras.saving.load_model(path, safe_mode=False)",
+        source=source or what,
+    )
 
 
 def clean_variable_name(name: str) -> str:
@@ -152,6 +182,25 @@ class HubLayer(keras.layers.Layer):  # type: ignore[misc]
         for variable, is_trainable in self._variables_of():
             self._track_variable(wrap_variable(variable, is_trainable))
         self.built = True
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> HubLayer:
+        """Rebuild from a saved config; trust comes from the caller, never from the file (F25).
+
+        In a safe-mode Keras load the layer is refused: it would download or load and run
+        the program its handle names. With ``safe_mode=False`` (tfzoo's ``trust=True``) the
+        caller vouches for the file and so for its program.
+        """
+        config = dict(config)
+        safe = keras_safe_mode()
+        if safe is None:  # rebuilt in this process (clone_model): its own config
+            return super().from_config(config)  # type: ignore[no-any-return]
+        if safe:
+            raise embedded_program_error(
+                "HubLayer", str(config.get("handle")), str(config.get("name", "?"))
+            )
+        config["trust"] = True
+        return super().from_config(config)  # type: ignore[no-any-return]
 
     # -- loading -------------------------------------------------------------------------------
 

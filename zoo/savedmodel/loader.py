@@ -29,6 +29,8 @@ import tensorflow as tf
 from zoo.errors import InvalidModelError, InvalidOptionError
 from zoo.savedmodel.hub_layer import (
     HubLayer,
+    embedded_program_error,
+    keras_safe_mode,
     load_saved_model,
     output_keys,
     pick_output,
@@ -100,6 +102,15 @@ class SavedModelFeatures(keras.layers.Layer):  # type: ignore[misc]
         for variable in self._feature_variables:
             self._track_variable(variable)
         self.built = True
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> SavedModelFeatures:
+        """Rebuild from a saved config, refused in a safe-mode load (F25, see HubLayer)."""
+        if keras_safe_mode():
+            raise embedded_program_error(
+                "SavedModelFeatures", str(config.get("directory")), str(config.get("name", "?"))
+            )
+        return super().from_config(config)  # type: ignore[no-any-return]
 
     def call(self, inputs: Any, training: bool | None = None) -> Any:
         x = tf.cast(inputs, self.split.input_spec.dtype)
