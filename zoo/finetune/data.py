@@ -13,6 +13,7 @@ outside ``[0, num_classes)``, NaN pixels, an empty set, x and y of different len
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -36,6 +37,7 @@ __all__ = [
     "LABEL_CHECK",
     "Data",
     "augmentation_layers",
+    "data_fingerprint",
     "label_errors",
     "load_data",
     "one_hot",
@@ -317,6 +319,44 @@ def _directory(
     out = [_dataset(ds, role, backbone, recipe.batch_size) for ds in (train_ds, val_ds) if ds]
     out = [replace(d, class_names=names) for d in out]
     return out[0], (out[1] if len(out) > 1 else None)
+
+
+def data_fingerprint(train: object, validation: object = None) -> str:
+    """A hash naming the data of a run: a checkpoint directory is not resumed on other data.
+
+    Arrays: their bytes, dtype and shape. A directory: every file's relative path, size and
+    modification time. A ``tf.data.Dataset``: its element spec and cardinality only (its
+    contents are not read twice), so two datasets alike in shape are not told apart.
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (train, validation):
+        _feed(digest, part)
+    return digest.hexdigest()
+
+
+def _feed(digest: Any, data: object) -> None:
+    if data is None:
+        digest.update(b"none;")
+    elif isinstance(data, str | os.PathLike):
+        root = Path(data)
+        digest.update(b"dir;")
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            stat = path.stat()
+            rel = path.relative_to(root).as_posix()
+            digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns};".encode())
+    elif isinstance(data, tuple | list) and len(data) == 2:
+        for item in data:
+            array = np.ascontiguousarray(np.asarray(item))
+            digest.update(f"array;{array.dtype.str};{array.shape};".encode())
+            if array.dtype.kind in "OUS":
+                digest.update(repr(array.tolist()).encode())
+            else:
+                digest.update(array.tobytes())
+    else:
+        spec = getattr(data, "element_spec", None)
+        cardinality = getattr(data, "cardinality", None)
+        count = int(cardinality()) if callable(cardinality) else None
+        digest.update(f"{type(data).__name__};{spec!r};{count};".encode())
 
 
 # -- labels ------------------------------------------------------------------------------------
