@@ -15,6 +15,7 @@ from zoo._version import __version__
 from zoo.errors import ZooError
 
 __all__ = [
+    "INTERRUPT_HINT",
     "console",
     "echo_json",
     "echo_table",
@@ -28,10 +29,16 @@ __all__ = [
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
+#: ``ctx.meta`` key of a command's hint printed after Ctrl-C (e.g. how to resume).
+INTERRUPT_HINT = "zoo.interrupt_hint"
+
+
 class ZooGroup(click.Group):
     """Turns errors into one clear line: ZooError and OSError exit 1, usage errors exit 2.
 
-    With ``--debug`` the traceback is printed too.
+    Ctrl-C exits 130 (the shell's convention for SIGINT) with what was interrupted and, when
+    the command set one, a hint (``zoo finetune --checkpoint`` says how to resume). With
+    ``--debug`` the traceback is printed too.
     """
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -39,6 +46,13 @@ class ZooGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
+        except KeyboardInterrupt as exc:
+            if _debug(ctx):
+                traceback.print_exc()
+            where = f" ({exc.args[0]})" if exc.args and isinstance(exc.args[0], str) else ""
+            hint = ctx.meta.get(INTERRUPT_HINT)
+            click.echo(f"Interrupted{where}." + (f" {hint}" if hint else ""), err=True)
+            ctx.exit(130)
         except (ZooError, OSError) as exc:
             self._fail(ctx, str(exc) if isinstance(exc, ZooError) else _os_error_text(exc))
         except Exception as exc:  # a bug: say so, keep the traceback behind --debug

@@ -7,7 +7,14 @@ from typing import Any
 
 import click
 
-from zoo.cli._app import console, echo_json, main, override_option, quiet_tensorflow
+from zoo.cli._app import (
+    INTERRUPT_HINT,
+    console,
+    echo_json,
+    main,
+    override_option,
+    quiet_tensorflow,
+)
 from zoo.errors import InvalidModelError, SourceNotFoundError
 
 # `--format` spellings -> the engine's export format names
@@ -129,6 +136,13 @@ def finetune_cmd(
         raise click.UsageError("--format needs --export DIR")
     if unfreeze_top is not None and not unfreeze_epochs:
         raise click.UsageError("--unfreeze-top needs --unfreeze-epochs N (phase 2)")
+    ctx = click.get_current_context()
+    ctx.meta[INTERRUPT_HINT] = (
+        f"Run the same command again to resume from the checkpoint in {checkpoint} (it "
+        "continues after the last finished epoch)."
+        if checkpoint is not None
+        else "Nothing was saved; pass --checkpoint DIR to make a run resumable."
+    )
     quiet_tensorflow()
     import zoo
 
@@ -177,11 +191,15 @@ def _summary(result: Any, png: Path | None) -> None:
     for phase in result.phases:
         last = ", ".join(f"{k} {v[-1]:.4f}" for k, v in phase.history.items() if v)
         lr = f"{phase.learning_rate:g}" if phase.learning_rate else ""
-        resumed = " (resumed)" if phase.resumed else ""
+        resumed = " (restored)" if phase.resumed else ""
+        if phase.resumed_from is not None:
+            resumed = f" (resumed after epoch {phase.resumed_from})"
         table.add_row(
             phase.name + resumed, str(phase.epochs or ""), lr, f"{phase.seconds:.1f}", last
         )
     out = console()
+    if result.resumed:
+        out.print(f"resumed from the checkpoint in {result.recipe.checkpoint_dir}")
     out.print(table)
     if result.metrics:
         out.print("final: " + ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()))
