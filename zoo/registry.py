@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from zoo.errors import RegistryError, UnknownModelError
+from zoo.errors import RegistryError, UnknownModelError, brief
 from zoo.spec import FIELD_CHECKS, PREPROCESSING_MODES, ModelSpec
 
 __all__ = [
@@ -108,12 +108,64 @@ _LineLoader.add_constructor(
 )
 
 
+#: How many nodes YAML aliases may add to a file once expanded ("billion laughs", F30): a
+#: registry that shares a block between entries stays far below; a 1 KB bomb is refused.
+MAX_ALIAS_EXPANSION = 100_000
+
+
+def _check_expansion(node: yaml.Node | None, path: str) -> None:
+    """Refuse a document whose aliases expand it by more than MAX_ALIAS_EXPANSION nodes.
+
+    Sizes are memoized per node, so measuring a bomb costs as little as its text; a node that
+    contains itself (a recursive alias) is refused too.
+    """
+    if node is None:
+        return
+    sizes: dict[int, int] = {}
+    distinct = 0
+    open_: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(node, False)]
+    while stack:
+        current, done = stack.pop()
+        key = id(current)
+        children: list[yaml.Node] = []
+        if isinstance(current, yaml.SequenceNode):
+            children = list(current.value)
+        elif isinstance(current, yaml.MappingNode):
+            children = [n for pair in current.value for n in pair]
+        if done:
+            open_.discard(key)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in children)
+            continue
+        if key in sizes:
+            continue
+        if key in open_:
+            raise RegistryError(
+                "a YAML alias refers to a node that contains it (a recursive structure)",
+                path=path,
+                line=current.start_mark.line + 1,
+            )
+        distinct += 1
+        open_.add(key)
+        stack.append((current, True))
+        stack.extend((c, False) for c in children if id(c) not in sizes)
+    if sizes[id(node)] > distinct + MAX_ALIAS_EXPANSION:
+        raise RegistryError(
+            f"YAML aliases expand this file to {sizes[id(node)]:,} nodes from {distinct:,} "
+            f"written ones (more than {MAX_ALIAS_EXPANSION:,} added): refused as an alias "
+            "bomb; write the repeated values out, or share fewer of them",
+            path=path,
+        )
+
+
 def parse_registry_text(text: str, path: str) -> list[ModelSpec]:
     """Parse and validate the text of one registry file; ``path`` is used in messages."""
     loader = _LineLoader(text)
     loader.zoo_path = path
     try:
-        data = loader.get_single_data()
+        node = loader.get_single_node()
+        _check_expansion(node, path)
+        data = loader.construct_document(node) if node is not None else None
     except RegistryError:
         raise
     except yaml.MarkedYAMLError as exc:
@@ -144,7 +196,7 @@ def parse_registry_text(text: str, path: str) -> list[ModelSpec]:
             )
     if data.get("version", 1) != 1:
         raise RegistryError(
-            f"unsupported registry version {data['version']!r}; this tfzoo reads version 1",
+            f"unsupported registry version {brief(data['version'])}; this tfzoo reads version 1",
             path=path,
             line=data.key_lines["version"],
             field="version",
@@ -249,16 +301,16 @@ def entry_to_spec(
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise fail(
             "a model name is lower case letters, digits, '_', '.' or '-', starting with a letter "
-            f"or digit; received {name!r}"
+            f"or digit; received {brief(name)}"
         )
     unknown = [k for k in entry if k not in ENTRY_FIELDS]
     if unknown:
-        key = str(unknown[0])
+        key = str(unknown[0])[:200]
         close = difflib.get_close_matches(key, ENTRY_FIELDS, n=1)
         hint = (
             f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(ENTRY_FIELDS)}"
         )
-        raise fail(f"unknown key {key!r}{hint}", key)
+        raise fail(f"unknown key {brief(key)}{hint}", key)
     for required in ("provider", "source"):
         if required not in entry or entry[required] in (None, ""):
             raise fail(f"missing required key {required!r}")
@@ -268,7 +320,7 @@ def entry_to_spec(
         if value is None and optional:
             return None
         if not isinstance(value, str):
-            raise fail(f"expected a string, received {value!r} ({type(value).__name__})", key)
+            raise fail(f"expected a string, received {brief(value)} ({type(value).__name__})", key)
         return value
 
     def str_list(key: str, pattern: re.Pattern[str] | None = None) -> tuple[str, ...]:
@@ -276,10 +328,10 @@ def entry_to_spec(
         if value is None:
             return ()
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise fail(f"expected a list of strings, received {value!r}", key)
+            raise fail(f"expected a list of strings, received {brief(value)}", key)
         for v in value:
             if pattern is not None and not pattern.match(v):
-                raise fail(f"invalid value {v!r}", key)
+                raise fail(f"invalid value {brief(v)}", key)
         return tuple(value)
 
     def checked(key: str, check: Callable[[object], Any]) -> Any:
@@ -293,7 +345,7 @@ def entry_to_spec(
         if value is None:
             return None
         if not isinstance(value, Mapping):
-            raise fail(f"expected a mapping, received {value!r}", key)
+            raise fail(f"expected a mapping, received {brief(value)}", key)
         return dict(value)
 
     feature_dim = entry.get("feature_dim")
