@@ -111,6 +111,9 @@ class Session:
                 return claimed
             if claimed is not None:
                 return self._adhoc(provider.name, claimed)
+        conflicts = self.host.provider_conflicts()
+        if conflicts and _looks_like_a_location(source):
+            raise conflicts[0]  # a provider left out for a name clash ("local") might claim it
         if isinstance(source, str):
             raise UnknownModelError(source, self.registry.suggest(source))
         raise NoProviderError(
@@ -213,6 +216,13 @@ def apply_overrides(spec: ModelSpec, provider: Provider, overrides: Mapping[str,
         except ValueError as exc:
             raise InvalidOptionError(f"the override {key}={value!r} is invalid: {exc}") from None
     return spec.replace(**changes, options=options)
+
+
+def _looks_like_a_location(source: object) -> bool:
+    """A path, URL or object rather than a registry name (a clashing provider may own it)."""
+    if not isinstance(source, str):
+        return True
+    return not re.fullmatch(r"[A-Za-z0-9_.\-]+", source) or Path(source).exists()
 
 
 def _adhoc_name(source: str) -> str:

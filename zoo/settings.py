@@ -6,7 +6,14 @@ import os
 import sys
 from pathlib import Path
 
-__all__ = ["packaged_registry", "user_registry", "zoo_home"]
+__all__ = [
+    "cache_dir",
+    "packaged_registry",
+    "plugin_timeout",
+    "startup_cache_enabled",
+    "user_registry",
+    "zoo_home",
+]
 
 
 def zoo_home() -> Path:
@@ -41,3 +48,36 @@ def packaged_registry() -> Path:
     here = Path(__file__).resolve().parent
     inside = here / "registry.yaml"
     return inside if inside.is_file() else here.parent / "registry.yaml"
+
+
+def plugin_timeout() -> float:
+    """Seconds a plugin may take to import or to run one registration hook: ``ZOO_PLUGIN_TIMEOUT``.
+
+    Default 20; ``0`` waits forever. A plugin over the limit is reported and skipped (F31).
+    A value that is not a number is an error, so a typo does not silently disable the bound.
+    """
+    raw = os.environ.get("ZOO_PLUGIN_TIMEOUT", "").strip()
+    if not raw:
+        return 20.0
+    try:
+        value = float(raw)
+    except ValueError:
+        from zoo.errors import InvalidOptionError
+
+        raise InvalidOptionError(
+            f"ZOO_PLUGIN_TIMEOUT must be a number of seconds (0 = no limit), received {raw[:40]!r}"
+        ) from None
+    return max(value, 0.0)
+
+
+def cache_dir() -> Path:
+    """Where tfzoo keeps its start-up caches (parsed registries, the plugin scan).
+
+    ``ZOO_HOME/startup``; ``ZOO_NO_STARTUP_CACHE=1`` turns the caches off.
+    """
+    return zoo_home() / "startup"
+
+
+def startup_cache_enabled() -> bool:
+    """False when ``ZOO_NO_STARTUP_CACHE`` is set to 1 (every start parses and scans again)."""
+    return os.environ.get("ZOO_NO_STARTUP_CACHE", "") not in ("1", "true", "yes")

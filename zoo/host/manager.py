@@ -6,8 +6,18 @@ that does not exist, or raises inside a hook is reported (a :class:`~zoo.errors.
 and an ``error`` in its :class:`PluginInfo`) and skipped; the rest keeps working.
 
 Environment:
-    ZOO_LOAD_PLUGINS   comma-separated allowlist of entry-point plugins ("" loads none)
-    ZOO_BLOCK_PLUGINS  comma-separated plugins not to load (built-ins included)
+    ZOO_LOAD_PLUGINS    comma-separated allowlist of entry-point plugins ("" loads none)
+    ZOO_BLOCK_PLUGINS   comma-separated plugins not to load (built-ins included)
+    ZOO_PLUGIN_TIMEOUT  seconds a plugin may take to import or run one hook (default 20)
+
+A plugin that raises anything at import or in a hook -- ``SystemExit`` included, only
+``KeyboardInterrupt`` passes -- is reported and skipped (F31). Importing an entry point and
+running a hook happen in a worker thread the host waits on for ``ZOO_PLUGIN_TIMEOUT``
+seconds; a plugin that hangs is reported (naming it and ``ZOO_BLOCK_PLUGINS``) and skipped.
+The trade-off of a thread over a subprocess probe: it costs nothing when plugins behave
+(no second interpreter), but a hung plugin's thread cannot be killed; it is a daemon thread
+that keeps running (holding that module's import lock) until the process exits, and whatever
+it registers afterwards is dropped.
 
 No TensorFlow is imported here.
 """
@@ -15,9 +25,11 @@ No TensorFlow is imported here.
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
 import importlib.metadata
 import os
+import threading
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -83,6 +95,41 @@ class PluginInfo:
         }
 
 
+class _TimedOut(Exception):
+    """A plugin's import or hook did not return within the timeout."""
+
+
+def _bounded(call: Callable[[], Any], timeout: float, what: str, plugin: str) -> Any:
+    """``call()`` in a daemon thread, waited on for ``timeout`` seconds (0: forever).
+
+    Returns its result or raises what it raised; ``_TimedOut`` when it did not return in time.
+    Ctrl-C while waiting raises KeyboardInterrupt naming ``what`` and how to skip ``plugin``.
+    """
+    what = f"while {what}; to skip it: ZOO_BLOCK_PLUGINS={plugin}"
+    outcome: list[Any] = []
+
+    def target() -> None:
+        try:
+            outcome.append((True, call()))
+        except BaseException as exc:  # SystemExit too: it is the plugin's, not ours
+            outcome.append((False, exc))
+
+    worker = threading.Thread(target=target, name=f"zoo-plugin {what}", daemon=True)
+    worker.start()
+    try:
+        worker.join(timeout if timeout > 0 else None)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(what) from None
+    if not outcome:
+        raise _TimedOut(what)
+    ok, value = outcome[0]
+    if ok:
+        return value
+    if isinstance(value, KeyboardInterrupt):
+        raise KeyboardInterrupt(what) from None
+    raise value
+
+
 def _env_list(name: str) -> set[str] | None:
     value = os.environ.get(name)
     if value is None:
@@ -116,6 +163,9 @@ class PluginHost:
         self._models: dict[str, list[tuple[str, ModelSpec]]] = {}
         self._collected = False
         self._block = _env_list("ZOO_BLOCK_PLUGINS") or set()
+        from zoo.settings import plugin_timeout
+
+        self._timeout = plugin_timeout()
         for name, module in builtins.items():
             self._add_builtin(name, module)
         if entry_points:
@@ -188,17 +238,22 @@ class PluginHost:
                     ep.name, PluginInfo(ep.name, ep.value, False, dist_name, version, blocked=True)
                 )
                 continue
+            what = f"importing plugin {ep.name!r}"
             try:
-                plugin = ep.load()
-            except Exception as exc:  # a broken plugin must not break tfzoo (F23)
+                plugin = _bounded(ep.load, self._timeout, what, ep.name)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # a broken plugin must not break tfzoo (F23, F31)
                 info = PluginInfo(ep.name, ep.value, False, dist_name, version)
-                info.error = f"failed to import {ep.value!r}: {type(exc).__name__}: {exc}"
+                info.error = f"failed to import {ep.value!r}: {_failure(exc, self._timeout)}"
                 self._plugins.setdefault(ep.name, info)
                 self._report(info)
                 continue
             self.add_plugin(plugin, ep.name, distribution=dist_name, version=version)
 
     def _report(self, info: PluginInfo) -> None:
+        if info.error is not None and "ZOO_BLOCK_PLUGINS" not in info.error:
+            info.error += f"; to skip it without this warning: ZOO_BLOCK_PLUGINS={info.name}"
         warnings.warn(
             f"tfzoo plugin {info.name!r} ({info.module}) skipped: {info.error}",
             PluginWarning,
@@ -226,10 +281,17 @@ class PluginHost:
         for impl in caller.get_hookimpls():  # registration order (pluggy calls LIFO)
             info = self._plugins[impl.plugin_name]
             staged: list[Any] = []
+            kwargs = {arg: make_register(info.name, staged) for arg in impl.argnames}
+            what = f"plugin {info.name!r} running {hook_name}"
             try:
-                impl.function(**{arg: make_register(info.name, staged) for arg in impl.argnames})
-            except Exception as exc:  # the plugin's fault: report, keep the rest working
-                info.error = f"{hook_name} raised {type(exc).__name__}: {exc}"
+                _bounded(functools.partial(impl.function, **kwargs), self._timeout, what, info.name)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # the plugin's fault: report, keep the rest working
+                failure = _failure(exc, self._timeout)
+                info.error = (
+                    f"{hook_name} {'' if isinstance(exc, _TimedOut) else 'raised '}{failure}"
+                )
                 self._report(info)
                 continue
             for kind, name, item in staged:
@@ -323,6 +385,15 @@ class PluginHost:
             raise DuplicateNameError("provider", name, [p for p, _ in owners])
         return owners[0][1]
 
+    def provider_conflicts(self) -> list[DuplicateNameError]:
+        """One error per provider name two plugins registered (those providers are unusable)."""
+        self._collect()
+        return [
+            DuplicateNameError("provider", name, [p for p, _ in owners])
+            for name, owners in self._providers.items()
+            if len(owners) > 1
+        ]
+
     def provider_owner(self, name: str) -> str | None:
         """The plugin that registered provider ``name``."""
         self._collect()
@@ -360,6 +431,18 @@ class PluginHost:
         """Every plugin seen, in registration order (after its hooks ran)."""
         self._collect()
         return list(self._plugins.values())
+
+
+def _failure(exc: BaseException, timeout: float) -> str:
+    """What went wrong, in words: a timeout, a SystemExit, or the exception (bounded)."""
+    from zoo.errors import brief
+
+    if isinstance(exc, _TimedOut):
+        return f"did not finish within {timeout:g} s (ZOO_PLUGIN_TIMEOUT); it may hang"
+    if isinstance(exc, SystemExit):
+        return f"SystemExit({brief(exc.code)}): the plugin tried to exit the program"
+    text = str(exc)
+    return f"{type(exc).__name__}: {text if len(text) <= 300 else text[:297] + '...'}"
 
 
 def _hook_names() -> list[str]:
