@@ -27,7 +27,6 @@ from __future__ import annotations
 import difflib
 import functools
 import importlib
-import importlib.metadata
 import os
 import threading
 import warnings
@@ -227,10 +226,10 @@ class PluginHost:
 
     def _load_entry_points(self) -> None:
         allow = _env_list("ZOO_LOAD_PLUGINS")
-        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-            dist = getattr(ep, "dist", None)
-            dist_name = dist.metadata["Name"] if dist is not None else None
-            version = dist.version if dist is not None else None
+        if allow is not None and not allow:
+            return  # ZOO_LOAD_PLUGINS="": no scan at all
+        for ep in _entry_points():
+            dist_name, version = ep.dist_name, ep.version
             if allow is not None and ep.name not in allow and dist_name not in allow:
                 continue
             if ep.name in self._block or (dist_name is not None and dist_name in self._block):
@@ -431,6 +430,57 @@ class PluginHost:
         """Every plugin seen, in registration order (after its hooks ran)."""
         self._collect()
         return list(self._plugins.values())
+
+
+@dataclass(frozen=True)
+class _EntryPoint:
+    """One ``zoo`` entry point as scanned (cached between runs by zoo.startup_cache)."""
+
+    name: str  # the entry-point name: the plugin's name
+    value: str  # "module" or "module:attribute"
+    dist_name: str | None  # the distribution that declares it
+    version: str | None  # that distribution's version
+
+    def load(self) -> Any:
+        """Import the module and get the attribute, like importlib.metadata.EntryPoint.load."""
+        module_name, _, attrs = self.value.partition(":")
+        obj: Any = importlib.import_module(module_name.strip())
+        for attr in filter(None, attrs.strip().split(".")):
+            obj = getattr(obj, attr)
+        return obj
+
+
+def _entry_points() -> list[_EntryPoint]:
+    """The ``zoo`` entry points of the installed distributions; the scan is cached.
+
+    ``importlib.metadata`` reads every distribution's metadata (and costs an import of the
+    email package): most of a command's start-up. The result is kept under ZOO_HOME while no
+    directory of ``sys.path`` changes (installing a distribution changes its directory).
+    """
+    from zoo import startup_cache
+
+    key = startup_cache.path_key()
+    cached = startup_cache.load("plugins", ENTRY_POINT_GROUP, key)
+    if isinstance(cached, list):
+        try:
+            return [_EntryPoint(*row) for row in cached]
+        except TypeError:
+            pass  # another shape: scan again
+    import importlib.metadata
+
+    found = []
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = getattr(ep, "dist", None)
+        found.append(
+            _EntryPoint(
+                ep.name,
+                ep.value,
+                dist.metadata["Name"] if dist is not None else None,
+                dist.version if dist is not None else None,
+            )
+        )
+    startup_cache.store("plugins", ENTRY_POINT_GROUP, key, [list(vars(e).values()) for e in found])
+    return found
 
 
 def _failure(exc: BaseException, timeout: float) -> str:
