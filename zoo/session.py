@@ -15,10 +15,16 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from zoo.errors import InvalidOptionError, NoProviderError, PluginError, UnknownModelError
+from zoo.errors import (
+    InvalidOptionError,
+    NoProviderError,
+    PluginError,
+    UnknownModelError,
+    brief,
+)
 from zoo.host.manager import PluginHost
 from zoo.registry import Registry, load_registry_file, registry_locations, slug
-from zoo.spec import FIELD_CHECKS, ModelSpec, check_input_shape
+from zoo.spec import FIELD_CHECKS, InputSpec, ModelSpec, check_input_shape
 
 if TYPE_CHECKING:
     import keras
@@ -214,8 +220,32 @@ def apply_overrides(spec: ModelSpec, provider: Provider, overrides: Mapping[str,
         try:
             changes[key] = checks[key](value)
         except ValueError as exc:
-            raise InvalidOptionError(f"the override {key}={value!r} is invalid: {exc}") from None
-    return spec.replace(**changes, options=options)
+            raise InvalidOptionError(
+                f"the override {key}={brief(value)} is invalid: {exc}"
+            ) from None
+    result = spec.replace(**changes, options=options)
+    if "input_shape" in changes or "preprocessing" in changes:
+        _check_channels(result)
+    return result
+
+
+def _check_channels(spec: ModelSpec) -> None:
+    """Per-channel preprocessing numbers must fit the channel count an override asks for."""
+    if spec.input_shape is None or spec.preprocessing is None:
+        return
+    channels = spec.input_shape[2]
+    numbers = InputSpec.from_preprocessing(spec.preprocessing, shape=spec.input_shape)
+    per_channel = max(len(numbers.mean), len(numbers.std))
+    bgr = numbers.channel_order == "bgr"
+    if per_channel in (1, channels) and not (bgr and channels != 3):
+        return
+    what = f"{per_channel} per-channel means/stds" if per_channel > 1 else "a BGR channel order"
+    raise InvalidOptionError(
+        f"input_shape {spec.input_shape} has {channels} channel(s) but the preprocessing of "
+        f"{spec.name!r} ({brief(spec.preprocessing)}) has {what}: its weights expect RGB. Keep "
+        "3 channels (tfzoo turns grayscale images into RGB itself when fine-tuning or "
+        "building a classifier), or also override preprocessing with one mean and std"
+    )
 
 
 def _looks_like_a_location(source: object) -> bool:
