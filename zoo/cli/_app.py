@@ -23,6 +23,8 @@ __all__ = [
     "override_option",
     "parse_overrides",
     "quiet_tensorflow",
+    "safe_markup",
+    "safe_text",
     "shape_text",
 ]
 
@@ -64,7 +66,7 @@ class ZooGroup(click.Group):
     def _fail(ctx: click.Context, message: str) -> None:
         if _debug(ctx):
             traceback.print_exc()
-        click.echo(f"Error: {message}", err=True)
+        click.echo(f"Error: {safe_text(message)}", err=True)
         ctx.exit(1)
 
 
@@ -106,11 +108,34 @@ def echo_table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str
     rich's Table measures every cell to wrap it, ~0.1 s for a zoo of a few hundred models:
     half the start-up budget of ``zoo list``; long listings print plain columns instead.
     """
+    rows = [[safe_text(cell) for cell in row] for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
     lines = [title] if title else []
     for row in (headers, *rows):
         lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
     click.echo("\n".join(lines))
+
+
+_CONTROL = dict.fromkeys([*range(0, 32), *range(127, 160)])
+
+
+def safe_text(value: object) -> str:
+    """``value`` for a terminal: control characters (ANSI escapes) shown escaped, never raw.
+
+    A registry description or a plugin error may hold ``\x1b[...`` sequences that would
+    recolour, clear or retitle the user's terminal.
+    """
+    text = str(value)
+    if not any(ord(c) in _CONTROL for c in text):
+        return text
+    return "".join(c.encode("unicode_escape").decode() if ord(c) in _CONTROL else c for c in text)
+
+
+def safe_markup(value: object) -> str:
+    """:func:`safe_text`, with rich markup (``[bold]``) escaped for ``console().print``."""
+    from rich.markup import escape
+
+    return escape(safe_text(value))
 
 
 def echo_json(data: Any) -> None:
