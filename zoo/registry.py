@@ -293,9 +293,9 @@ def _parse_cached(raw: bytes, path: str) -> list[ModelSpec]:
 
     key = hashlib.blake2b(raw, digest_size=20).hexdigest()
     cached = startup_cache.load("registry", path, key)
-    if isinstance(cached, list):
+    if isinstance(cached, dict) and cached.get("fields") == list(_FIELD_ORDER):
         try:
-            return [_spec_from_plain(item) for item in cached]
+            return [_spec_from_row(row) for row in cached["rows"]]
         except (TypeError, ValueError, KeyError):
             pass  # another shape: parse again
     try:
@@ -303,11 +303,8 @@ def _parse_cached(raw: bytes, path: str) -> list[ModelSpec]:
     except UnicodeDecodeError:
         raise RegistryError("registry file is not UTF-8 text", path=path) from None
     specs = parse_registry_text(text, path)
-    defaults = _spec_defaults()
-    # only what differs from the defaults: a third of the JSON to decode on the next run
-    plain = [{k: v for k, v in s.to_dict().items() if v != defaults.get(k, v)} for s in specs]
-    for item, spec in zip(plain, specs, strict=True):
-        item["name"], item["provider"], item["source"] = spec.name, spec.provider, spec.source
+    # rows of field values in a fixed order: no key strings to decode 50,000 times
+    plain = {"fields": list(_FIELD_ORDER), "rows": [list(s.to_dict().values()) for s in specs]}
     import json
 
     try:  # cache only what JSON gives back unchanged (no dates, no integer keys, ...)
@@ -318,40 +315,22 @@ def _parse_cached(raw: bytes, path: str) -> list[ModelSpec]:
     return specs
 
 
-def _spec_defaults() -> dict[str, Any]:
-    """Every ModelSpec field's default, as the JSON cache holds it."""
-    import dataclasses
-
-    out: dict[str, Any] = {}
-    for f in dataclasses.fields(ModelSpec):
-        if f.default is not dataclasses.MISSING:
-            out[f.name] = list(f.default) if isinstance(f.default, tuple) else f.default
-        elif f.default_factory is not dataclasses.MISSING:
-            out[f.name] = f.default_factory()
-    return out
-
-
-def _spec_from_plain(item: dict[str, Any]) -> ModelSpec:
-    """A ModelSpec from its cached (sparse) form, checked to name only known fields."""
-    unknown = set(item) - _FIELD_NAMES
-    if unknown or not {"name", "provider", "source"} <= set(item):
-        raise KeyError(sorted(unknown))
-    for name in _TUPLE_FIELDS:
-        if item.get(name) is not None:
-            item[name] = tuple(item[name])
+def _spec_from_row(row: list[Any]) -> ModelSpec:
+    """A ModelSpec from its cached row (values in ``_FIELD_ORDER``)."""
+    if len(row) != len(_FIELD_ORDER):
+        raise ValueError("a cached row of another length")
+    for i in _TUPLE_POSITIONS:
+        if row[i] is not None:
+            row[i] = tuple(row[i])
     # The generated __init__ only assigns fields (ModelSpec has no __post_init__); filling
-    # __dict__ directly is the same object at a third of the cost, for 50,000 entries.
+    # __dict__ directly is the same object at a fraction of the cost, for 50,000 entries.
     spec = object.__new__(ModelSpec)
-    spec.__dict__.update(_CLASS_DEFAULTS, options={}, **item)
+    spec.__dict__.update(zip(_FIELD_ORDER, row, strict=True))
     return spec
 
 
-_FIELD_NAMES = frozenset(ModelSpec.__dataclass_fields__)
-_CLASS_DEFAULTS = {
-    k: (tuple(v) if isinstance(v, list) else v)
-    for k, v in _spec_defaults().items()
-    if k != "options"
-}
+_FIELD_ORDER = tuple(ModelSpec.__dataclass_fields__)
+_TUPLE_POSITIONS = tuple(_FIELD_ORDER.index(name) for name in _TUPLE_FIELDS)
 
 
 def entry_to_spec(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import sys
 import traceback
 from collections.abc import Sequence
@@ -108,15 +110,19 @@ def echo_table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str
     rich's Table measures every cell to wrap it, ~0.1 s for a zoo of a few hundred models:
     half the start-up budget of ``zoo list``; long listings print plain columns instead.
     """
-    rows = [[safe_text(cell) for cell in row] for row in rows]
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    if any(_CONTROL.search("".join(row)) for row in rows):  # one scan per row, not per cell
+        rows = [[safe_text(cell) for cell in row] for row in rows]
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in headers]
+    widths = [
+        max(len(h), max(map(len, col), default=0)) for h, col in zip(headers, columns, strict=True)
+    ]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     lines = [title] if title else []
-    for row in (headers, *rows):
-        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    lines.extend(fmt.format(*row).rstrip() for row in (headers, *rows))
     click.echo("\n".join(lines))
 
 
-_CONTROL = dict.fromkeys([*range(0, 32), *range(127, 160)])
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def safe_text(value: object) -> str:
@@ -126,9 +132,9 @@ def safe_text(value: object) -> str:
     recolour, clear or retitle the user's terminal.
     """
     text = str(value)
-    if not any(ord(c) in _CONTROL for c in text):
+    if _CONTROL.search(text) is None:
         return text
-    return "".join(c.encode("unicode_escape").decode() if ord(c) in _CONTROL else c for c in text)
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
 
 
 def safe_markup(value: object) -> str:
@@ -143,7 +149,8 @@ def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
 
 
-def shape_text(shape: Sequence[int | None] | None) -> str:
+@functools.lru_cache(maxsize=256)  # a zoo repeats a few shapes across thousands of entries
+def shape_text(shape: tuple[int | None, ...] | None) -> str:
     """(224, 224, 3) -> "224x224x3"; free dimensions print as "*"."""
     if shape is None:
         return "?"
