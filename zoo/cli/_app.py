@@ -149,9 +149,13 @@ def echo_json(data: Any) -> None:
     click.echo(json.dumps(data, indent=2, sort_keys=False, default=str))
 
 
-@functools.lru_cache(maxsize=256)  # a zoo repeats a few shapes across thousands of entries
-def shape_text(shape: tuple[int | None, ...] | None) -> str:
+def shape_text(shape: Sequence[int | None] | None) -> str:
     """(224, 224, 3) -> "224x224x3"; free dimensions print as "*"."""
+    return _shape_text(None if shape is None else tuple(shape))
+
+
+@functools.lru_cache(maxsize=256)  # a zoo repeats a few shapes across thousands of entries
+def _shape_text(shape: tuple[int | None, ...] | None) -> str:
     if shape is None:
         return "?"
     return "x".join("*" if d is None else str(d) for d in shape)
