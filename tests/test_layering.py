@@ -38,7 +38,16 @@ RANKS: dict[str, int] = {
     "cli": 12,
     "zoo": 13,  # zoo/__init__.py and zoo/__main__.py: the public re-exports
 }
-BASE = {"zoo._version", "zoo.errors", "zoo.fields", "zoo.settings", "zoo.spec"}
+BASE = {
+    "zoo._version",
+    "zoo.errors",
+    "zoo.fields",
+    "zoo.settings",
+    "zoo.spec",
+    "zoo.startup_cache",
+}
+#: Modules of a room that are not a package: module -> room.
+ROOM_OF = {"zoo.registry_yaml": "registry"}
 MAX_LINES = 600
 
 
@@ -58,7 +67,7 @@ def room(module: str) -> str:
         return "zoo_keras_hub"
     if module in ("zoo", "zoo.__main__"):
         return "zoo"
-    return parts[1]
+    return ROOM_OF.get(module, parts[1])
 
 
 @functools.cache

@@ -80,6 +80,21 @@ __all__ = [
 ]
 
 
+def brief(value: object, limit: int = 80) -> str:  # a helper, not part of __all__
+    """A bounded ``repr(value)``: messages never carry unbounded values (F30).
+
+    ``reprlib`` cuts containers by depth and length before formatting, so a deeply nested or
+    huge value (an expanded YAML alias bomb) costs no more than a small one.
+    """
+    import reprlib
+
+    short = reprlib.Repr()
+    short.maxlevel, short.maxlist, short.maxtuple, short.maxdict = 3, 8, 8, 6
+    short.maxstring = short.maxother = short.maxlong = limit
+    text = short.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 class ZooError(Exception):
     """Base class of every error tfzoo raises on purpose.
 

@@ -21,9 +21,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from zoo.errors import RegistryError, UnknownModelError
+from zoo.errors import RegistryError, UnknownModelError, brief
 from zoo.fields import REGISTRY_FIELDS
 from zoo.spec import ModelSpec
 
@@ -51,117 +49,19 @@ def slug(text: str, default: str = "model") -> str:
 
 #: Every key an entry may hold -> its one-line help (derived from zoo.fields.FIELDS).
 ENTRY_FIELDS: Mapping[str, str] = {name: f.help for name, f in REGISTRY_FIELDS.items()}
-_TOP_LEVEL = {"version", "models", "registries"}
+TOP_LEVEL = {"version", "models", "registries"}
 
 
-class _Mapping(dict[Any, Any]):
-    """A dict that remembers the line of itself and of each key (1-based)."""
-
-    line: int = 0
-    key_lines: dict[Any, int]
-
-
-# libyaml's parser is ~6x faster than PyYAML's pure-Python one; the constructor stays the safe one.
-_SafeBase: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-class _LineLoader(_SafeBase):  # type: ignore[valid-type,misc]
-    """Safe YAML loader that records line numbers and refuses duplicate keys."""
-
-    zoo_path: str | None = None  # the file being read, for error messages
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> _Mapping:
-        self.flatten_mapping(node)
-        result = _Mapping()
-        result.line = node.start_mark.line + 1
-        result.key_lines = {}
-        for key_node, value_node in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            line = key_node.start_mark.line + 1
-            if key in result:
-                raise RegistryError(
-                    f"duplicate key {key!r} (first on line {result.key_lines[key]})",
-                    path=self.zoo_path,
-                    line=line,
-                    field=str(key),
-                )
-            result[key] = self.construct_object(value_node, deep=deep)
-            result.key_lines[key] = line
-        return result
-
-
-_LineLoader.add_constructor(
-    yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _LineLoader.construct_mapping
-)
+#: How many nodes YAML aliases may add to a file once expanded ("billion laughs", F30): a
+#: registry that shares a block between entries stays far below; a 1 KB bomb is refused.
+MAX_ALIAS_EXPANSION = 100_000
 
 
 def parse_registry_text(text: str, path: str) -> list[ModelSpec]:
     """Parse and validate the text of one registry file; ``path`` is used in messages."""
-    loader = _LineLoader(text)
-    loader.zoo_path = path
-    try:
-        data = loader.get_single_data()
-    except RegistryError:
-        raise
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        raise RegistryError(
-            f"not valid registry YAML: {exc.problem or exc}", path=path, line=line
-        ) from None
-    except yaml.YAMLError as exc:
-        raise RegistryError(f"not valid registry YAML: {exc}", path=path) from None
-    finally:
-        loader.dispose()
-    if data is None:
-        return []
-    if not isinstance(data, _Mapping):
-        raise RegistryError(
-            f"a registry file is a mapping with a 'models:' key, received {type(data).__name__}",
-            path=path,
-            line=1,
-        )
-    for key in data:
-        if key not in _TOP_LEVEL:
-            raise RegistryError(
-                f"unknown top-level key; expected one of {sorted(_TOP_LEVEL)}",
-                path=path,
-                line=data.key_lines[key],
-                field=str(key),
-            )
-    if data.get("version", 1) != 1:
-        raise RegistryError(
-            f"unsupported registry version {data['version']!r}; this tfzoo reads version 1",
-            path=path,
-            line=data.key_lines["version"],
-            field="version",
-        )
-    models = data.get("models")
-    if models is None:
-        return []
-    if not isinstance(models, _Mapping):
-        raise RegistryError(
-            "'models' must be a mapping from name to entry",
-            path=path,
-            line=data.key_lines["models"],
-            field="models",
-        )
-    specs = []
-    for name, entry in models.items():
-        line = models.key_lines[name]
-        if not isinstance(entry, _Mapping):
-            raise RegistryError(
-                f"an entry is a mapping, received {type(entry).__name__}",
-                path=path,
-                line=line,
-                field=f"models.{name}",
-            )
-        specs.append(
-            entry_to_spec(
-                name, entry, origin=f"{path}:{line}", path=path, line=line, lines=entry.key_lines
-            )
-        )
-    return specs
+    from zoo.registry_yaml import parse_registry_text as parse  # PyYAML only when parsing
+
+    return parse(text, path)
 
 
 #: Seconds a remote registry file (an https URL in ZOO_REGISTRY) is used before it is
@@ -202,14 +102,69 @@ def load_registry_file(path: str | os.PathLike[str]) -> list[ModelSpec]:
         return parse_registry_text(text, path)
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except OSError as exc:
         raise RegistryError(
             f"cannot read registry file: {exc.strerror or exc}", path=str(p)
         ) from None
+    return _parse_cached(raw, str(p))
+
+
+#: ModelSpec fields that are tuples in a spec and lists in JSON.
+_TUPLE_FIELDS = ("input_shape", "labels", "tags", "aliases")
+
+
+def _parse_cached(raw: bytes, path: str) -> list[ModelSpec]:
+    """Parse and validate a file's bytes, or reuse the result cached for exactly these bytes.
+
+    A 50,000-entry file takes seconds to parse and validate; its cached specs load in a
+    fraction of that (zoo.startup_cache). Only files that parsed without error are cached,
+    so every error is raised (with file and line) on every run.
+    """
+    import hashlib
+
+    from zoo import startup_cache
+
+    key = hashlib.blake2b(raw, digest_size=20).hexdigest()
+    cached = startup_cache.load("registry", path, key)
+    if isinstance(cached, dict) and cached.get("fields") == list(_FIELD_ORDER):
+        try:
+            return [_spec_from_row(row) for row in cached["rows"]]
+        except (TypeError, ValueError, KeyError):
+            pass  # another shape: parse again
+    try:
+        text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise RegistryError("registry file is not UTF-8 text", path=str(p)) from None
-    return parse_registry_text(text, str(p))
+        raise RegistryError("registry file is not UTF-8 text", path=path) from None
+    specs = parse_registry_text(text, path)
+    # rows of field values in a fixed order: no key strings to decode 50,000 times
+    plain = {"fields": list(_FIELD_ORDER), "rows": [list(s.to_dict().values()) for s in specs]}
+    import json
+
+    try:  # cache only what JSON gives back unchanged (no dates, no integer keys, ...)
+        if json.loads(json.dumps(plain)) == plain:
+            startup_cache.store("registry", path, key, plain)
+    except (TypeError, ValueError):
+        pass
+    return specs
+
+
+def _spec_from_row(row: list[Any]) -> ModelSpec:
+    """A ModelSpec from its cached row (values in ``_FIELD_ORDER``)."""
+    if len(row) != len(_FIELD_ORDER):
+        raise ValueError("a cached row of another length")
+    for i in _TUPLE_POSITIONS:
+        if row[i] is not None:
+            row[i] = tuple(row[i])
+    # The generated __init__ only assigns fields (ModelSpec has no __post_init__); filling
+    # __dict__ directly is the same object at a fraction of the cost, for 50,000 entries.
+    spec = object.__new__(ModelSpec)
+    spec.__dict__.update(zip(_FIELD_ORDER, row, strict=True))
+    return spec
+
+
+_FIELD_ORDER = tuple(ModelSpec.__dataclass_fields__)
+_TUPLE_POSITIONS = tuple(_FIELD_ORDER.index(name) for name in _TUPLE_FIELDS)
 
 
 def entry_to_spec(
@@ -237,18 +192,18 @@ def entry_to_spec(
         raise fail(
             "a model name is lower case letters, digits, '_', '.' or '-', starting with a letter "
             "or digit, optionally after one 'namespace/' and before a ':<version>' "
-            f"(team/my_model:2); received {name!r}"
+            f"(team/my_model:2); received {brief(name)}"
         )
     unknown = [k for k in entry if k not in REGISTRY_FIELDS]
     if unknown:
-        key = str(unknown[0])
+        key = str(unknown[0])[:200]
         close = difflib.get_close_matches(key, REGISTRY_FIELDS, n=1)
         hint = (
             f"; did you mean {close[0]!r}?"
             if close
             else f"; known keys: {', '.join(REGISTRY_FIELDS)}"
         )
-        raise fail(f"unknown key {key!r}{hint}", key)
+        raise fail(f"unknown key {brief(key)}{hint}", key)
     for key, field in REGISTRY_FIELDS.items():
         if field.required and entry.get(key) in (None, ""):
             raise fail(f"missing required key {key!r}")
@@ -284,31 +239,14 @@ def registry_locations(cwd: Path | None = None) -> list[str]:
 def included_registries(path: Path) -> list[str]:
     """The ``registries:`` list of a local registry file (``zoo.yaml``): URLs, or paths
     relative to the file, e.g. a team registry ``https://models.example.com/registry.yaml``.
-
-    Errors in the rest of the file are left to :func:`parse_registry_text` to report.
     """
+    from zoo.registry_yaml import registries_of  # PyYAML only when a file is read
+
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return []
-    loader = _LineLoader(text)
-    loader.zoo_path = str(path)
-    try:
-        data = loader.get_single_data()
-    except (yaml.YAMLError, RegistryError):
-        return []
-    finally:
-        loader.dispose()
-    if not isinstance(data, _Mapping) or data.get("registries") is None:
-        return []
-    items = data["registries"]
-    if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() for i in items):
-        raise RegistryError(
-            f"'registries' is a list of registry file paths or URLs, received {items!r}"[:300],
-            path=str(path),
-            line=data.key_lines["registries"],
-            field="registries",
-        )
+    items = registries_of(text, str(path))
     return [i if "://" in i else str(path.parent / Path(i).expanduser()) for i in items]
 
 

@@ -22,11 +22,12 @@ from zoo.errors import (
     PluginError,
     UnknownModelError,
     ZooError,
+    brief,
 )
 from zoo.fields import OVERRIDES
 from zoo.host.manager import PluginHost
 from zoo.registry import Registry, load_registry_file, registry_locations, slug
-from zoo.spec import ModelSpec, check_input_shape
+from zoo.spec import InputSpec, ModelSpec, check_input_shape
 
 if TYPE_CHECKING:
     import keras
@@ -155,6 +156,9 @@ class Session:
                 return claimed
             if claimed is not None:
                 return self._adhoc(provider.name, claimed)
+        conflicts = self.host.provider_conflicts()
+        if conflicts and _looks_like_a_location(source):
+            raise conflicts[0]  # a provider left out for a name clash ("local") might claim it
         if isinstance(source, str):
             raise UnknownModelError(
                 source, self.registry.suggest(source), note=self.host.failure_note()
@@ -277,8 +281,39 @@ def apply_overrides(spec: ModelSpec, provider: Provider, overrides: Mapping[str,
         try:
             changes[key] = checks[key](value)
         except ValueError as exc:
-            raise InvalidOptionError(f"the override {key}={value!r} is invalid: {exc}") from None
-    return spec.replace(**changes, options=options)
+            raise InvalidOptionError(
+                f"the override {key}={brief(value)} is invalid: {exc}"
+            ) from None
+    result = spec.replace(**changes, options=options)
+    if "input_shape" in changes or "preprocessing" in changes:
+        _check_channels(result)
+    return result
+
+
+def _check_channels(spec: ModelSpec) -> None:
+    """Per-channel preprocessing numbers must fit the channel count an override asks for."""
+    if spec.input_shape is None or spec.preprocessing is None:
+        return
+    channels = spec.input_shape[2]
+    numbers = InputSpec.from_preprocessing(spec.preprocessing, shape=spec.input_shape)
+    per_channel = max(len(numbers.mean), len(numbers.std))
+    bgr = numbers.channel_order == "bgr"
+    if per_channel in (1, channels) and not (bgr and channels != 3):
+        return
+    what = f"{per_channel} per-channel means/stds" if per_channel > 1 else "a BGR channel order"
+    raise InvalidOptionError(
+        f"input_shape {spec.input_shape} has {channels} channel(s) but the preprocessing of "
+        f"{spec.name!r} ({brief(spec.preprocessing)}) has {what}: its weights expect RGB. Keep "
+        "3 channels (tfzoo turns grayscale images into RGB itself when fine-tuning or "
+        "building a classifier), or also override preprocessing with one mean and std"
+    )
+
+
+def _looks_like_a_location(source: object) -> bool:
+    """A path, URL or object rather than a registry name (a clashing provider may own it)."""
+    if not isinstance(source, str):
+        return True
+    return not re.fullmatch(r"[A-Za-z0-9_.\-]+", source) or Path(source).exists()
 
 
 def _check_trust_origin(spec: ModelSpec) -> None:

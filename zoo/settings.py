@@ -40,6 +40,7 @@ __all__ = [
     "SETTINGS",
     "Setting",
     "block_plugins",
+    "cache_dir",
     "debug",
     "fetch_deadline",
     "fetch_min_rate",
@@ -52,10 +53,12 @@ __all__ = [
     "max_extract_members",
     "offline",
     "packaged_registry",
+    "plugin_timeout",
     "progress",
     "registry_entries",
     "require_hashes",
     "split_locations",
+    "startup_cache_enabled",
     "trust_publishers",
     "trust_store",
     "user_registry",
@@ -128,6 +131,23 @@ SETTINGS: Mapping[str, Setting] = _table(
         "plugins not to import, built-ins included",
         "zoo.host.manager",
         "none",
+    ),
+    Setting(
+        "ZOO_PLUGIN_TIMEOUT",
+        "seconds",
+        20.0,
+        "seconds a plugin may take to import or to run one hook; over it, it is reported and "
+        "skipped (0 waits forever)",
+        "zoo.host.manager",
+        "20",
+    ),
+    Setting(
+        "ZOO_NO_STARTUP_CACHE",
+        "bool",
+        False,
+        "true: parse every registry file and scan the plugins on every start (no cache under "
+        "`ZOO_HOME/startup`)",
+        "zoo.startup_cache",
     ),
     Setting(
         "ZOO_OFFLINE",
@@ -453,3 +473,22 @@ def trust_publishers() -> bool:
     prefixes, pins and ``trust=True`` vouch for a model archive then).
     """
     return bool(value("ZOO_TRUST_PUBLISHERS"))
+
+
+def plugin_timeout() -> float:
+    """``ZOO_PLUGIN_TIMEOUT``: seconds a plugin may take to import or run one hook (0: forever).
+
+    A plugin over the limit is reported and skipped (F31).
+    """
+    return float(value("ZOO_PLUGIN_TIMEOUT"))
+
+
+def cache_dir() -> Path:
+    """Where tfzoo keeps its start-up caches (parsed registries, the plugin scan):
+    ``ZOO_HOME/startup``."""
+    return zoo_home() / "startup"
+
+
+def startup_cache_enabled() -> bool:
+    """False when ``ZOO_NO_STARTUP_CACHE`` is true (every start parses and scans again)."""
+    return not value("ZOO_NO_STARTUP_CACHE")

@@ -11,11 +11,14 @@ is one setting of these numbers, so a backbone's value range is derived, never s
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
+
+from zoo.errors import brief
 
 if TYPE_CHECKING:
     import numpy as np
@@ -83,7 +86,7 @@ class InputSpec:
             scale, offset, mean, std, order = PREPROCESSING_MODES[mode]
         except KeyError:
             known = ", ".join(sorted(PREPROCESSING_MODES))
-            raise ValueError(f"unknown preprocessing mode {mode!r}; known: {known}") from None
+            raise ValueError(f"unknown preprocessing mode {brief(mode)}; known: {known}") from None
         h, w, c = tuple(shape)
         return cls(
             shape=(h, w, int(c or 3)),
@@ -112,7 +115,7 @@ class InputSpec:
         unknown = set(data) - _PREPROCESSING_KEYS
         if unknown:
             known = sorted(_PREPROCESSING_KEYS)
-            raise ValueError(f"unknown preprocessing keys {sorted(unknown)}; known: {known}")
+            raise ValueError(f"unknown preprocessing keys {brief(sorted(unknown))}; known: {known}")
         for key in ("mean", "std"):
             if key in data:
                 value = data[key]
@@ -122,9 +125,20 @@ class InputSpec:
         for key in ("scale", "offset"):
             if key in data:
                 data[key] = float(data[key])
+        # NaN, infinity or a zero divisor make every pixel NaN or constant: never a model
+        for key in ("scale", "offset", "mean", "std"):
+            values = data.get(key, ())
+            for v in values if isinstance(values, tuple) else (values,):
+                if not math.isfinite(v):
+                    raise ValueError(f"preprocessing {key} must be finite, received {brief(v)}")
+                if key in ("std", "scale") and v == 0:
+                    raise ValueError(
+                        f"preprocessing {key} may not be 0 (it would make every pixel "
+                        f"{'NaN' if key == 'std' else 'the same'})"
+                    )
         if data.get("channel_order", "rgb") not in ("rgb", "bgr"):
             raise ValueError(
-                f"channel_order must be 'rgb' or 'bgr', received {data['channel_order']!r}"
+                f"channel_order must be 'rgb' or 'bgr', received {brief(data['channel_order'])}"
             )
         return dataclasses.replace(base, mode="custom" if data else base.mode, **data)
 
@@ -274,7 +288,7 @@ def check_sha256(value: object) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not SHA256_RE.match(value.lower()):
-        raise ValueError(f"a sha256 is 64 hexadecimal digits, received {value!r}")
+        raise ValueError(f"a sha256 is 64 hexadecimal digits, received {brief(value)}")
     return value.lower()
 
 
@@ -292,7 +306,7 @@ def check_input_shape(
     ):
         raise ValueError(
             "expected [height, width, channels] with positive integers (null for a free "
-            f"height/width), received {value!r}"
+            f"height/width), received {brief(value)}"
         )
     return dims[0], dims[1], dims[2]
 
@@ -302,7 +316,7 @@ def check_preprocessing(value: object) -> str | dict[str, Any] | None:
     if value is None:
         return None
     if not isinstance(value, str | Mapping):
-        raise ValueError(f"expected a mode name or a mapping, received {value!r}")
+        raise ValueError(f"expected a mode name or a mapping, received {brief(value)}")
     try:
         InputSpec.from_preprocessing(value)
     except TypeError as exc:
@@ -316,7 +330,7 @@ def check_layer_ref(value: object) -> str | int | None:
         return value
     if isinstance(value, int) and not isinstance(value, bool):
         return value
-    raise ValueError(f"expected a layer name or index, received {value!r}")
+    raise ValueError(f"expected a layer name or index, received {brief(value)}")
 
 
 def check_weights(value: object) -> str | None:
@@ -325,7 +339,7 @@ def check_weights(value: object) -> str | None:
         return value
     if isinstance(value, os.PathLike):
         return str(os.fspath(value))
-    raise ValueError(f"expected a string or null, received {value!r}")
+    raise ValueError(f"expected a string or null, received {brief(value)}")
 
 
 def check_labels(value: object) -> tuple[str, ...] | None:
@@ -333,5 +347,5 @@ def check_labels(value: object) -> tuple[str, ...] | None:
     if value is None:
         return None
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"expected a list of strings, received {value!r}")
+        raise ValueError(f"expected a list of strings, received {brief(value)}")
     return tuple(value)

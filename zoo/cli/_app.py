@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
+import re
 import sys
 import traceback
 from collections.abc import Sequence
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     from zoo.session import Session
 
 __all__ = [
+    "INTERRUPT_HINT",
     "console",
     "echo_json",
     "echo_table",
@@ -27,6 +30,8 @@ __all__ = [
     "parse_overrides",
     "quiet_tensorflow",
     "renew_session",
+    "safe_markup",
+    "safe_text",
     "session",
     "shape_text",
 ]
@@ -34,10 +39,16 @@ __all__ = [
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
+#: ``ctx.meta`` key of a command's hint printed after Ctrl-C (e.g. how to resume).
+INTERRUPT_HINT = "zoo.interrupt_hint"
+
+
 class ZooGroup(click.Group):
     """Turns errors into one clear line: ZooError and OSError exit 1, usage errors exit 2.
 
-    With ``--debug`` the traceback is printed too.
+    Ctrl-C exits 130 (the shell's convention for SIGINT) with what was interrupted and, when
+    the command set one, a hint (``zoo finetune --checkpoint`` says how to resume). With
+    ``--debug`` the traceback is printed too.
     """
 
     def invoke(self, ctx: click.Context) -> Any:
@@ -45,6 +56,13 @@ class ZooGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
+        except KeyboardInterrupt as exc:
+            if _debug(ctx):
+                traceback.print_exc()
+            where = f" ({exc.args[0]})" if exc.args and isinstance(exc.args[0], str) else ""
+            hint = ctx.meta.get(INTERRUPT_HINT)
+            click.echo(f"Interrupted{where}." + (f" {hint}" if hint else ""), err=True)
+            ctx.exit(130)
         except (ZooError, OSError) as exc:
             self._fail(ctx, str(exc) if isinstance(exc, ZooError) else _os_error_text(exc))
         except Exception as exc:  # a bug: say so, keep the traceback behind --debug
@@ -56,7 +74,7 @@ class ZooGroup(click.Group):
     def _fail(ctx: click.Context, message: str) -> None:
         if _debug(ctx):
             traceback.print_exc()
-        click.echo(f"Error: {message}", err=True)
+        click.echo(f"Error: {safe_text(message)}", err=True)
         ctx.exit(1)
 
 
@@ -130,11 +148,38 @@ def echo_table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str
     rich's Table measures every cell to wrap it, ~0.1 s for a zoo of a few hundred models:
     half the start-up budget of ``zoo list``; long listings print plain columns instead.
     """
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    if any(_CONTROL.search("".join(row)) for row in rows):  # one scan per row, not per cell
+        rows = [[safe_text(cell) for cell in row] for row in rows]
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in headers]
+    widths = [
+        max(len(h), max(map(len, col), default=0)) for h, col in zip(headers, columns, strict=True)
+    ]
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
     lines = [title] if title else []
-    for row in (headers, *rows):
-        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+    lines.extend(fmt.format(*row).rstrip() for row in (headers, *rows))
     click.echo("\n".join(lines))
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def safe_text(value: object) -> str:
+    """``value`` for a terminal: control characters (ANSI escapes) shown escaped, never raw.
+
+    A registry description or a plugin error may hold ``\x1b[...`` sequences that would
+    recolour, clear or retitle the user's terminal.
+    """
+    text = str(value)
+    if _CONTROL.search(text) is None:
+        return text
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode(), text)
+
+
+def safe_markup(value: object) -> str:
+    """:func:`safe_text`, with rich markup (``[bold]``) escaped for ``console().print``."""
+    from rich.markup import escape
+
+    return escape(safe_text(value))
 
 
 def echo_json(data: Any) -> None:
@@ -144,6 +189,11 @@ def echo_json(data: Any) -> None:
 
 def shape_text(shape: Sequence[int | None] | None) -> str:
     """(224, 224, 3) -> "224x224x3"; free dimensions print as "*"."""
+    return _shape_text(None if shape is None else tuple(shape))
+
+
+@functools.lru_cache(maxsize=256)  # a zoo repeats a few shapes across thousands of entries
+def _shape_text(shape: tuple[int | None, ...] | None) -> str:
     if shape is None:
         return "?"
     return "x".join("*" if d is None else str(d) for d in shape)

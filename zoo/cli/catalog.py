@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -17,10 +18,11 @@ from zoo.cli._app import (
     override_option,
     quiet_tensorflow,
     renew_session,
+    safe_markup,
     session,
     shape_text,
 )
-from zoo.errors import PluginError
+from zoo.errors import PluginError, SourceNotFoundError
 
 
 @main.command("list")
@@ -49,6 +51,8 @@ def list_cmd(pattern: str | None, provider: str | None, tag: str | None, as_json
     echo_table(headers, rows, title=f"{len(specs)} models")
     if not specs:
         hint = "; `zoo plugins` shows which providers are installed" if provider else ""
+        if pattern and not any(c in pattern for c in "*?["):
+            hint += f"; PATTERN is matched whole (fnmatch): try '{pattern}*'"
         click.echo(f"no model matches{hint}", err=True)
 
 
@@ -62,8 +66,14 @@ def info_cmd(name: str, load: bool, overrides: dict[str, Any], as_json: bool) ->
 
     NAME is a registry name or alias, or any source `zoo.load_backbone` takes.
     """
-    resolved = session().resolve(name, overrides)  # resolved once, overrides checked
-    data: dict[str, Any] = {"spec": resolved.spec.to_dict()}
+    resolved = session().resolve(name, overrides)  # names, values, options checked before TF
+    spec = resolved.spec
+    adhoc_path = session().registry.find(name) is None and spec.provider == "local"
+    if adhoc_path and not Path(spec.source).exists():
+        raise SourceNotFoundError(
+            f"no such file or directory: {spec.source}", source=spec.source, provider="local"
+        )
+    data: dict[str, Any] = {"spec": spec.to_dict()}
     if load:
         quiet_tensorflow()
         data["backbone"] = session().load_resolved(*resolved).describe()
@@ -73,7 +83,7 @@ def info_cmd(name: str, load: bool, overrides: dict[str, Any], as_json: bool) ->
     out = console()
     for key, value in data["spec"].items():
         if value not in (None, "", [], {}, ()):
-            out.print(f"[bold]{key:>17}[/bold]  {value}")
+            out.print(f"[bold]{key:>17}[/bold]  {safe_markup(value)}")
     if load:
         out.print("\n[bold]loaded backbone[/bold]")
         backbone = data["backbone"]
@@ -83,7 +93,7 @@ def info_cmd(name: str, load: bool, overrides: dict[str, Any], as_json: bool) ->
                 value = (
                     f"{len(value)} labels: {', '.join(value[:5])}{' ...' if len(value) > 5 else ''}"
                 )
-            out.print(f"[bold]{key:>17}[/bold]  {value}")
+            out.print(f"[bold]{key:>17}[/bold]  {safe_markup(value)}")
         out.print(
             f"[bold]{'input':>17}[/bold]  {shape_text(spec_in['shape'])} {spec_in['dtype']}, "
             f"preprocessing {spec_in['mode']} -> values in {spec_in['value_range']}"
@@ -91,7 +101,14 @@ def info_cmd(name: str, load: bool, overrides: dict[str, Any], as_json: bool) ->
 
 
 def _plugin_rows() -> list[dict[str, Any]]:
-    return [info.to_dict() for info in session().host.info()]
+    """Every plugin, with ``serves``: the registry entries its providers load."""
+    from collections import Counter
+
+    rows = [info.to_dict() for info in session().host.info()]
+    by_provider = Counter(spec.provider for spec in session().registry)
+    for row in rows:
+        row["serves"] = sum(by_provider[p] for p in row["providers"]) if row["error"] is None else 0
+    return rows
 
 
 @main.command("plugins")
@@ -121,16 +138,42 @@ def _print_plugins(rows: list[dict[str, Any]], title: str) -> None:
         if row["blocked"]:
             status = "blocked (ZOO_BLOCK_PLUGINS / ZOO_LOAD_PLUGINS)"
         elif row["error"]:
-            status = f"[red]error:[/red] {row['error']}"
+            status = f"[red]error:[/red] {safe_markup(row['error'])}"
         table.add_row(
-            row["name"], origin, ", ".join(row["providers"]), str(len(row["models"])), status
+            safe_markup(row["name"]),
+            safe_markup(origin),
+            safe_markup(", ".join(row["providers"])),
+            str(row.get("serves", len(row["models"]))),
+            status,
         )
     console().print(table)
 
 
+def _installer() -> list[str]:
+    """``python -m pip`` when pip is there; else ``uv pip`` aimed at this interpreter.
+
+    Environments made by ``uv venv`` have no pip module (llm#833).
+    """
+    import importlib.util
+    import shutil
+
+    if importlib.util.find_spec("pip") is not None:
+        return [sys.executable, "-m", "pip"]
+    uv = shutil.which("uv")
+    if uv is not None:
+        return [uv, "pip"]
+    raise PluginError(
+        "this environment has neither pip nor uv: install one (python -m ensurepip, or "
+        "https://docs.astral.sh/uv/), or install the plugin with your own tool"
+    )
+
+
 def _pip(args: list[str]) -> None:
-    command = [sys.executable, "-m", "pip", *args]
-    click.echo("$ " + " ".join(["pip", *args]), err=True)
+    base = _installer()
+    # uv pip needs to be told which environment; pip runs inside it
+    extra = ["--python", sys.executable] if base[-1] == "pip" and len(base) == 2 else []
+    command = [*base, args[0], *extra, *args[1:]]
+    click.echo("$ " + " ".join([Path(base[0]).name, *base[1:], *args]), err=True)
     code = subprocess.call(command, stdout=2)  # pip's chatter to stderr: stdout stays clean JSON
     if code != 0:
         raise PluginError(f"pip {args[0]} failed with exit code {code}; see pip's output above")
@@ -158,8 +201,41 @@ def install_cmd(packages: tuple[str, ...], upgrade: bool, editable: bool, as_jso
         return
     if new:
         _print_plugins(new, title="installed plugins")
+        return
+    wanted = {_dist_name(p) for p in packages}
+    already = [
+        r for r in _plugin_rows() if r["distribution"] and _norm(r["distribution"]) in wanted
+    ]
+    if already:
+        names = ", ".join(
+            f"{r['distribution']} {r['version']} (plugin {r['name']})" for r in already
+        )
+        click.echo(
+            f"already installed: {names}; no new plugin (`zoo plugins` lists them all)", err=True
+        )
     else:
         click.echo("no new tfzoo plugin: the packages register no 'zoo' entry point", err=True)
+
+
+def _norm(name: str) -> str:
+    import re
+
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _dist_name(package: str) -> str:
+    """The distribution a pip argument names: a local project's [project] name, or the spec's."""
+    import re
+
+    path = Path(package)
+    if (path / "pyproject.toml").is_file():
+        try:  # tomllib is 3.11+: the [project] name line is all that is needed
+            text = (path / "pyproject.toml").read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            text = ""
+        found = re.search(r"^name\s*=\s*[\"']([^\"']+)[\"']", text, re.MULTILINE)
+        return _norm(found.group(1) if found else path.resolve().name)
+    return _norm(re.split(r"[<>=!~\[;@ ]", package.strip(), maxsplit=1)[0])
 
 
 @main.command("uninstall")

@@ -7,7 +7,15 @@ from typing import Any
 
 import click
 
-from zoo.cli._app import console, echo_json, main, override_option, quiet_tensorflow, session
+from zoo.cli._app import (
+    INTERRUPT_HINT,
+    console,
+    echo_json,
+    main,
+    override_option,
+    quiet_tensorflow,
+    session,
+)
 from zoo.cli.recipe_options import recipe_options, recipe_values
 from zoo.errors import InvalidModelError, SourceNotFoundError
 
@@ -70,6 +78,13 @@ def finetune_cmd(
         raise click.UsageError("--unfreeze-top needs --unfreeze-epochs N (phase 2)")
     if as_json:
         options.setdefault("verbose", 0)
+    ctx = click.get_current_context()
+    ctx.meta[INTERRUPT_HINT] = (
+        "Run the same command again to resume from the checkpoint in "
+        f"{options['checkpoint_dir']} (it continues after the last finished epoch)."
+        if options.get("checkpoint_dir") is not None
+        else "Nothing was saved; pass --checkpoint DIR to make a run resumable."
+    )
     quiet_tensorflow()
     from zoo import api
 
@@ -106,11 +121,15 @@ def _summary(result: Any, png: Path | None) -> None:
     for phase in result.phases:
         last = ", ".join(f"{k} {v[-1]:.4f}" for k, v in phase.history.items() if v)
         lr = f"{phase.learning_rate:g}" if phase.learning_rate else ""
-        resumed = " (resumed)" if phase.resumed else ""
+        resumed = " (restored)" if phase.resumed else ""
+        if phase.resumed_from is not None:
+            resumed = f" (resumed after epoch {phase.resumed_from})"
         table.add_row(
             phase.name + resumed, str(phase.epochs or ""), lr, f"{phase.seconds:.1f}", last
         )
     out = console()
+    if result.resumed:
+        out.print(f"resumed from the checkpoint in {result.recipe.checkpoint_dir}")
     out.print(table)
     if result.metrics:
         out.print("final: " + ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()))

@@ -4,24 +4,44 @@ With ``checkpoint_dir`` set, every phase writes a backup at each epoch end
 (``keras.callbacks.BackupAndRestore``, which restores model, optimizer and epoch) and its
 per-epoch metrics (``CSVLogger``, appended across restarts). A finished phase leaves the full
 model's weights and its record in ``state.json``; a rerun with the same directory skips it.
+
+``state.json`` also keeps a fingerprint of the run (the recipe's training fields, the data,
+the model and the number of classes), written before the first epoch: a rerun with a changed
+recipe or different data is refused instead of mixing two runs in one directory (F32).
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import keras
 
-from zoo.errors import TrainingDivergedError
+from zoo.errors import FinetuneError, TrainingDivergedError
 from zoo.finetune.result import PhaseResult
 
 if TYPE_CHECKING:
     from zoo.finetune.recipe import Recipe
 
-__all__ = ["DivergenceGuard", "RunState", "phase_callbacks"]
+__all__ = ["DivergenceGuard", "RunState", "phase_callbacks", "recipe_fingerprint"]
+
+#: Recipe fields that say where to write or how loudly, not what is trained: changing them
+#: between a run and its resumption is fine.
+_NOT_TRAINING = frozenset(
+    {
+        "verbose",
+        "callbacks",
+        "checkpoint_dir",
+        "export_dir",
+        "export_formats",
+        "tensorboard_dir",
+        "cache_dir",
+        "cache_memory_limit",
+    }
+)
 
 
 class DivergenceGuard(keras.callbacks.Callback):  # type: ignore[misc]
@@ -78,16 +98,96 @@ def phase_callbacks(
     return callbacks
 
 
-class RunState:
-    """``state.json`` of a checkpoint directory: which phases finished, and their records."""
+def _plain(value: Any) -> Any:
+    """A JSON value standing for ``value``; objects by type (a repr may hold an address)."""
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return f"<{type(value).__module__}.{type(value).__qualname__}>"
 
-    def __init__(self, directory: Path) -> None:
+
+def recipe_fingerprint(recipe: Recipe) -> dict[str, Any]:
+    """The recipe fields that decide what is trained, as plain JSON values."""
+    import dataclasses
+
+    return {
+        f.name: _plain(getattr(recipe, f.name))
+        for f in dataclasses.fields(recipe)
+        if f.name not in _NOT_TRAINING
+    }
+
+
+class RunState:
+    """``state.json`` of a checkpoint directory: which phases finished, and their records.
+
+    Args:
+        directory: the checkpoint directory (created if missing).
+        fingerprint: what this run trains (``recipe``, ``data``, ``model`` keys); a directory
+            written by a run with another fingerprint is refused with FinetuneError.
+    """
+
+    def __init__(self, directory: Path, fingerprint: Mapping[str, Any] | None = None) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / "state.json"
         self.data: dict[str, Any] = {"finished": {}}
         if self.path.exists():
-            self.data = json.loads(self.path.read_text())
+            try:
+                self.data = json.loads(self.path.read_text())
+            except (ValueError, OSError) as exc:
+                raise FinetuneError(
+                    f"checkpoint directory {directory}: state.json is unreadable ({exc}); "
+                    "delete the directory to start over"
+                ) from None
+        if fingerprint is not None:
+            self._check(dict(fingerprint))
+
+    def _check(self, fingerprint: dict[str, Any]) -> None:
+        """Refuse a directory of another run; record the fingerprint of a new one."""
+        old = self.data.get("fingerprint")
+        if old is None:
+            self.data["fingerprint"] = fingerprint
+            self._write()
+            return
+        what = []
+        old_recipe, new_recipe = old.get("recipe", {}), fingerprint.get("recipe", {})
+        changed = sorted(
+            k for k in set(old_recipe) | set(new_recipe) if old_recipe.get(k) != new_recipe.get(k)
+        )
+        if changed:
+            shown = ", ".join(
+                f"{k}: {_short(old_recipe.get(k))} -> {_short(new_recipe.get(k))}"
+                for k in changed[:5]
+            )
+            what.append(f"a changed recipe ({shown}{', ...' if len(changed) > 5 else ''})")
+        if old.get("data") != fingerprint.get("data"):
+            what.append("different data")
+        if old.get("model") != fingerprint.get("model"):
+            what.append(
+                f"another model ({_short(old.get('model'))} -> {_short(fingerprint.get('model'))})"
+            )
+        if what:
+            raise FinetuneError(
+                f"checkpoint directory {self.directory} belongs to another run: this one has "
+                f"{' and '.join(what)}. Resuming would mix two runs; pass a new checkpoint_dir, "
+                "or delete this one to start over"
+            )
+
+    def _write(self) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.data, indent=2))
+        tmp.replace(self.path)
+
+    def backup_epoch(self, phase: str) -> int | None:
+        """Epochs of ``phase`` an interrupted run completed (its BackupAndRestore metadata)."""
+        meta = self.directory / f"{phase}_backup" / "training_metadata.json"
+        try:
+            return int(json.loads(meta.read_text())["epoch"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     def weights(self, phase: str) -> Path:
         """Where the full model's weights after ``phase`` are kept."""
@@ -104,9 +204,7 @@ class RunState:
         """Record a finished phase: weights first, then the state file (atomically)."""
         model.save_weights(str(self.weights(phase.name)))
         self.data["finished"][phase.name] = {**vars(phase), "resumed": False}
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(self.data, indent=2))
-        tmp.replace(self.path)
+        self._write()
 
     def history(self, phase: str) -> dict[str, list[float]] | None:
         """Per-epoch metrics of ``phase`` across restarts (from its CSV log)."""
@@ -120,3 +218,9 @@ class RunState:
         keys = [k for k in (rows[0] if rows else {}) if k != "epoch"]
         # CSVLogger writes "NA" under val_* columns when there is no validation data
         return {k: [float(r[k]) for r in rows] for k in keys if rows[0][k] != "NA"}
+
+
+def _short(value: Any, limit: int = 40) -> str:
+    """``repr(value)``, cut to ``limit`` characters (messages never carry unbounded values)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

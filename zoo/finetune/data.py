@@ -13,7 +13,9 @@ outside ``[0, num_classes)``, NaN pixels, an empty set, x and y of different len
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zoo.errors import DataError, InvalidOptionError
+from zoo.errors import DataError, InvalidOptionError, ZooWarning
 from zoo.finetune.recipe import AUGMENTATION_LAYERS
 
 if TYPE_CHECKING:
@@ -36,6 +38,7 @@ __all__ = [
     "LABEL_CHECK",
     "Data",
     "augmentation_layers",
+    "data_fingerprint",
     "label_errors",
     "load_data",
     "one_hot",
@@ -43,6 +46,13 @@ __all__ = [
 
 #: Marks the message of the in-pipeline label check, so the engine can turn it into DataError.
 LABEL_CHECK = "zoo-label-check"
+
+#: More classes than this is a mistake in the labels (ImageNet-21k has 21,841), not a model:
+#: a label of 2**31 - 1 would build a Dense layer of 2**31 outputs.
+MAX_CLASSES = 100_000
+
+#: The files keras.utils.image_dataset_from_directory reads.
+_IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 
 
 @dataclass
@@ -289,6 +299,15 @@ def _directory(
 
     if not path.is_dir():
         raise DataError(f"{role}: {path} is not a directory of class sub-directories")
+    classes = sorted(p for p in path.iterdir() if p.is_dir())
+    if not classes:
+        loose = sum(1 for p in path.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
+        found = f"it holds {loose} images but no sub-folder" if loose else "it has no sub-folder"
+        raise DataError(
+            f"{role}: {path}: expected one sub-folder per class (e.g. {path}/cats/*.jpg, "
+            f"{path}/dogs/*.jpg); {found}. The sub-folder names become the class names"
+        )
+    path = _without_bad_images(path, classes, role, recipe.skip_bad_images)
     size = recipe.image_size or backbone.input_spec.size
     if size[0] is None or size[1] is None:
         raise InvalidOptionError(
@@ -319,6 +338,95 @@ def _directory(
     return out[0], (out[1] if len(out) > 1 else None)
 
 
+def data_fingerprint(train: object, validation: object = None) -> str:
+    """A hash naming the data of a run: a checkpoint directory is not resumed on other data.
+
+    Arrays: their bytes, dtype and shape. A directory: every file's relative path, size and
+    modification time. A ``tf.data.Dataset``: its element spec and cardinality only (its
+    contents are not read twice), so two datasets alike in shape are not told apart.
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (train, validation):
+        _feed(digest, part)
+    return digest.hexdigest()
+
+
+def _feed(digest: Any, data: object) -> None:
+    if data is None:
+        digest.update(b"none;")
+    elif isinstance(data, str | os.PathLike):
+        root = Path(data)
+        digest.update(b"dir;")
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            stat = path.stat()
+            rel = path.relative_to(root).as_posix()
+            digest.update(f"{rel}\0{stat.st_size}\0{stat.st_mtime_ns};".encode())
+    elif isinstance(data, tuple | list) and len(data) == 2:
+        for item in data:
+            array = np.ascontiguousarray(np.asarray(item))
+            digest.update(f"array;{array.dtype.str};{array.shape};".encode())
+            if array.dtype.kind in "OUS":
+                digest.update(repr(array.tolist()).encode())
+            else:
+                digest.update(array.tobytes())
+    else:
+        spec = getattr(data, "element_spec", None)
+        cardinality = getattr(data, "cardinality", None)
+        count = int(cardinality()) if callable(cardinality) else None
+        digest.update(f"{type(data).__name__};{spec!r};{count};".encode())
+
+
+def _without_bad_images(path: Path, classes: list[Path], role: str, skip: bool) -> Path:
+    """``path``, or a mirror of it without the files TensorFlow cannot decode.
+
+    Decoding fails deep inside tf.data with an InvalidArgumentError naming no file, at the
+    first epoch that reaches it. Each image's header and data are decoded once here instead;
+    a bad file is named, and skipped with a ZooWarning (``skip_bad_images=False``: DataError).
+    Skipping builds a directory of symbolic links to the good files, removed with the dataset.
+    """
+    import tensorflow as tf
+
+    bad: list[Path] = []
+    files = [
+        f for c in classes for f in sorted(c.rglob("*")) if f.suffix.lower() in _IMAGE_SUFFIXES
+    ]
+    for f in files:
+        try:
+            tf.io.decode_image(tf.io.read_file(str(f)), expand_animations=False)
+        except (tf.errors.InvalidArgumentError, tf.errors.OpError, ValueError):
+            bad.append(f)
+    if not bad:
+        return path
+    listed = ", ".join(str(b) for b in bad[:5]) + (
+        f" and {len(bad) - 5} more" if len(bad) > 5 else ""
+    )
+    if not skip:
+        raise DataError(
+            f"{role}: {len(bad)} image(s) cannot be decoded: {listed}; remove or fix them, or "
+            "pass skip_bad_images=True to skip them"
+        )
+    warnings.warn(
+        f"{role}: skipping {len(bad)} image(s) that cannot be decoded: {listed}",
+        ZooWarning,
+        stacklevel=5,
+    )
+    import atexit
+    import shutil
+    import tempfile
+
+    mirror = Path(tempfile.mkdtemp(prefix="zoo-images-"))
+    atexit.register(shutil.rmtree, mirror, True)  # tf.data reads the files lazily
+    skipped = set(bad)
+    for c in classes:
+        (mirror / c.name).mkdir()
+    for f in files:
+        if f not in skipped:
+            target = mirror / f.relative_to(path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(f.resolve())
+    return mirror
+
+
 # -- labels ------------------------------------------------------------------------------------
 
 
@@ -343,6 +451,10 @@ def _num_classes(data: Data, given: int | None) -> int:
     if given is not None:
         if not isinstance(given, int) or isinstance(given, bool) or given < 1:
             raise InvalidOptionError(f"num_classes must be a positive integer, received {given!r}")
+        if given > MAX_CLASSES:
+            raise InvalidOptionError(
+                f"num_classes={given:,} is more than {MAX_CLASSES:,}: not a classifier tfzoo builds"
+            )
         return given
     if data.class_names is not None:
         return len(data.class_names)
@@ -354,7 +466,16 @@ def _num_classes(data: Data, given: int | None) -> int:
     low = int(labels.min())
     if low < 0:
         raise DataError(f"train_data: labels must be >= 0, found {low}")
-    return int(labels.max()) + 1
+    high = int(labels.max())
+    if high >= MAX_CLASSES:
+        found = np.unique(labels)
+        raise DataError(
+            f"train_data: the largest label is {high}, which would make a {high + 1:,}-way "
+            f"classifier (more than {MAX_CLASSES:,} classes); labels are class ids 0..n-1 and "
+            f"these hold {len(found)} distinct values: remap them "
+            "(np.unique(y, return_inverse=True)) or pass num_classes="
+        )
+    return high + 1
 
 
 def _check_labels(data: Data, num_classes: int, role: str) -> None:

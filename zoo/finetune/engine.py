@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import importlib
+import logging
 import shutil
 import tempfile
 import time
@@ -32,8 +33,15 @@ import tensorflow as tf
 
 from zoo.errors import InvalidOptionError, MissingDependencyError, ZooWarning
 from zoo.finetune import distribute, features
-from zoo.finetune.callbacks import RunState, phase_callbacks
-from zoo.finetune.data import Data, augmentation_layers, label_errors, load_data, one_hot
+from zoo.finetune.callbacks import RunState, phase_callbacks, recipe_fingerprint
+from zoo.finetune.data import (
+    Data,
+    augmentation_layers,
+    data_fingerprint,
+    label_errors,
+    load_data,
+    one_hot,
+)
 from zoo.finetune.export import export_model
 from zoo.finetune.freezing import apply_freeze, unfreeze
 from zoo.finetune.recipe import Recipe, resolve_recipe
@@ -44,6 +52,8 @@ from zoo.session import CORE_OVERRIDES, Session, default_session
 from zoo.spec import ModelSpec
 
 __all__ = ["Finetuner"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -145,8 +155,9 @@ class Finetuner:
                 Path(recipe.cache_dir).mkdir(parents=True, exist_ok=True)
                 cache_root = Path(tempfile.mkdtemp(prefix="zoo-features-", dir=recipe.cache_dir))
                 stack.callback(shutil.rmtree, cache_root, True)
+            # checked before anything is built: another run's directory is refused at once
+            state = self._run_state(chief, workdir, train_data, validation_data)
             built = self._build(train_data, validation_data, strategy, stack)
-            state = _run_state(recipe, chief, workdir)
             result = FinetuneResult(
                 model=built.model,
                 backbone=built.backbone,
@@ -217,6 +228,26 @@ class Finetuner:
         apply_freeze(backbone.features, recipe.freeze, train_batchnorm=recipe.train_batchnorm)
         return _Built(backbone, model, head, train, val, num_classes)
 
+    def _run_state(
+        self, chief: bool, workdir: Path, train_data: object, validation_data: object
+    ) -> RunState | None:
+        recipe = self.recipe
+        if recipe.checkpoint_dir is None:
+            return None
+        if self._resolved is not None:
+            spec: ModelSpec | None = self._resolved[0]
+        else:
+            spec = self.source.spec if isinstance(self.source, Backbone) else None
+        model = f"{spec.name} ({spec.provider}:{spec.source})" if spec is not None else "?"
+        fingerprint = {
+            "recipe": recipe_fingerprint(recipe),
+            "data": data_fingerprint(train_data, validation_data),
+            "model": f"{model}, num_classes={self.num_classes}",
+        }
+        # non-chief workers of a cluster keep their (identical) state to themselves
+        directory = Path(recipe.checkpoint_dir) if chief else workdir / "checkpoint"
+        return RunState(directory, fingerprint)
+
     # -- phases ------------------------------------------------------------------------------
 
     @staticmethod
@@ -227,6 +258,7 @@ class Finetuner:
             return False
         built.model.load_weights(str(state.weights(name)))
         result.phases.append(done)
+        log.info("resumed: phase %r finished before; restored from %s", name, state.directory)
         return True
 
     def _phase_head(
@@ -337,16 +369,31 @@ class Finetuner:
             validation=val is not None,
             checkpoint_dir=state.directory if state is not None else None,
         )
-        start = time.perf_counter()
-        with label_errors():
-            history = model.fit(
-                **train.fit_args(recipe.batch_size),
-                validation_data=val.validation_arg() if val is not None else None,
-                epochs=epochs,
-                shuffle=recipe.shuffle,
-                callbacks=callbacks,
-                verbose=recipe.verbose,
+        resumed_from = state.backup_epoch(name) if state is not None else None
+        if resumed_from is not None:
+            log.info(
+                "resumed: phase %r continues after epoch %d of %d (%s)",
+                name,
+                resumed_from,
+                epochs,
+                state.directory if state is not None else "",
             )
+        start = time.perf_counter()
+        try:
+            with label_errors():
+                history = model.fit(
+                    **train.fit_args(recipe.batch_size),
+                    validation_data=val.validation_arg() if val is not None else None,
+                    epochs=epochs,
+                    shuffle=recipe.shuffle,
+                    callbacks=callbacks,
+                    verbose=recipe.verbose,
+                )
+        finally:
+            # BackupAndRestore sets the epoch to start from on the model and Keras never
+            # clears it: the next phase's fit on the same model would start there too and
+            # skip epochs (F32)
+            model._initial_epoch = None
         seconds = time.perf_counter() - start
         logged = state.history(name) if state is not None else None
         phase = PhaseResult(
@@ -356,6 +403,7 @@ class Finetuner:
             history=logged or {k: [float(v) for v in vs] for k, vs in history.history.items()},
             learning_rate=learning_rate,
             trainable_weights=len(model.trainable_weights),
+            resumed_from=resumed_from,
         )
         # a resumed fit that ran no epoch leaves the log's last row unconfirmed
         current = bool(history.epoch) and not _restored_earlier_weights(callbacks, history.epoch)
@@ -420,13 +468,6 @@ def _check_dependencies(recipe: Recipe) -> None:
                 "tensorboard_dir needs the tensorboard package, which is not installed: "
                 "pip install tensorboard (or pip install 'tfzoo[tensorboard]')"
             ) from None
-
-
-def _run_state(recipe: Recipe, chief: bool, workdir: Path) -> RunState | None:
-    if recipe.checkpoint_dir is None:
-        return None
-    # non-chief workers of a cluster keep their (identical) state to themselves
-    return RunState(Path(recipe.checkpoint_dir) if chief else workdir / "checkpoint")
 
 
 def _optimizer(spec: Any, learning_rate: float) -> keras.optimizers.Optimizer:

@@ -100,6 +100,7 @@ class Recipe:
     # -- data ------------------------------------------------------------------------------
     augmentation: tuple[Any, ...] = ()  # names (see AUGMENTATIONS), {name: factor}, or layers
     image_size: tuple[int, int] | None = None  # size images of a directory are read at
+    skip_bad_images: bool = True  # skip undecodable files of a directory (warned); False: error
     validation_split: float = 0.0  # fraction of array / directory data held out
     cache_features: str | bool = "auto"  # head on cached features: auto, memory, disk, off
     cache_dir: str | None = None  # where disk feature caches go (default: a temp dir)

@@ -27,6 +27,7 @@ class PhaseResult:
     learning_rate: float | None = None  # learning rate of a training phase
     trainable_weights: int = 0  # number of trainable weight tensors while it ran
     resumed: bool = False  # True when it was finished before and restored from a checkpoint
+    resumed_from: int | None = None  # epochs an interrupted run had done when this one took over
 
 
 @dataclass
@@ -52,6 +53,11 @@ class FinetuneResult:
     feature_cache: str | None = None  # "memory" or "disk" when the head trained on features
 
     @property
+    def resumed(self) -> bool:
+        """True when this run picked up a checkpoint: a phase restored or continued."""
+        return any(p.resumed or p.resumed_from is not None for p in self.phases)
+
+    @property
     def history(self) -> dict[str, dict[str, list[float]]]:
         """Keras history of every training phase: phase name -> metric -> per-epoch values."""
         return {p.name: p.history for p in self.phases if p.epochs or p.history}
@@ -71,6 +77,8 @@ class FinetuneResult:
         for p in self.phases:
             extra = f", {p.epochs} epochs at lr {p.learning_rate:g}" if p.epochs else ""
             resumed = " (restored from checkpoint)" if p.resumed else ""
+            if p.resumed_from is not None:
+                resumed = f" (resumed after epoch {p.resumed_from})"
             lines.append(f"  {p.name:<9} {p.seconds:8.2f} s{extra}{resumed}")
         if self.metrics:
             lines.append("  metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in self.metrics.items()))
@@ -88,5 +96,6 @@ class FinetuneResult:
             "metrics": self.metrics,
             "exports": {k: str(v) for k, v in self.exports.items()},
             "feature_cache": self.feature_cache,
+            "resumed": self.resumed,
             "recipe": self.recipe.to_dict(),
         }

@@ -6,8 +6,18 @@ that does not exist, or raises inside a hook is reported (a :class:`~zoo.errors.
 and an ``error`` in its :class:`PluginInfo`) and skipped; the rest keeps working.
 
 Environment:
-    ZOO_LOAD_PLUGINS   comma-separated allowlist of entry-point plugins ("" loads none)
-    ZOO_BLOCK_PLUGINS  comma-separated plugins not to load (built-ins included)
+    ZOO_LOAD_PLUGINS    comma-separated allowlist of entry-point plugins ("" loads none)
+    ZOO_BLOCK_PLUGINS   comma-separated plugins not to load (built-ins included)
+    ZOO_PLUGIN_TIMEOUT  seconds a plugin may take to import or run one hook (default 20)
+
+A plugin that raises anything at import or in a hook -- ``SystemExit`` included, only
+``KeyboardInterrupt`` passes -- is reported and skipped (F31). Importing an entry point and
+running a hook happen in a worker thread the host waits on for ``ZOO_PLUGIN_TIMEOUT``
+seconds; a plugin that hangs is reported (naming it and ``ZOO_BLOCK_PLUGINS``) and skipped.
+The trade-off of a thread over a subprocess probe: it costs nothing when plugins behave
+(no second interpreter), but a hung plugin's thread cannot be killed; it is a daemon thread
+that keeps running (holding that module's import lock) until the process exits, and whatever
+it registers afterwards is dropped.
 
 No TensorFlow is imported here.
 """
@@ -15,8 +25,9 @@ No TensorFlow is imported here.
 from __future__ import annotations
 
 import difflib
+import functools
 import importlib
-import importlib.metadata
+import threading
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -85,6 +96,41 @@ class PluginInfo:
         }
 
 
+class _TimedOut(Exception):
+    """A plugin's import or hook did not return within the timeout."""
+
+
+def _bounded(call: Callable[[], Any], timeout: float, what: str, plugin: str) -> Any:
+    """``call()`` in a daemon thread, waited on for ``timeout`` seconds (0: forever).
+
+    Returns its result or raises what it raised; ``_TimedOut`` when it did not return in time.
+    Ctrl-C while waiting raises KeyboardInterrupt naming ``what`` and how to skip ``plugin``.
+    """
+    what = f"while {what}; to skip it: ZOO_BLOCK_PLUGINS={plugin}"
+    outcome: list[Any] = []
+
+    def target() -> None:
+        try:
+            outcome.append((True, call()))
+        except BaseException as exc:  # SystemExit too: it is the plugin's, not ours
+            outcome.append((False, exc))
+
+    worker = threading.Thread(target=target, name=f"zoo-plugin {what}", daemon=True)
+    worker.start()
+    try:
+        worker.join(timeout if timeout > 0 else None)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(what) from None
+    if not outcome:
+        raise _TimedOut(what)
+    ok, value = outcome[0]
+    if ok:
+        return value
+    if isinstance(value, KeyboardInterrupt):
+        raise KeyboardInterrupt(what) from None
+    raise value
+
+
 class PluginHost:
     """Loads plugins, runs their registration hooks, and answers "which provider is X?".
 
@@ -111,6 +157,7 @@ class PluginHost:
         self._models: dict[str, list[tuple[str, ModelSpec]]] = {}
         self._collected = False
         self._block = set(settings.block_plugins())
+        self._timeout = settings.plugin_timeout()
         for name, module in builtins.items():
             self._add_builtin(name, module)
         if entry_points:
@@ -172,10 +219,10 @@ class PluginHost:
 
     def _load_entry_points(self) -> None:
         allow = settings.load_plugins()
-        for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-            dist = getattr(ep, "dist", None)
-            dist_name = dist.metadata["Name"] if dist is not None else None
-            version = dist.version if dist is not None else None
+        if allow is not None and not allow:
+            return  # ZOO_LOAD_PLUGINS="": no scan at all
+        for ep in _entry_points():
+            dist_name, version = ep.dist_name, ep.version
             if allow is not None and ep.name not in allow and dist_name not in allow:
                 continue
             if ep.name in self._block or (dist_name is not None and dist_name in self._block):
@@ -183,17 +230,22 @@ class PluginHost:
                     ep.name, PluginInfo(ep.name, ep.value, False, dist_name, version, blocked=True)
                 )
                 continue
+            what = f"importing plugin {ep.name!r}"
             try:
-                plugin = ep.load()
-            except Exception as exc:  # a broken plugin must not break tfzoo (F23)
+                plugin = _bounded(ep.load, self._timeout, what, ep.name)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # a broken plugin must not break tfzoo (F23, F31)
                 info = PluginInfo(ep.name, ep.value, False, dist_name, version)
-                info.error = f"failed to import {ep.value!r}: {type(exc).__name__}: {exc}"
+                info.error = f"failed to import {ep.value!r}: {_failure(exc, self._timeout)}"
                 self._plugins.setdefault(ep.name, info)
                 self._report(info)
                 continue
             self.add_plugin(plugin, ep.name, distribution=dist_name, version=version)
 
     def _report(self, info: PluginInfo) -> None:
+        if info.error is not None and "ZOO_BLOCK_PLUGINS" not in info.error:
+            info.error += f"; to skip it without this warning: ZOO_BLOCK_PLUGINS={info.name}"
         warnings.warn(
             f"tfzoo plugin {info.name!r} ({info.module}) skipped: {info.error}",
             PluginWarning,
@@ -221,10 +273,17 @@ class PluginHost:
         for impl in caller.get_hookimpls():  # registration order (pluggy calls LIFO)
             info = self._plugins[impl.plugin_name]
             staged: list[Any] = []
+            kwargs = {arg: make_register(info.name, staged) for arg in impl.argnames}
+            what = f"plugin {info.name!r} running {hook_name}"
             try:
-                impl.function(**{arg: make_register(info.name, staged) for arg in impl.argnames})
-            except Exception as exc:  # the plugin's fault: report, keep the rest working
-                info.error = f"{hook_name} raised {type(exc).__name__}: {exc}"
+                _bounded(functools.partial(impl.function, **kwargs), self._timeout, what, info.name)
+            except KeyboardInterrupt:
+                raise
+            except BaseException as exc:  # the plugin's fault: report, keep the rest working
+                failure = _failure(exc, self._timeout)
+                info.error = (
+                    f"{hook_name} {'' if isinstance(exc, _TimedOut) else 'raised '}{failure}"
+                )
                 self._report(info)
                 continue
             for kind, name, item in staged:
@@ -340,6 +399,15 @@ class PluginHost:
             f"Plugins that failed to load, whose models are missing: {listed} (see `zoo plugins`)"
         )
 
+    def provider_conflicts(self) -> list[DuplicateNameError]:
+        """One error per provider name two plugins registered (those providers are unusable)."""
+        self._collect()
+        return [
+            DuplicateNameError("provider", name, [p for p, _ in owners])
+            for name, owners in self._providers.items()
+            if len(owners) > 1
+        ]
+
     def provider_owner(self, name: str) -> str | None:
         """The plugin that registered provider ``name``."""
         self._collect()
@@ -402,6 +470,69 @@ def _clip(text: str, limit: int = 300) -> str:
     """A plugin's error as one bounded line (it may quote anything)."""
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+@dataclass(frozen=True)
+class _EntryPoint:
+    """One ``zoo`` entry point as scanned (cached between runs by zoo.startup_cache)."""
+
+    name: str  # the entry-point name: the plugin's name
+    value: str  # "module" or "module:attribute"
+    dist_name: str | None  # the distribution that declares it
+    version: str | None  # that distribution's version
+
+    def load(self) -> Any:
+        """Import the module and get the attribute, like importlib.metadata.EntryPoint.load."""
+        module_name, _, attrs = self.value.partition(":")
+        obj: Any = importlib.import_module(module_name.strip())
+        for attr in filter(None, attrs.strip().split(".")):
+            obj = getattr(obj, attr)
+        return obj
+
+
+def _entry_points() -> list[_EntryPoint]:
+    """The ``zoo`` entry points of the installed distributions; the scan is cached.
+
+    ``importlib.metadata`` reads every distribution's metadata (and costs an import of the
+    email package): most of a command's start-up. The result is kept under ZOO_HOME while no
+    directory of ``sys.path`` changes (installing a distribution changes its directory).
+    """
+    from zoo import startup_cache
+
+    key = startup_cache.path_key()
+    cached = startup_cache.load("plugins", ENTRY_POINT_GROUP, key)
+    if isinstance(cached, list):
+        try:
+            return [_EntryPoint(*row) for row in cached]
+        except TypeError:
+            pass  # another shape: scan again
+    import importlib.metadata
+
+    found = []
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = getattr(ep, "dist", None)
+        found.append(
+            _EntryPoint(
+                ep.name,
+                ep.value,
+                dist.metadata["Name"] if dist is not None else None,
+                dist.version if dist is not None else None,
+            )
+        )
+    startup_cache.store("plugins", ENTRY_POINT_GROUP, key, [list(vars(e).values()) for e in found])
+    return found
+
+
+def _failure(exc: BaseException, timeout: float) -> str:
+    """What went wrong, in words: a timeout, a SystemExit, or the exception (bounded)."""
+    from zoo.errors import brief
+
+    if isinstance(exc, _TimedOut):
+        return f"did not finish within {timeout:g} s (ZOO_PLUGIN_TIMEOUT); it may hang"
+    if isinstance(exc, SystemExit):
+        return f"SystemExit({brief(exc.code)}): the plugin tried to exit the program"
+    text = str(exc)
+    return f"{type(exc).__name__}: {text if len(text) <= 300 else text[:297] + '...'}"
 
 
 def _hook_names() -> list[str]:

@@ -10,11 +10,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, ClassVar
 
-from zoo.download.artifact import Artifact
-
 if TYPE_CHECKING:
+    from zoo.download.artifact import Artifact
     from zoo.model.backbone import Backbone
     from zoo.spec import ModelSpec
+
+
+def __getattr__(name: str) -> object:
+    # Artifact is re-exported on first use: importing zoo.download (its fetcher, filelock,
+    # the HTTP stack) was a third of every command's start-up, `zoo list` included
+    if name == "Artifact":
+        from zoo.download.artifact import Artifact
+
+        return Artifact
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["Artifact", "Provider"]
 

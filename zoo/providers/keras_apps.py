@@ -25,11 +25,12 @@ from zoo.errors import (
     ZooError,
 )
 from zoo.host.hookspecs import hookimpl
-from zoo.host.provider import Artifact, Provider
+from zoo.host.provider import Provider
 from zoo.providers.keras_weights import routed_downloads, weights_url
 from zoo.spec import InputSpec, ModelSpec
 
 if TYPE_CHECKING:
+    from zoo.download.artifact import Artifact
     from zoo.model.backbone import Backbone
 
 __all__ = ["MODULE_PREPROCESSING", "KerasAppsProvider"]
@@ -88,6 +89,8 @@ class KerasAppsProvider(Provider):
         Finding Keras's URL builds the architecture (no download), so this costs about what
         building it does; ``zoo fetch`` and ``zoo lock`` call it.
         """
+        from zoo.download.artifact import Artifact  # lazily: zoo list never needs it
+
         if spec.weights is not None and "://" in spec.weights:
             return [Artifact(spec.weights, sha256=spec.sha256, kind="weights")]
         if spec.weights != "imagenet":

@@ -19,10 +19,11 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, ClassVar
 
 from zoo.host.hookspecs import hookimpl
-from zoo.host.provider import Artifact, Provider
+from zoo.host.provider import Provider
 from zoo.savedmodel.handles import archive_url, is_remote, normalize_handle
 
 if TYPE_CHECKING:
+    from zoo.download.artifact import Artifact
     from zoo.model.backbone import Backbone
     from zoo.spec import ModelSpec
 
@@ -55,6 +56,8 @@ class TFHubProvider(Provider):
 
     def artifacts(self, spec: ModelSpec) -> list[Artifact]:
         """The compressed archive of a remote handle (a model: a program, extracted)."""
+        from zoo.download.artifact import Artifact  # lazily: zoo list never needs it
+
         handle = normalize_handle(spec.source)
         if not is_remote(handle):
             return []
