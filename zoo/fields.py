@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from zoo.errors import brief
 from zoo.spec import (
     PREPROCESSING_MODES,
     check_input_shape,
@@ -65,7 +66,7 @@ def check_text(value: object) -> str | None:
     """A string (or None)."""
     if value is None or isinstance(value, str):
         return value
-    raise ValueError(f"expected a string, received {value!r} ({type(value).__name__})")
+    raise ValueError(f"expected a string, received {brief(value)} ({type(value).__name__})")
 
 
 def check_texts(value: object) -> tuple[str, ...] | None:
@@ -73,7 +74,7 @@ def check_texts(value: object) -> tuple[str, ...] | None:
     if value is None:
         return None
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"expected a list of strings, received {value!r}")
+        raise ValueError(f"expected a list of strings, received {brief(value)}")
     return tuple(value)
 
 
@@ -82,7 +83,7 @@ def check_aliases(value: object) -> tuple[str, ...] | None:
     names = check_texts(value)
     for name in names or ():
         if not ALIAS_RE.match(name):
-            raise ValueError(f"invalid value {name!r}")
+            raise ValueError(f"invalid value {brief(name)}")
     return names
 
 
@@ -91,7 +92,7 @@ def check_mapping(value: object) -> dict[str, Any] | None:
     if value is None:
         return None
     if not isinstance(value, Mapping):
-        raise ValueError(f"expected a mapping, received {value!r}")
+        raise ValueError(f"expected a mapping, received {brief(value)}")
     return dict(value)
 
 
@@ -99,7 +100,7 @@ def check_positive_int(value: object) -> int | None:
     """An integer >= 1 (or None); booleans are not integers here."""
     if value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
         return value
-    raise ValueError(f"expected a positive integer, received {value!r}")
+    raise ValueError(f"expected a positive integer, received {brief(value)}")
 
 
 def _table(*fields: Field) -> dict[str, Field]:
