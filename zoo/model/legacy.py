@@ -279,7 +279,19 @@ def build_model(conv: Conversion, *, custom_objects: dict[str, Any] | None, sour
 
 def is_legacy_weights(group: Any) -> bool:
     """Whether an h5py group holds weights the way Keras 1/2 wrote them."""
-    return "layer_names" in group.attrs
+    return "layer_names" in group.attrs or "layer_names0" in group.attrs
+
+
+def _attribute(group: Any, name: str) -> list[Any]:
+    """An attribute list; Keras 2.2+ split big ones into ``name0``, ``name1``, ... (64 KB each)."""
+    if name in group.attrs:
+        return list(group.attrs[name])
+    values: list[Any] = []
+    index = 0
+    while f"{name}{index}" in group.attrs:
+        values.extend(group.attrs[f"{name}{index}"])
+        index += 1
+    return values
 
 
 def _text(value: Any) -> str:
@@ -298,12 +310,12 @@ def load_h5_weights(model: Any, group: Any, *, source: str) -> int:
     """
     import numpy as np
 
-    names = [_text(n) for n in group.attrs["layer_names"]]
+    names = [_text(n) for n in _attribute(group, "layer_names")]
     by_name = {layer.name: layer for layer in _all_layers(model)}
     loaded = 0
     for name in names:
         layer_group = group[name]
-        weight_names = [_text(n) for n in layer_group.attrs.get("weight_names", [])]
+        weight_names = [_text(n) for n in _attribute(layer_group, "weight_names")]
         if not weight_names:
             continue
         layer = by_name.get(name)
