@@ -396,7 +396,7 @@ def split_model(
         num_classes=chosen.num_classes if chosen else None,
         heads=heads,
         detection=detection,
-        hints=hints,
+        hints=dict(sorted(hints.items(), key=lambda item: item[0] != "feature_layer")),
     )
 
 

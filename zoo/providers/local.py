@@ -8,15 +8,19 @@ file), and in-memory ``keras.Model`` objects (``zoo.load_backbone(model)``).
   and a Lambda layer or a config naming a Python callable outside Keras (and outside
   registered / ``custom_objects`` classes) is refused with :class:`UntrustedModelError`
   unless ``trust=True`` (FAULTS F18).
-- ``.h5`` / ``.hdf5``: the legacy loader; the ``model_config`` attribute is checked the same
-  way before Keras sees it (F20) — Keras's safe mode is not relied on for the legacy format.
+- ``.h5`` / ``.hdf5``: the ``model_config`` attribute is checked the same way before Keras
+  sees it (F20) — Keras's safe mode is not relied on for the legacy format; Keras 1.x /
+  2.0-2.2 configs are converted (:mod:`zoo.model.legacy`).
+- ``.json`` / ``.yaml`` architectures with ``weights=`` a weights ``.h5``
+  (:mod:`zoo.providers.keras_files`).
 - SavedModel directories: see :mod:`zoo.savedmodel.loader` (reusable ``__call__`` models whole;
   exported signature graphs cut before their final Dense).
 
-A loaded Keras model is normalized by :meth:`zoo.Backbone.from_model`: the final Dense is the
-classifier, the features are what feed it; ``feature_layer`` (name or ``model.layers`` index)
-and ``classifier_layer`` override. Preprocessing defaults to ``raw`` (the model takes what it
-was trained on); say otherwise with ``preprocessing=``.
+A loaded Keras model is normalized by :meth:`zoo.Backbone.from_model`: each output's
+classifier (a Dense, or a pooled class-map convolution) is found, the features are what feed
+it (the shared trunk of several heads); ``feature_layer`` (name or ``model.layers`` index),
+``classifier_layer`` and ``head`` override. Preprocessing defaults to ``raw`` (the model takes
+what it was trained on); say otherwise with ``preprocessing=``.
 """
 
 from __future__ import annotations
