@@ -295,3 +295,21 @@ def test_keras1_json_and_weights_only_h5(isolated: Path) -> None:
         check_backbone(backbone, train_step=name == "arch.json")
     with pytest.raises(InvalidModelError, match="holds only weights"):
         zoo.load_backbone(str(isolated / "weights.h5"))
+
+
+def test_loading_keras2_files_never_imports_tf_keras(keras2_files: Path) -> None:
+    """tf_keras wrote them; tfzoo reads them with Keras 3 alone (a fresh interpreter)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, zoo\n"
+        f"zoo.load_backbone({str(keras2_files / 'functional_saved')!r})\n"
+        f"zoo.load_backbone({str(keras2_files / 'functional.h5')!r})\n"
+        "print([m for m in ('tf_keras', 'tensorflow_hub') if m in sys.modules])\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=600, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -86,6 +86,19 @@ def load_keras_file(path: Path, spec: ModelSpec, *, weights: Path | None) -> tup
         conv = legacy.convert_config(config, source=source)
         if conv.notes:
             return _legacy_h5(path, conv, attrs, source, custom_objects)
+        try:
+            return _keras_load(path, source, trust, custom_objects), []
+        except UntrustedModelError:
+            raise
+        except InvalidModelError as refused:
+            # a Keras 2 file that needed no conversion but that Keras 3's own loader still
+            # refuses: build it and read its weights ourselves; if that fails too, say
+            # what Keras said
+            try:
+                model, notes = _legacy_h5(path, conv, attrs, source, custom_objects)
+            except InvalidModelError:
+                raise refused from None
+            return model, [*notes, f"Keras 3 refused it ({refused}); built by tfzoo instead"]
     return _keras_load(path, source, trust, custom_objects), []
 
 
@@ -143,7 +156,7 @@ def _legacy_h5(
         if not legacy.is_legacy_weights(group):
             raise _fail(source, f"{source} has a model config but no weights (model_weights)")
         legacy.load_h5_weights(model, group, source=source)
-    notes = [f"converted {_era(attrs)}: " + "; ".join(conv.notes)]
+    notes = [f"converted {_era(attrs)}: " + "; ".join(conv.notes)] if conv.notes else []
     if attrs.get("training_config"):
         notes.append("loaded without compiling (its Keras 1/2 training config is not used)")
     return model, notes
