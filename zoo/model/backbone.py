@@ -82,6 +82,7 @@ class Backbone:
         pooling: str = "avg",
         feature_maps: keras.Model | None = None,
         notes: Sequence[str] = (),
+        headless: bool = False,
     ) -> Backbone:
         """Normalize any functional or Sequential Keras model into a Backbone.
 
@@ -110,6 +111,8 @@ class Backbone:
             feature_maps: a model from the same input to a dict of multi-level feature maps;
                 found in the graph (``introspect.feature_pyramid``) when not given.
             notes: what the provider converted to load the model (shown by ``describe()``).
+            headless: the provider built the model without a classifier (``include_top=False``,
+                a Hub feature vector): its output is the feature, with no detection.
 
         Raises:
             InvalidModelError: no usable graph, a bad ``head=``, several outputs that are not
@@ -123,6 +126,7 @@ class Backbone:
             classifier_layer=classifier_layer,
             head=head,
             pooling=pooling,
+            headless=headless,
             source=name,
             provider=provider,
         )

@@ -290,6 +290,7 @@ def split_model(
     classifier_layer: str | int | None = None,
     head: str | int | None = None,
     pooling: str = "avg",
+    headless: bool = False,
     source: str,
     provider: str,
 ) -> Split:
@@ -300,6 +301,8 @@ def split_model(
     shared trunk). ``head`` picks which head ``classifier``/``num_classes`` describe
     (default: the first). A model with no classifier gives its last output as the feature,
     with a warning, unless that output is class scores (a softmax/sigmoid): that is refused.
+    ``headless=True`` says the provider built the model without a classifier: its output
+    is the feature, no detection and no warning.
     """
     if not getattr(model, "inputs", None) or not getattr(model, "outputs", None):
         raise _fail(
@@ -312,7 +315,13 @@ def split_model(
     hints: dict[str, str | int] = {}
     heads: list[Head] = []
     feature_tensor = None
-    if classifier_layer is not None:
+    if headless and classifier_layer is None and feature_layer is None:
+        feature_tensor = model.outputs[0]
+        detection.append(
+            f"feature {getattr(_producer(feature_tensor), 'name', '?')!r}: the output of a "
+            "model built without its classifier"
+        )
+    elif classifier_layer is not None:
         layer = resolve_layer(model, classifier_layer, source=source, provider=provider)
         heads = [Head(layer.name, layer, _units(layer), "given with classifier_layer=")]
         feature_tensor = layer.input

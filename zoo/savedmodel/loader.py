@@ -220,7 +220,7 @@ def backbone_from_saved_model(
         input_spec=spec.input_spec(base),
         classifier_layer=-1 if classifier is not None else None,
         # a Hub model's output is its feature by definition (hub.KerasLayer semantics)
-        feature_layer=-1 if classifier is None and not split else None,
+        headless=classifier is None and not split,
         labels=spec.labels,
         spec=spec,
         pooling=str(options.get("pooling", "avg")),
