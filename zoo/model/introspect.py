@@ -149,7 +149,8 @@ def _walk_head(tensor: Any) -> tuple[Any, Any, list[str]] | None:
         inputs = _inputs_of(layer, tensor)
         if len(inputs) != 1:
             return None
-        passed.append(type(layer).__name__)
+        kind = type(layer).__name__
+        passed.append(f"{kind}({activation})" if kind == "Activation" else kind)
         tensor = inputs[0]
     return None
 
