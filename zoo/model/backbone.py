@@ -5,7 +5,10 @@ can be put on it without knowing where it came from:
 
 - ``input_spec``: shape, dtype, and how raw [0, 255] pixels become the input (``preprocess``)
 - ``features``: a Keras model from the (preprocessed) input to ``(batch, feature_dim)``
-- ``classifier`` / ``num_classes`` / ``labels``: the original top, when the model had one
+- ``classifier`` / ``num_classes`` / ``labels``: the original top, when the model had one;
+  ``heads``: every classifier of a multi-head model, in output order
+- ``notes`` / ``hints``: how the classifier and feature were found, what was converted to
+  load the file, and the ``feature_layer=``/``head=`` to pass when detection was unsure
 - ``feature_maps``: optional multi-level feature maps, when the provider knows them
 
 This module imports Keras only inside methods, so ``import zoo`` stays free of TensorFlow.
