@@ -97,7 +97,8 @@ def test_keras20_sequential_bare_list(isolated: Path) -> None:
 
 
 def test_legacy_lambda_still_needs_trust(isolated: Path) -> None:
-    """F20 holds for converted files: a Keras 1 Merge with a Python function mode is refused."""
+    """F20 holds for converted files: a Lambda in a Keras 1 config is refused before any
+    conversion or Keras code runs."""
     path, _ = corpus.keras1_sequential(isolated / "lam.h5")
     with h5py.File(path, "r+") as f:
         config = json.loads(f.attrs["model_config"])
