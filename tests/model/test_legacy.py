@@ -314,3 +314,16 @@ def test_loading_keras2_files_never_imports_tf_keras(keras2_files: Path) -> None
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_keras1_merge_with_a_python_mode_is_refused(isolated: Path) -> None:
+    """A Keras 1 Merge whose mode is a serialized function is code: never converted or run."""
+    path = corpus.keras1_functional_merge(isolated / "merge_lambda.h5")
+    with h5py.File(path, "r+") as f:
+        raw = f.attrs["model_config"]
+        config = json.loads(raw.decode("utf8") if isinstance(raw, bytes) else raw)
+        merge = config["config"]["layers"][3]["config"]
+        merge.update(mode="4wEAAAB...", mode_type="lambda")
+        f.attrs["model_config"] = json.dumps(config).encode("utf8")
+    with pytest.raises(InvalidModelError, match="Python function mode is code from the file"):
+        zoo.load_backbone(str(path), trust=True)

@@ -219,8 +219,9 @@ def backbone_from_saved_model(
         provider=provider,
         input_spec=spec.input_spec(base),
         classifier_layer=-1 if classifier is not None else None,
-        # a Hub model's output is its feature by definition (hub.KerasLayer semantics)
-        headless=classifier is None and not split,
+        # a Hub model's output is its feature by definition (hub.KerasLayer semantics), and
+        # a graph cut at a named feature_layer ends in that feature
+        headless=classifier is None and (not split or feature_layer is not None),
         labels=spec.labels,
         spec=spec,
         pooling=str(options.get("pooling", "avg")),
@@ -235,6 +236,8 @@ def backbone_from_saved_model(
             f"{int(kernel.shape[-1])}-wide kernel, {activation}); feature "
             f"{backbone.feature_layer!r}: the tensor feeding it"
         )
+    elif feature_layer is not None:
+        notes.append(f"feature {feature_layer!r}: given with feature_layer=, cut in {what}")
     elif not split:
         notes.append(f"feature: the output of {what} (a Hub model's output is its feature)")
     else:
