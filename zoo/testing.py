@@ -109,10 +109,10 @@ def check_backbone(
     Checks: the input spec is an image spec whose preprocessing maps [0, 255] onto its stated
     value range; ``features`` runs on a batch and gives finite ``(batch, feature_dim)``;
     ``feature_maps`` (when given) gives a dict of finite ``(batch, h, w, c)`` maps;
-    classifier, ``num_classes`` and ``labels`` agree; and (``train_step``) a fresh head from
-    :func:`zoo.model.head.build_classifier` on the frozen backbone trains one step, changing
-    the head
-    and leaving the backbone's weights untouched.
+    classifier, ``num_classes``, ``heads`` (the classifier is one of them) and ``labels``
+    agree; and (``train_step``) a fresh head from :func:`zoo.model.head.build_classifier` on
+    the frozen backbone trains one step, changing the head and leaving the backbone's
+    weights untouched.
 
     Args:
         backbone: the Backbone under test.
@@ -185,6 +185,17 @@ def check_backbone(
         backbone,
         f"classifier {backbone.classifier} but num_classes {backbone.num_classes}",
     )
+    heads = getattr(backbone, "heads", None) or {}
+    if heads:
+        _check(
+            any(
+                h.classifier is backbone.classifier and h.num_classes == backbone.num_classes
+                for h in heads.values()
+            ),
+            backbone,
+            f"classifier {getattr(backbone.classifier, 'name', None)!r} is none of its heads "
+            f"{list(heads)}",
+        )
     if backbone.labels is not None:
         _check(
             len(backbone.labels) == backbone.num_classes,

@@ -88,6 +88,9 @@ def info_cmd(name: str, load: bool, overrides: dict[str, Any], as_json: bool) ->
         out.print("\n[bold]loaded backbone[/bold]")
         backbone = data["backbone"]
         spec_in = backbone.pop("input_spec")
+        heads = backbone.pop("heads", {})
+        notes = backbone.pop("notes", [])
+        hints = backbone.pop("hints", {})
         for key, value in backbone.items():
             if key == "labels" and value:
                 value = (
@@ -97,6 +100,28 @@ def info_cmd(name: str, load: bool, overrides: dict[str, Any], as_json: bool) ->
         out.print(
             f"[bold]{'input':>17}[/bold]  {shape_text(spec_in['shape'])} {spec_in['dtype']}, "
             f"preprocessing {spec_in['mode']} -> values in {spec_in['value_range']}"
+        )
+        _print_detection(out, heads, notes, hints)
+
+
+def _print_detection(
+    out: Any, heads: dict[str, Any], notes: list[str], hints: dict[str, Any]
+) -> None:
+    """The heads, how they and the feature were found, and the overrides to use if unsure."""
+    if len(heads) > 1:
+        out.print("\n[bold]heads[/bold] (output order)")
+        for i, (head, info) in enumerate(heads.items()):
+            out.print(f"  {i}: {head}  {info['num_classes']} classes ({info['classifier']})")
+    if notes:
+        out.print("\n[bold]detection[/bold]")
+        for note in notes:
+            out.print(f"  - {note}", markup=False, highlight=False)
+    if hints:
+        choice = ", ".join(f"{k}={v!r}" for k, v in hints.items())
+        out.print(
+            f"\n[bold]unsure?[/bold] to choose yourself, pass {choice}"
+            f" (CLI: {' '.join(f'-o {k}={v}' for k, v in hints.items())})",
+            highlight=False,
         )
 
 

@@ -5,7 +5,10 @@ can be put on it without knowing where it came from:
 
 - ``input_spec``: shape, dtype, and how raw [0, 255] pixels become the input (``preprocess``)
 - ``features``: a Keras model from the (preprocessed) input to ``(batch, feature_dim)``
-- ``classifier`` / ``num_classes`` / ``labels``: the original top, when the model had one
+- ``classifier`` / ``num_classes`` / ``labels``: the original top, when the model had one;
+  ``heads``: every classifier of a multi-head model, in output order
+- ``notes`` / ``hints``: how the classifier and feature were found, what was converted to
+  load the file, and the ``feature_layer=``/``head=`` to pass when detection was unsure
 - ``feature_maps``: optional multi-level feature maps, when the provider knows them
 
 This module imports Keras only inside methods, so ``import zoo`` stays free of TensorFlow.
@@ -14,8 +17,8 @@ This module imports Keras only inside methods, so ``import zoo`` stays free of T
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from zoo.spec import InputSpec, ModelSpec
 
@@ -23,7 +26,14 @@ if TYPE_CHECKING:
     import keras
     import numpy as np
 
-__all__ = ["Backbone"]
+__all__ = ["Backbone", "HeadInfo"]
+
+
+class HeadInfo(NamedTuple):
+    """One classifier of the original model (``Backbone.heads`` values)."""
+
+    classifier: keras.layers.Layer  # the Dense / Conv2D layer that scores the classes
+    num_classes: int  # its number of outputs
 
 
 @dataclass(eq=False)
@@ -51,6 +61,13 @@ class Backbone:
     #: preprocessed input -> {level name: (batch, h, w, channels)}, shallow to deep, when the
     #: provider knows the network's pyramid (timm's ``features_only``); None otherwise
     feature_maps: keras.Model | None = None
+    #: every classifier of the original model, output name -> (layer, classes), in output
+    #: order; ``classifier``/``num_classes`` describe the first or the one chosen with head=
+    heads: dict[str, HeadInfo] = field(default_factory=dict)
+    #: how the classifier and the feature were found, and what was converted to load the file
+    notes: tuple[str, ...] = ()
+    #: overrides to pass when the detection was unsure (``{"feature_layer": ..., "head": ...}``)
+    hints: dict[str, str | int] = field(default_factory=dict)
 
     @classmethod
     def from_model(
@@ -62,18 +79,25 @@ class Backbone:
         input_spec: InputSpec | None = None,
         feature_layer: str | int | None = None,
         classifier_layer: str | int | None = None,
+        head: str | int | None = None,
         labels: Sequence[str] | None = None,
         spec: ModelSpec | None = None,
         pooling: str = "avg",
         feature_maps: keras.Model | None = None,
+        notes: Sequence[str] = (),
+        headless: bool = False,
     ) -> Backbone:
         """Normalize any functional or Sequential Keras model into a Backbone.
 
-        The classifier is found the way users find it by hand: the last Dense (or 1x1
-        convolution) with a softmax, sigmoid or linear activation, looking past trailing
-        activation / reshape / dropout layers; the features are what feeds it
-        (``model.layers[-2].output`` in the simple case). ``feature_layer`` (name or
-        ``model.layers`` index) overrides the choice; spatial features are pooled.
+        The classifier is found the way users find it by hand, walking back from each
+        output past activation / dropout / BatchNorm / pooling / reshape layers: a Dense
+        with a softmax, sigmoid or linear activation, or a convolution whose class maps are
+        pooled (or 1x1) and then go through a softmax/sigmoid (SqueezeNet, mini-Xception,
+        MobileNet). The features are what feeds it (``model.layers[-2].output`` in the
+        simple case); with several heads, the last tensor all of them depend on.
+        ``feature_layer`` (name or ``model.layers`` index) overrides the choice; spatial
+        features are pooled. Class scores are never handed out as features: a model whose
+        softmax output has no recognizable classifier is refused (name ``feature_layer=``).
 
         Args:
             model: a built functional or Sequential model.
@@ -82,11 +106,20 @@ class Backbone:
             input_spec: preprocessing and shape; defaults to the model's input shape, "raw".
             feature_layer: layer (name or index into ``model.layers``) giving the features.
             classifier_layer: layer (name or index) that is the classifier, to skip detection.
+            head: which head ``classifier``/``num_classes`` describe on a multi-head model
+                (output name, classifier name or index); default the first.
             labels: class names of the classifier.
             spec: the ModelSpec it came from.
             pooling: "avg" or "max", for spatial feature maps.
             feature_maps: a model from the same input to a dict of multi-level feature maps;
                 found in the graph (``introspect.feature_pyramid``) when not given.
+            notes: what the provider converted to load the model (shown by ``describe()``).
+            headless: the provider built the model without a classifier (``include_top=False``,
+                a Hub feature vector): its output is the feature, with no detection.
+
+        Raises:
+            InvalidModelError: no usable graph, a bad ``head=``, several outputs that are not
+                all classifiers, or class scores as the only candidate feature.
         """
         from zoo.model import introspect
 
@@ -94,7 +127,9 @@ class Backbone:
             model,
             feature_layer=feature_layer,
             classifier_layer=classifier_layer,
+            head=head,
             pooling=pooling,
+            headless=headless,
             source=name,
             provider=provider,
         )
@@ -123,6 +158,9 @@ class Backbone:
             feature_layer=found.feature_layer,
             spec=spec,
             feature_maps=feature_maps or introspect.feature_pyramid(model),
+            heads={h.name: HeadInfo(h.classifier, h.num_classes) for h in found.heads},
+            notes=(*notes, *found.detection),
+            hints=dict(found.hints),
         )
 
     # -- using it --------------------------------------------------------------------------
@@ -172,6 +210,12 @@ class Backbone:
             "classifier": getattr(self.classifier, "name", None),
             "num_classes": self.num_classes,
             "labels": list(self.labels) if self.labels else None,
+            "heads": {
+                name: {"classifier": h.classifier.name, "num_classes": h.num_classes}
+                for name, h in self.heads.items()
+            },
+            "notes": list(self.notes),
+            "hints": dict(self.hints),
             "feature_maps": (
                 {k: list(v.shape) for k, v in self.feature_maps.output.items()}
                 if self.feature_maps is not None

@@ -7,14 +7,16 @@ plugins) through :meth:`zoo.model.backbone.Backbone.from_model`.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 from typing import Any
 
 import keras
 
-from zoo.errors import InvalidModelError
+from zoo.errors import InvalidModelError, ZooWarning
 
 __all__ = [
+    "Head",
     "Split",
     "feature_pyramid",
     "image_input_shape",
@@ -27,12 +29,39 @@ __all__ = [
 _PASSTHROUGH = (
     keras.layers.Activation,
     keras.layers.Softmax,
+    keras.layers.ReLU,
     keras.layers.Flatten,
     keras.layers.Reshape,
     keras.layers.Dropout,
+    keras.layers.SpatialDropout2D,
+    keras.layers.GaussianDropout,
+    keras.layers.GaussianNoise,
+    keras.layers.AlphaDropout,
+    keras.layers.ActivityRegularization,
+    keras.layers.BatchNormalization,
     keras.layers.Identity,
+    keras.layers.GlobalAveragePooling2D,
+    keras.layers.GlobalMaxPooling2D,
+    keras.layers.GlobalAveragePooling1D,
+    keras.layers.GlobalMaxPooling1D,
 )
+_GLOBAL_POOLS = (
+    keras.layers.GlobalAveragePooling2D,
+    keras.layers.GlobalMaxPooling2D,
+)
+_SCORE_ACTIVATIONS = {"softmax", "sigmoid"}
 _CLASSIFIER_ACTIVATIONS = {"softmax", "sigmoid", "linear"}
+
+
+@dataclass
+class Head:
+    """One classifier of a model: the layer, its width, and the output it gives."""
+
+    name: str  # the model output's layer name (what ``head=`` takes; also the layer's own)
+    classifier: keras.layers.Layer  # the Dense or Conv2D that scores the classes
+    num_classes: int  # its number of outputs
+    rule: str  # how it was found, in words
+    feature: Any = None  # the tensor that feeds it
 
 
 @dataclass
@@ -44,6 +73,9 @@ class Split:
     feature_layer: str | None  # name of the layer whose output the features are
     classifier: keras.layers.Layer | None  # the original classifier layer, if any
     num_classes: int | None  # its number of outputs
+    heads: list[Head] = field(default_factory=list)  # every classifier, in output order
+    detection: list[str] = field(default_factory=list)  # which rules found what, in words
+    hints: dict[str, str | int] = field(default_factory=dict)  # overrides to pass when unsure
 
 
 def _producer(tensor: Any) -> Any:
@@ -57,17 +89,127 @@ def _inputs_of(layer: Any, tensor: Any) -> list[Any]:
     return list(node.input_tensors)
 
 
-def _is_classifier(layer: Any) -> bool:
-    activation = getattr(getattr(layer, "activation", None), "__name__", "linear")
-    if activation not in _CLASSIFIER_ACTIVATIONS:
-        return False
-    if isinstance(layer, keras.layers.Dense):
-        return True
+def _activation(layer: Any) -> str:
+    if isinstance(layer, keras.layers.Softmax):
+        return "softmax"
+    if isinstance(layer, keras.layers.ReLU):
+        return "relu"
+    return str(getattr(getattr(layer, "activation", None), "__name__", "linear"))
+
+
+def _spatial(tensor: Any) -> tuple[Any, ...]:
+    return tuple(tensor.shape)[1:3]
+
+
+def _units(layer: Any) -> int:
+    return int(getattr(layer, "units", 0) or getattr(layer, "filters", 0))
+
+
+def _walk_head(tensor: Any) -> tuple[Any, Any, list[str]] | None:
+    """(classifier layer, its input tensor, layers passed) walking back from an output.
+
+    A Dense with a softmax/sigmoid/linear activation is a classifier when no ReLU comes
+    after it (a Dense then ReLU is a hidden layer). A Conv2D is one when its class maps are
+    reduced to one value per class — a global pooling after it, or a 1x1 map (a full-map
+    kernel, or MobileNet's 1x1 convolution on a 1x1 map) — and a softmax/sigmoid says the
+    values are class scores (SqueezeNet, all-convolutional nets, mini-Xception); a linear
+    1x1 convolution on a 1x1 map is one too (MobileNet with logits).
+    """
+    passed: list[str] = []
+    scores = pooled = relu = False
+    for _ in range(16):  # a handful of pass-through layers at most
+        layer = _producer(tensor)
+        if layer is None:
+            return None
+        activation = _activation(layer)
+        if isinstance(layer, keras.layers.Dense):
+            if activation in _CLASSIFIER_ACTIVATIONS and not relu:
+                return layer, _inputs_of(layer, tensor)[0], passed
+            return None
+        if isinstance(layer, keras.layers.Conv2D) and not isinstance(
+            layer, keras.layers.DepthwiseConv2D
+        ):
+            one_by_one = _spatial(layer.output) == (1, 1)
+            reduced = pooled or one_by_one
+            said_scores = scores or activation in _SCORE_ACTIVATIONS
+            logits = one_by_one and tuple(layer.kernel_size) == (1, 1) and not relu
+            logits = logits and activation == "linear"
+            if reduced and (said_scores or logits):
+                return layer, _inputs_of(layer, tensor)[0], passed
+            return None
+        if not isinstance(layer, _PASSTHROUGH):
+            return None
+        if isinstance(layer, (keras.layers.Activation, keras.layers.Softmax, keras.layers.ReLU)):
+            if activation in _SCORE_ACTIVATIONS:
+                scores = True
+            elif activation != "linear":
+                relu = True
+        if isinstance(layer, _GLOBAL_POOLS):
+            pooled = True
+        inputs = _inputs_of(layer, tensor)
+        if len(inputs) != 1:
+            return None
+        kind = type(layer).__name__
+        passed.append(f"{kind}({activation})" if kind == "Activation" else kind)
+        tensor = inputs[0]
+    return None
+
+
+def _find_head(tensor: Any) -> Head | None:
+    found = _walk_head(tensor)
+    if found is None:
+        return None
+    layer, feature, passed = found
+    kind = type(layer).__name__
     if isinstance(layer, keras.layers.Conv2D):
-        # MobileNet-style heads: a 1x1 convolution over a 1x1 map
-        shape = tuple(layer.output.shape)
-        return tuple(layer.kernel_size) == (1, 1) and shape[1:3] == (1, 1)
+        kind = f"{kind} {'x'.join(map(str, layer.kernel_size))}"
+    path = f", past {' -> '.join(reversed(passed))}" if passed else ""
+    rule = f"{kind} {layer.name!r} ({_units(layer)} outputs, {_activation(layer)}){path}"
+    output = _producer(tensor)
+    return Head(output.name, layer, _units(layer), rule, feature)
+
+
+def _ends_in_scores(tensor: Any) -> bool:
+    """Whether an output is class scores (the result of a softmax or sigmoid)."""
+    for _ in range(16):
+        layer = _producer(tensor)
+        if layer is None:
+            return False
+        if _activation(layer) in _SCORE_ACTIVATIONS:
+            return True
+        if not isinstance(layer, _PASSTHROUGH) or len(_inputs_of(layer, tensor)) != 1:
+            return False
+        tensor = _inputs_of(layer, tensor)[0]
     return False
+
+
+def _ancestry(tensor: Any, tensors: dict[int, Any]) -> set[int]:
+    """Ids of ``tensor`` and every tensor it depends on (``tensors`` maps them back)."""
+    seen: set[int] = set()
+    stack = [tensor]
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
+            continue
+        seen.add(id(t))
+        tensors[id(t)] = t
+        layer = _producer(t)
+        if layer is not None and not isinstance(layer, keras.layers.InputLayer):
+            stack.extend(_inputs_of(layer, t))
+    return seen
+
+
+def _shared_trunk(model: keras.Model, features: list[Any]) -> Any:
+    """The last tensor every one of ``features`` depends on (the shared trunk)."""
+    if all(f is features[0] for f in features):
+        return features[0]
+    tensors: dict[int, Any] = {}
+    common = _ancestry(features[0], tensors)
+    for f in features[1:]:
+        common &= _ancestry(f, tensors)
+    # a functional model's layers are in topological order: the latest producer is the deepest
+    position = {id(layer): i for i, layer in enumerate(model.layers)}
+    return tensors[max(common, key=lambda i: position.get(id(_producer(tensors[i])), -1))]
 
 
 def resolve_layer(model: keras.Model, ref: str | int, *, source: str, provider: str) -> Any:
@@ -95,25 +237,6 @@ def resolve_layer(model: keras.Model, ref: str | int, *, source: str, provider: 
     )
 
 
-def _find_classifier(model: keras.Model) -> tuple[Any, Any] | None:
-    """(classifier layer, its input tensor), walking back from the output."""
-    tensor = model.outputs[0]
-    for _ in range(16):  # a handful of pass-through layers at most
-        layer = _producer(tensor)
-        if layer is None:
-            return None
-        if _is_classifier(layer):
-            return layer, _inputs_of(layer, tensor)[0]
-        if isinstance(layer, _PASSTHROUGH):
-            inputs = _inputs_of(layer, tensor)
-            if len(inputs) != 1:
-                return None
-            tensor = inputs[0]
-            continue
-        return None
-    return None
-
-
 def _pool(tensor: Any, pooling: str) -> Any:
     rank = len(tensor.shape)
     if rank == 2:
@@ -135,44 +258,131 @@ def _pool(tensor: Any, pooling: str) -> Any:
     return keras.layers.Flatten()(tensor)
 
 
+def _fail(source: str, provider: str, message: str) -> InvalidModelError:
+    return InvalidModelError(f"{source}: {message}", provider=provider, source=source)
+
+
+def _choose_head(heads: list[Head], head: str | int, source: str, provider: str) -> Head:
+    """The head ``head=`` names (output or classifier name, or index in output order)."""
+    listing = ", ".join(f"{i}: {h.name!r} ({h.num_classes} classes)" for i, h in enumerate(heads))
+    if isinstance(head, int) and not isinstance(head, bool):
+        if -len(heads) <= head < len(heads):
+            return heads[head]
+    elif isinstance(head, str):
+        for h in heads:
+            if head in (h.name, h.classifier.name):
+                return h
+    raise _fail(
+        source,
+        provider,
+        f"no head {head!r}; the model's heads are {listing or 'none'} (pass head= a name or "
+        "an index)",
+    )
+
+
+def _layer_names(model: keras.Model, count: int = 5) -> str:
+    return ", ".join(repr(layer.name) for layer in model.layers[-count:])
+
+
 def split_model(
     model: keras.Model,
     *,
     feature_layer: str | int | None = None,
     classifier_layer: str | int | None = None,
+    head: str | int | None = None,
     pooling: str = "avg",
+    headless: bool = False,
     source: str,
     provider: str,
 ) -> Split:
-    """Split a functional or Sequential model into a pooled feature model and its classifier."""
+    """Split a functional or Sequential model into a pooled feature model and its classifiers.
+
+    Each output is walked back to its classifier (:func:`_walk_head`); the feature is the
+    tensor feeding it, or with several heads the last tensor all of them depend on (the
+    shared trunk). ``head`` picks which head ``classifier``/``num_classes`` describe
+    (default: the first). A model with no classifier gives its last output as the feature,
+    with a warning, unless that output is class scores (a softmax/sigmoid): that is refused.
+    ``headless=True`` says the provider built the model without a classifier: its output
+    is the feature, no detection and no warning.
+    """
     if not getattr(model, "inputs", None) or not getattr(model, "outputs", None):
-        raise InvalidModelError(
-            f"{source}: a subclassed model without a functional graph cannot be split into "
-            "features and classifier; save it as a functional or Sequential model",
-            provider=provider,
-            source=source,
+        raise _fail(
+            source,
+            provider,
+            "a subclassed model without a functional graph cannot be split into features and "
+            "classifier; save it as a functional or Sequential model",
         )
-    if len(model.outputs) != 1 and feature_layer is None:
-        raise InvalidModelError(
-            f"{source}: the model has {len(model.outputs)} outputs; name the one to use with "
-            "feature_layer=",
-            provider=provider,
-            source=source,
-        )
-    classifier = None
+    detection: list[str] = []
+    hints: dict[str, str | int] = {}
+    heads: list[Head] = []
     feature_tensor = None
-    if classifier_layer is not None:
-        classifier = resolve_layer(model, classifier_layer, source=source, provider=provider)
-        feature_tensor = classifier.input
-    elif model.outputs:
-        found = _find_classifier(model)
-        if found is not None:
-            classifier, feature_tensor = found
+    if headless and classifier_layer is None and feature_layer is None:
+        feature_tensor = model.outputs[0]
+        detection.append(
+            f"feature {getattr(_producer(feature_tensor), 'name', '?')!r}: the output of a "
+            "model built without its classifier"
+        )
+    elif classifier_layer is not None:
+        layer = resolve_layer(model, classifier_layer, source=source, provider=provider)
+        heads = [Head(layer.name, layer, _units(layer), "given with classifier_layer=")]
+        feature_tensor = layer.input
+        detection.append(f"classifier {layer.name!r}: given with classifier_layer=")
+    else:
+        found = [_find_head(out) for out in model.outputs]
+        heads = [h for h in found if h is not None]
+        for h in heads:
+            detection.append(f"classifier {h.name!r}: {h.rule}")
+        if heads and len(heads) == len(found):
+            feature_tensor = _shared_trunk(model, [h.feature for h in heads])
+            if len(heads) > 1:
+                detection.append(
+                    f"{len(heads)} heads on one trunk: the feature is the last tensor every "
+                    "head depends on"
+                )
+                private = [h.name for h in heads if h.feature is not feature_tensor]
+                if private:
+                    detection.append(
+                        f"heads {', '.join(map(repr, private))} have layers of their own after "
+                        "the trunk; they are not part of the features"
+                    )
+                hints["head"] = heads[0].name
+        elif len(found) > 1 and feature_layer is None:
+            names = [getattr(_producer(o), "name", "?") for o in model.outputs]
+            missing = [n for n, h in zip(names, found, strict=True) if h is None]
+            raise _fail(
+                source,
+                provider,
+                f"the model has {len(found)} outputs ({', '.join(map(repr, names))}) and "
+                f"{', '.join(map(repr, missing))} ends in no classifier tfzoo recognizes; name "
+                "the layer to use as the feature with feature_layer=",
+            )
     if feature_layer is not None:
         layer = resolve_layer(model, feature_layer, source=source, provider=provider)
         feature_tensor = layer.output
+        detection.append(f"feature {layer.name!r}: given with feature_layer=")
     elif feature_tensor is None:
         feature_tensor = model.outputs[0]
+        last = getattr(_producer(feature_tensor), "name", "?")
+        if _ends_in_scores(feature_tensor):
+            raise _fail(
+                source,
+                provider,
+                f"its output {last!r} is class scores (a softmax/sigmoid), but no classifier "
+                "layer before it was recognized, so tfzoo cannot tell where the features "
+                f"are; name the feature layer with feature_layer= (last layers: "
+                f"{_layer_names(model)})",
+            )
+        message = (
+            f"no classifier found at the output: the last layer's output {last!r} is the "
+            "feature; if the model has a classifier, name the feature layer with feature_layer="
+        )
+        detection.append(message)
+        hints["feature_layer"] = last
+        warnings.warn(f"{source}: {message}", ZooWarning, stacklevel=4)
+    chosen = heads[0] if heads else None
+    if head is not None:
+        chosen = _choose_head(heads, head, source, provider)
+        detection.append(f"head {chosen.name!r}: chosen with head=")
     producer = _producer(feature_tensor)
     if feature_tensor is model.outputs[0] and len(feature_tensor.shape) == 2:
         features, pooled = model, feature_tensor  # already pooled features: no second graph
@@ -181,15 +391,22 @@ def split_model(
         # a single input is passed bare, so calling the model with a tensor matches its structure
         inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
         features = keras.Model(inputs, pooled, name=f"{model.name}_features")
-    num_classes = None
-    if classifier is not None:
-        num_classes = int(getattr(classifier, "units", 0) or getattr(classifier, "filters", 0))
+    name = getattr(producer, "name", None)
+    if feature_layer is None and heads:
+        spatial = len(feature_tensor.shape) == 4
+        how = f", {pooling}-pooled" if spatial else ""
+        detection.append(f"feature {name!r}: the tensor feeding the classifier{how}")
+        if any(isinstance(h.classifier, keras.layers.Conv2D) for h in heads) or len(heads) > 1:
+            hints.setdefault("feature_layer", str(name))
     return Split(
         features=features,
         feature_dim=int(pooled.shape[-1]),
-        feature_layer=getattr(producer, "name", None),
-        classifier=classifier,
-        num_classes=num_classes,
+        feature_layer=name,
+        classifier=chosen.classifier if chosen else None,
+        num_classes=chosen.num_classes if chosen else None,
+        heads=heads,
+        detection=detection,
+        hints=dict(sorted(hints.items(), key=lambda item: item[0] != "feature_layer")),
     )
 
 

@@ -151,6 +151,7 @@ class KerasAppsProvider(Provider):
             labels=spec.labels,
             spec=spec,
             pooling=kwargs["pooling"],
+            headless=not include_top,
         )
 
 

@@ -8,31 +8,36 @@ file), and in-memory ``keras.Model`` objects (``zoo.load_backbone(model)``).
   and a Lambda layer or a config naming a Python callable outside Keras (and outside
   registered / ``custom_objects`` classes) is refused with :class:`UntrustedModelError`
   unless ``trust=True`` (F18).
-- ``.h5`` / ``.hdf5``: the legacy loader; the ``model_config`` attribute is checked the same
-  way before Keras sees it (F20) — Keras's safe mode is not relied on for the legacy format.
+- ``.h5`` / ``.hdf5``: the ``model_config`` attribute is checked the same way before Keras
+  sees it (F20) — Keras's safe mode is not relied on for the legacy format; Keras 1.x /
+  2.0-2.2 configs are converted (:mod:`zoo.model.legacy`).
+- ``.json`` / ``.yaml`` architectures with ``weights=`` a weights ``.h5``
+  (:mod:`zoo.providers.keras_files`).
+- A config that embeds a tfzoo layer loading a SavedModel program (``HubLayer``,
+  ``SavedModelFeatures``) needs ``trust=True`` too (F25, :func:`embedded_programs`).
 - SavedModel directories: see :mod:`zoo.savedmodel.loader` (reusable ``__call__`` models whole;
   exported signature graphs cut before their final Dense).
 
-A loaded Keras model is normalized by :meth:`zoo.Backbone.from_model`: the final Dense is the
-classifier, the features are what feed it; ``feature_layer`` (name or ``model.layers`` index)
-and ``classifier_layer`` override. Preprocessing defaults to ``raw`` (the model takes what it
-was trained on); say otherwise with ``preprocessing=``.
+A loaded Keras model is normalized by :meth:`zoo.Backbone.from_model`: each output's
+classifier (a Dense, or a pooled class-map convolution) is found, the features are what feed
+it (the shared trunk of several heads); ``feature_layer`` (name or ``model.layers`` index),
+``classifier_layer`` and ``head`` override. Preprocessing defaults to ``raw`` (the model takes
+what it was trained on); say otherwise with ``preprocessing=``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
-import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from zoo.errors import InvalidModelError, SourceNotFoundError, UntrustedModelError
+from zoo.errors import InvalidModelError, InvalidOptionError, SourceNotFoundError
 from zoo.host.hookspecs import hookimpl
 from zoo.host.provider import Provider
+from zoo.providers.keras_files import embedded_programs, load_keras_file, unsafe_parts
 from zoo.registry import slug
 from zoo.spec import InputSpec, ModelSpec
 
@@ -41,7 +46,8 @@ if TYPE_CHECKING:
 
 __all__ = ["LocalProvider", "embedded_programs", "unsafe_parts"]
 
-_MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
+_MODEL_SUFFIXES = (".keras", ".h5", ".hdf5", ".json", ".yaml", ".yml")
+_ARCH_SUFFIXES = (".json", ".yaml", ".yml")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:")
 _DRIVE = re.compile(r"^[A-Za-z]:[\\/]")  # C:\models\x.keras is a path, not a scheme
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -64,6 +70,8 @@ class LocalProvider(Provider):
         "signature": "SavedModel signature to use (default: __call__, else serving_default)",
         "output_key": "output of a signature that returns a dict",
         "pooling": "'avg' (default) or 'max' pooling of a spatial feature map",
+        "head": "which head of a multi-head model classifier/num_classes describe "
+        "(output name or index)",
     }
 
     def claim(self, source: object) -> str | ModelSpec | None:
@@ -123,7 +131,15 @@ class LocalProvider(Provider):
             return backbone_from_saved_model(
                 saved, spec, provider=self.name, handle=str(saved), split=True
             )
-        return _backbone(_load_keras_file(path, spec), spec)
+        if spec.weights is not None and path.suffix.lower() not in _ARCH_SUFFIXES:
+            raise InvalidOptionError(
+                f"{source}: weights= goes with an architecture file (.json/.yaml from "
+                f"model.to_json()); {path.name} holds its own weights. Received: "
+                f"weights={spec.weights!r}",
+                provider=self.name,
+            )
+        model, notes = load_keras_file(path, spec, weights=_weights_path(spec, path))
+        return _backbone(model, spec, notes)
 
 
 def _path_of(spec: ModelSpec) -> Path:
@@ -137,7 +153,7 @@ def _path_of(spec: ModelSpec) -> Path:
     return path
 
 
-def _backbone(model: Any, spec: ModelSpec) -> Backbone:
+def _backbone(model: Any, spec: ModelSpec, notes: Sequence[str] = ()) -> Backbone:
     from zoo.model.backbone import Backbone
 
     pooling = str(spec.options.get("pooling", "avg"))
@@ -148,194 +164,23 @@ def _backbone(model: Any, spec: ModelSpec) -> Backbone:
         input_spec=spec.input_spec(InputSpec()),
         feature_layer=spec.feature_layer,
         classifier_layer=spec.classifier_layer,
+        head=spec.options.get("head"),
         labels=spec.labels,
         spec=spec,
         pooling=pooling,
+        notes=notes,
     )
 
 
-def _load_keras_file(path: Path, spec: ModelSpec) -> Any:
-    """Check a .keras / .h5 file's config, then load it with Keras (safe mode unless trusted)."""
-    import keras
-
-    # registers zoo's own layers, so configs naming them are known
-    import zoo.model.layers
-    import zoo.savedmodel.loader  # noqa: F401  (HubLayer, SavedModelFeatures)
-
-    source = spec.source
-    trust = bool(spec.options.get("trust", False))
-    custom_objects = dict(spec.options.get("custom_objects") or {})
-    with path.open("rb") as fh:
-        head = fh.read(8)
-    if zipfile.is_zipfile(path):
-        kind, config = ".keras", _keras_config(path, source)
-    elif head == _HDF5_MAGIC:
-        kind, config = ".h5", _h5_config(path, source)
-    else:
-        raise InvalidModelError(
-            f"{source} is neither a .keras archive nor an HDF5 (.h5) Keras model "
-            f"(first bytes: {head!r}); tfzoo loads .keras, .h5/.hdf5 and SavedModel directories",
-            provider="local",
-            source=source,
-        )
-    suffixes = (".h5", ".hdf5") if kind == ".h5" else (".keras",)
-    if path.suffix.lower() not in suffixes:
-        raise InvalidModelError(
-            f"{source} holds a {kind} model but is named {path.name!r}; Keras picks the loader "
-            f"by the suffix: rename it to end in {kind}",
-            provider="local",
-            source=source,
-        )
-    if not trust:
-        programs = embedded_programs(config)
-        if programs:
-            from zoo.savedmodel.hub_layer import embedded_program_error
-
-            raise embedded_program_error(*programs[0], source=source)
-        found = unsafe_parts(config, allowed=set(custom_objects))
-        if found:
-            raise UntrustedModelError(
-                f"{source} would run Python code when loaded: {', '.join(found[:5])}. Load it "
-                "only if you trust where it came from, with trust=True",
-                provider="local",
-                source=source,
-            )
-    try:
-        return keras.saving.load_model(
-            str(path), custom_objects=custom_objects or None, compile=False, safe_mode=not trust
-        )
-    except Exception as exc:  # Keras raises bare ValueError/TypeError for everything
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if "safe_mode" in str(exc):
-            raise UntrustedModelError(
-                f"{source}: Keras refused to deserialize code from the file ({text}); pass "
-                "trust=True only if you trust it",
-                provider="local",
-                source=source,
-            ) from exc
-        raise InvalidModelError(
-            f"{source} could not be loaded as a Keras model: {text}",
-            provider="local",
-            source=source,
-        ) from exc
-
-
-def _keras_config(path: Path, source: str) -> Any:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            return json.loads(zf.read("config.json"))
-    except (KeyError, zipfile.BadZipFile, ValueError) as exc:
-        raise InvalidModelError(
-            f"{source} is a zip archive without a valid config.json, so not a .keras model: {exc}",
-            provider="local",
-            source=source,
-        ) from exc
-
-
-def _h5_config(path: Path, source: str) -> Any:
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as f:
-            raw = f.attrs.get("model_config")
-            keys = sorted(f.keys())
-    except OSError as exc:
-        raise InvalidModelError(
-            f"{source} is not a readable HDF5 file: {exc}", provider="local", source=source
-        ) from exc
-    if raw is None:
-        hint = " (it looks like a weights-only file)" if keys else ""
-        raise InvalidModelError(
-            f"{source} is an HDF5 file without a model_config, so not a saved Keras model"
-            f"{hint}; build the model in code and load weights with model.load_weights()",
-            provider="local",
-            source=source,
-        )
-    try:
-        return json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
-    except ValueError as exc:
-        raise InvalidModelError(
-            f"{source}: its model_config is not valid JSON: {exc}", provider="local", source=source
-        ) from exc
-
-
-_PROGRAM_LAYERS = {"HubLayer": "handle", "SavedModelFeatures": "directory"}
-
-
-def embedded_programs(config: Any) -> list[tuple[str, str, str]]:
-    """tfzoo layers in a model config that load a SavedModel program: (layer, what, name).
-
-    A ``HubLayer`` names a handle (a remote archive or a local directory), a
-    ``SavedModelFeatures`` a directory; either runs that program when the file is loaded, so
-    the file needs the caller's trust whatever its config says (F25).
-    """
-    found: list[tuple[str, str, str]] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, list):
-            for item in node:
-                walk(item)
-            return
-        if not isinstance(node, dict):
-            return
-        names = {str(node.get("class_name", "")), str(node.get("registered_name", ""))}
-        names |= {n.rsplit(">", 1)[-1] for n in names}
-        inner = node["config"] if isinstance(node.get("config"), dict) else {}
-        for layer, key in _PROGRAM_LAYERS.items():
-            if layer in names:
-                found.append((layer, str(inner.get(key, "?"))[:200], str(inner.get("name", "?"))))
-        for value in node.values():
-            walk(value)
-
-    walk(config)
-    return found
-
-
-def unsafe_parts(config: Any, *, allowed: set[str] | None = None) -> list[str]:
-    """What in a Keras model config would run Python code from the file (F18, F20).
-
-    Lambda layers (their function is bytecode or a name to import), serialized Python lambdas,
-    and any object or function whose ``module`` is outside Keras and which is neither a
-    registered serializable nor named in ``allowed`` (the user's ``custom_objects``).
-    """
-    import keras
-
-    allowed = allowed or set()
-    found: list[str] = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, list):
-            for item in node:
-                walk(item)
-            return
-        if not isinstance(node, dict):
-            return
-        cls = node.get("class_name")
-        inner = node["config"] if isinstance(node.get("config"), dict) else {}
-        if cls == "Lambda" and "Lambda" not in allowed:
-            found.append(f"Lambda layer {inner.get('name', '?')!r}")
-        elif cls == "__lambda__" or node.get("function_type") == "lambda":
-            found.append("a serialized Python lambda")
-        elif isinstance(cls, str) and isinstance(node.get("module"), str):
-            module = node["module"]
-            registered = node.get("registered_name")
-            known = (
-                module == "keras"
-                or module.startswith("keras.")
-                or cls in allowed
-                or (registered in allowed)
-                or (
-                    isinstance(registered, str)
-                    and keras.saving.get_registered_object(registered) is not None
-                )
-            )
-            if not known:
-                found.append(f"{module}.{cls}")
-        for value in node.values():
-            walk(value)
-
-    walk(config)
-    return list(dict.fromkeys(found))
+def _weights_path(spec: ModelSpec, path: Path) -> Path | None:
+    """The weights file named with ``weights=``, relative paths next to the architecture."""
+    if spec.weights is None:
+        return None
+    weights = Path(spec.weights).expanduser()
+    if not weights.is_absolute():
+        beside = path.parent / weights
+        weights = beside if beside.exists() else Path.cwd() / weights
+    return weights
 
 
 @hookimpl

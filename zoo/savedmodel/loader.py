@@ -188,6 +188,12 @@ def backbone_from_saved_model(
     signature = options.get("signature")
     output_key = options.get("output_key")
     obj = load_saved_model(path, source=handle, provider=provider)
+    notes: list[str] = []
+    if signature is None and split and (path / "keras_metadata.pb").is_file():
+        # Keras 2 model.save(): its __call__ gives the class scores; the serving signature's
+        # graph can be cut before the classifier like an export's
+        signature = "serving_default"
+        notes.append("a Keras 2 SavedModel (model.save): its serving_default signature is cut")
     feature_layer = spec.feature_layer
     if isinstance(feature_layer, int):
         raise InvalidOptionError(
@@ -230,14 +236,31 @@ def backbone_from_saved_model(
         provider=provider,
         input_spec=spec.input_spec(base),
         classifier_layer=-1 if classifier is not None else None,
+        # a Hub model's output is its feature by definition (hub.KerasLayer semantics), and
+        # a graph cut at a named feature_layer ends in that feature
+        headless=classifier is None and (not split or feature_layer is not None),
         labels=spec.labels,
         spec=spec,
         pooling=str(options.get("pooling", "avg")),
     )
     if isinstance(layer, SavedModelFeatures) and layer.split.feature_scope:
         # the layer inside the graph, not the wrapper's name: a new Backbone, not a patch
-        return dataclasses.replace(backbone, feature_layer=layer.split.feature_scope)
-    return backbone
+        backbone = dataclasses.replace(backbone, feature_layer=layer.split.feature_scope)
+    what = f"signature {chosen!r}" if chosen is not None else "__call__"
+    if classifier is not None:
+        kernel, _, activation, scope = classifier
+        notes.append(
+            f"classifier {scope!r}: the final Dense in the graph of {what} (MatMul with a "
+            f"{int(kernel.shape[-1])}-wide kernel, {activation}); feature "
+            f"{backbone.feature_layer!r}: the tensor feeding it"
+        )
+    elif feature_layer is not None:
+        notes.append(f"feature {feature_layer!r}: given with feature_layer=, cut in {what}")
+    elif not split:
+        notes.append(f"feature: the output of {what} (a Hub model's output is its feature)")
+    else:
+        notes.extend(backbone.notes)
+    return dataclasses.replace(backbone, notes=tuple(notes))
 
 
 def _try_split(
