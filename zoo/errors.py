@@ -24,9 +24,12 @@ Errors carry context as attributes (``.model``, ``.provider``, ``.plugin``, ``.s
     │   ├── OfflineError           ZOO_OFFLINE=1 and the artifact is not cached
     │   ├── UnsafeURLError         scheme, host or redirect refused by policy
     │   └── ArchiveError           an archive is corrupt, unsafe or too large
-    └── FinetuneError              the fine-tune engine cannot go on
-        ├── DataError              the data does not fit the backbone or the labels
-        └── TrainingDivergedError  the loss became NaN or infinite
+    ├── FinetuneError              the fine-tune engine cannot go on
+    │   ├── DataError              the data does not fit the backbone or the labels
+    │   └── TrainingDivergedError  the loss became NaN or infinite
+    └── ExportError                an export could not be written (.report, when one exists)
+        └── UnsupportedOpError     a format cannot express an op of the model (.ops, .format,
+                                   .working: the formats that were written)
 
 Warnings: ``ZooWarning`` (a UserWarning) and ``PluginWarning`` for plugins that were skipped.
 """
@@ -39,6 +42,7 @@ __all__ = [
     "ArchiveError",
     "DataError",
     "DuplicateNameError",
+    "ExportError",
     "FetchError",
     "FinetuneError",
     "IntegrityError",
@@ -56,6 +60,7 @@ __all__ = [
     "TrainingDivergedError",
     "UnknownModelError",
     "UnsafeURLError",
+    "UnsupportedOpError",
     "UntrustedModelError",
     "ZooError",
     "ZooWarning",
@@ -215,6 +220,32 @@ class DataError(FinetuneError):
 
 class TrainingDivergedError(FinetuneError):
     """The loss became NaN or infinite."""
+
+
+class ExportError(ZooError):
+    """An export could not be written; ``.report`` holds what was (an ExportReport) or None."""
+
+    def __init__(self, message: str, *, report: object = None) -> None:
+        self.report = report
+        super().__init__(message)
+
+
+class UnsupportedOpError(ExportError):
+    """A format cannot express an op of the model; the other formats were still written."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        ops: Sequence[str] = (),
+        format: str | None = None,
+        working: Sequence[str] = (),
+        report: object = None,
+    ) -> None:
+        self.ops = list(ops)
+        self.format = format
+        self.working = list(working)
+        super().__init__(message, report=report)
 
 
 class ZooWarning(UserWarning):

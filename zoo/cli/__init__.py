@@ -11,6 +11,6 @@ from __future__ import annotations
 from zoo.cli._app import main
 
 # Importing a command module registers its commands on `main`.
-from zoo.cli import catalog, demo, doctor, download, train  # noqa: F401  isort: skip
+from zoo.cli import catalog, demo, doctor, download, export, train  # noqa: F401  isort: skip
 
 __all__ = ["main"]

@@ -1,4 +1,4 @@
-"""Training from the terminal: ``zoo finetune`` and ``zoo export`` (engine in zoo/finetune/)."""
+"""Training from the terminal: ``zoo finetune`` (engine in zoo/finetune/; export in export.py)."""
 
 from __future__ import annotations
 
@@ -8,22 +8,7 @@ from typing import Any
 import click
 
 from zoo.cli._app import console, echo_json, main, override_option, quiet_tensorflow
-from zoo.errors import InvalidModelError, SourceNotFoundError
-
-# `--format` spellings -> the engine's export format names
-_FORMATS = {
-    "savedmodel": "saved_model",
-    "saved_model": "saved_model",
-    "keras": "keras",
-    "tflite": "tflite",
-}
-_FORMAT_CHOICE = click.Choice(sorted(_FORMATS), case_sensitive=False)  # gives the key as listed
-
-
-def _export_formats(formats: tuple[str, ...]) -> tuple[str, ...]:
-    """``--format`` values as the engine's format names, each once, in the order given."""
-    return tuple(dict.fromkeys(_FORMATS[f] for f in formats))
-
+from zoo.cli.export import export_formats, export_options, print_report
 
 _DIRECTORY = click.Path(exists=True, file_okay=False, readable=True, path_type=Path)
 
@@ -70,13 +55,7 @@ def _freeze(value: str | None) -> str | int | None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Export the fine-tuned model here.",
 )
-@click.option(
-    "--format",
-    "formats",
-    type=_FORMAT_CHOICE,
-    multiple=True,
-    help="Export format (repeatable; default: savedmodel, keras and tflite).",
-)
+@export_options("default: savedmodel, keras and tflite; every file is checked against the model")
 @click.option(
     "--plot",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -109,6 +88,7 @@ def finetune_cmd(
     no_cache: bool,
     export_dir: Path | None,
     formats: tuple[str, ...],
+    quantize: tuple[str, ...],
     plot: Path | None,
     tensorboard: Path | None,
     checkpoint: Path | None,
@@ -125,8 +105,8 @@ def finetune_cmd(
     zoo finetune mobilenet_v2 --data flowers/train --val flowers/val \\
         --epochs 10 --unfreeze-epochs 3 --export out/ --plot curves.png
     """
-    if formats and export_dir is None:
-        raise click.UsageError("--format needs --export DIR")
+    if (formats or quantize) and export_dir is None:
+        raise click.UsageError("--format and --quantize need --export DIR")
     if unfreeze_top is not None and not unfreeze_epochs:
         raise click.UsageError("--unfreeze-top needs --unfreeze-epochs N (phase 2)")
     quiet_tensorflow()
@@ -143,7 +123,7 @@ def finetune_cmd(
         "seed": seed,
         "cache_features": "off" if no_cache else None,
         "export_dir": str(export_dir) if export_dir else None,
-        "export_formats": _export_formats(formats) or None,
+        "export_formats": export_formats(formats, quantize) if export_dir else None,
         "tensorboard_dir": str(tensorboard) if tensorboard else None,
         "checkpoint_dir": str(checkpoint) if checkpoint else None,
         "verbose": 0 if as_json else None,
@@ -161,8 +141,17 @@ def finetune_cmd(
         data_out = result.to_dict()
         data_out["plot"] = str(png) if png else None
         echo_json(data_out)
-        return
-    _summary(result, png)
+    else:
+        _summary(result, png)
+    _export_status(result)
+
+
+def _export_status(result: Any) -> None:
+    """Exit 1 when an export could not be written or failed its check (the model is trained)."""
+    if result.export_error:
+        raise click.ClickException(f"export: {result.export_error}")
+    if result.export_report is not None and not result.export_report.ok:
+        raise click.exceptions.Exit(1)
 
 
 def _summary(result: Any, png: Path | None) -> None:
@@ -187,48 +176,7 @@ def _summary(result: Any, png: Path | None) -> None:
         out.print("final: " + ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()))
     if result.class_names:
         out.print(f"classes: {', '.join(result.class_names)}")
-    for fmt, path in result.exports.items():
-        out.print(f"{fmt:>11}: {path}")
+    if result.export_report is not None:
+        print_report(result.export_report)
     if png is not None:
         out.print(f"{'curves':>11}: {png}")
-
-
-@main.command("export")
-@click.argument("model_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
-@click.option(
-    "--format",
-    "formats",
-    type=_FORMAT_CHOICE,
-    multiple=True,
-    help="Repeatable; default: all three.",
-)
-@click.option(
-    "--trust", is_flag=True, help="Allow Lambda layers and arbitrary callables in the file."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print format -> path as JSON.")
-def export_cmd(
-    model_file: Path, out: Path, formats: tuple[str, ...], trust: bool, as_json: bool
-) -> None:
-    """Export a saved Keras model (.keras / .h5) as SavedModel, .keras and/or TFLite into OUT."""
-    if not model_file.is_file():
-        raise SourceNotFoundError(f"model file not found: {model_file}", source=str(model_file))
-    if model_file.suffix not in (".keras", ".h5", ".hdf5"):
-        raise InvalidModelError(
-            f"{model_file}: zoo export reads .keras or .h5 files, received "
-            f"{model_file.suffix or 'no suffix'!r}",
-            source=str(model_file),
-        )
-    quiet_tensorflow()
-    import zoo
-    from zoo.finetune.export import export_model
-    from zoo.finetune.recipe import EXPORT_FORMATS
-
-    # through the local provider: its code-safety checks apply (trust=True to bypass them)
-    model = zoo.load_backbone(str(model_file), trust=trust).model
-    paths = export_model(model, out, _export_formats(formats) or EXPORT_FORMATS)
-    if as_json:
-        echo_json({fmt: str(path) for fmt, path in paths.items()})
-        return
-    for fmt, path in paths.items():
-        click.echo(f"{fmt:>11}: {path}")
