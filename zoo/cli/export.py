@@ -92,6 +92,29 @@ def print_report(report: Any) -> None:
         out.print(f"FAILED: {', '.join(report.failed)} (the files are written; see the report)")
 
 
+def _tolerance(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...], field: str
+) -> dict[str, dict[str, float]]:
+    """``FORMAT=X`` items -> {format: {field: X}}."""
+    out: dict[str, dict[str, float]] = {}
+    for item in values:
+        name, sep, raw = item.partition("=")
+        name = _SPELLINGS.get(name.strip().lower(), name.strip())
+        try:
+            value = float(raw)
+        except ValueError:
+            value = float("nan")
+        if not sep or name not in FORMATS or value != value:
+            raise click.BadParameter(
+                f"expected FORMAT=NUMBER with FORMAT one of {', '.join(FORMATS)}; "
+                f"received {item!r}",
+                ctx,
+                param,
+            )
+        out[name] = {field: value}
+    return out
+
+
 @main.command("export")
 @click.argument("model_file", type=click.Path(dir_okay=False, path_type=Path))
 @click.argument("out", type=click.Path(file_okay=False, path_type=Path))
@@ -113,6 +136,20 @@ def print_report(report: Any) -> None:
     help="Fewest images int8 calibrates on (default 100).",
 )
 @click.option("--samples", type=click.IntRange(min=1), help="Images compared (default 256).")
+@click.option(
+    "--max-diff",
+    multiple=True,
+    metavar="FORMAT=X",
+    callback=lambda ctx, param, values: _tolerance(ctx, param, values, "max_abs_diff"),
+    help="Tolerance: largest |Δp| a format may show (repeatable), e.g. tflite_int8=0.05.",
+)
+@click.option(
+    "--min-agreement",
+    multiple=True,
+    metavar="FORMAT=X",
+    callback=lambda ctx, param, values: _tolerance(ctx, param, values, "min_agreement"),
+    help="Tolerance: smallest top-1 agreement with Keras (repeatable), e.g. tflite_int8=0.98.",
+)
 @click.option("--no-verify", is_flag=True, help="Write the files without checking them.")
 @click.option(
     "--trust", is_flag=True, help="Allow Lambda layers and arbitrary callables in the file."
@@ -127,6 +164,8 @@ def export_cmd(
     val: Path | None,
     representative: int | None,
     samples: int | None,
+    max_diff: dict[str, dict[str, float]],
+    min_agreement: dict[str, dict[str, float]],
     no_verify: bool,
     trust: bool,
     as_json: bool,
@@ -155,6 +194,12 @@ def export_cmd(
     import zoo
 
     options: dict[str, Any] = {"verify": not no_verify}
+    tolerances = {
+        name: {**max_diff.get(name, {}), **min_agreement.get(name, {})}
+        for name in {**max_diff, **min_agreement}
+    }
+    if tolerances:
+        options["tolerances"] = tolerances
     if representative is not None:
         options["representative"] = representative
     if samples is not None:

@@ -74,7 +74,7 @@ def _keras_runner(path: Path) -> tuple[Runner, str]:
 
     import zoo.model.layers  # noqa: F401  (registers the layers fine-tuned models use)
 
-    model = keras.saving.load_model(path)
+    model = keras.saving.load_model(path, compile=False)  # inference only: no optimizer state
 
     def run(x: np.ndarray) -> np.ndarray:
         return np.asarray(model(x, training=False))
