@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from zoo.cli._app import console, echo_json, main, quiet_tensorflow
+from zoo.cli._app import echo_json, echo_table, main, quiet_tensorflow
 from zoo.errors import ExportError, InvalidModelError, SourceNotFoundError, ZooWarning
 from zoo.export.names import DEFAULT_FORMATS, FORMATS, QUANTIZATIONS
 from zoo.export.report import ExportReport
@@ -68,28 +68,23 @@ def export_formats(formats: tuple[str, ...], quantize: tuple[str, ...]) -> tuple
 
 
 def print_report(report: Any) -> None:
-    """The export report as a table, one row per file after the Keras reference."""
-    from rich.table import Table
-
-    table = Table(
+    """The export report as a table, one row per file after the Keras reference, then the
+    paths and what failed (plain columns: they never wrap on a narrow terminal)."""
+    echo_table(
+        report.COLUMNS,
+        report.rows(),
         title=f"exported {report.model} -> {report.directory} "
         f"(checked on {report.samples} images: {report.sample_source})",
-        title_justify="left",
     )
-    for column in report.COLUMNS:
-        table.add_column(
-            column, justify="left" if column in ("format", "status", "problems") else "right"
-        )
-    for row in report.rows():
-        table.add_row(*row)
-    out = console()
-    out.print(table)
     for item in report.formats:
         if item.path:
-            out.print(f"{item.format:>14}: {item.path}")
-    out.print(f"{'report':>14}: {report.paths['report']}")
+            click.echo(f"{item.format:>14}: {item.path}")
+    click.echo(f"{'report':>14}: {report.paths['report']}")
+    for item in report.formats:
+        if not item.ok:
+            click.echo(f"FAILED {item.format}: {'; '.join(item.problems)}")
     if not report.ok:
-        out.print(f"FAILED: {', '.join(report.failed)} (the files are written; see the report)")
+        click.echo("(the files are written all the same; see the report)")
 
 
 def _tolerance(

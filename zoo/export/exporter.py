@@ -264,8 +264,8 @@ def _calibration(
         where = f"from {data}" if isinstance(data, str | Path) else "in data"
         raise ExportError(
             f"tflite_int8 needs at least {needed} representative images to calibrate on; "
-            f"received {have} {where}. Give more training images (--data DIR / data=), or "
-            f"lower the minimum (--representative {max(have, 1)} / representative={max(have, 1)})"
+            f"received {have} {where}. Give more training images, or lower the minimum "
+            f"(zoo export --representative {max(have, 1)}, zoo.export(representative=...))"
         )
     assert train is not None
     return train.images[: 5 * needed]

@@ -116,7 +116,8 @@ class ExportReport:
         return cls(**data)
 
     def rows(self) -> list[list[str]]:
-        """The table people read: one row per format after the Keras reference."""
+        """The table people read: one row per format after the Keras reference (the problems of
+        a failed format are listed apart, in ``FormatReport.problems``)."""
         out = []
         for item in (self.reference, *self.formats):
             out.append(
@@ -129,7 +130,6 @@ class ExportReport:
                     _num(item.accuracy, "{:.2%}"),
                     _num(item.latency_ms_batch1, "{:.2f}"),
                     _num(item.latency_ms_batch32, "{:.2f}"),
-                    "; ".join(item.problems),
                 ]
             )
         return out
@@ -144,7 +144,6 @@ class ExportReport:
         "accuracy",
         "ms @1",
         "ms @32",
-        "problems",
     )
 
 
