@@ -179,4 +179,4 @@ def _summary(result: Any, png: Path | None) -> None:
     if result.export_report is not None:
         print_report(result.export_report)
     if png is not None:
-        out.print(f"{'curves':>11}: {png}")
+        out.print(f"{'curves':>14}: {png}")

@@ -164,7 +164,17 @@ class Finetuner:
             if recipe.export_dir is not None:
                 start = time.perf_counter()
                 target = Path(recipe.export_dir) if chief else workdir / "export"
-                self._export(built, result, target, verify=chief)
+                # loading an export builds variables; under a cluster's strategy that is a
+                # collective every worker must join, so a multi-worker run only writes
+                cluster = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+                if cluster and chief:
+                    warnings.warn(
+                        "export: files of a multi-worker run are written but not checked; "
+                        "check them with zoo.export(model_file, ...) outside the cluster",
+                        ZooWarning,
+                        stacklevel=3,
+                    )
+                self._export(built, result, target, verify=chief and not cluster)
                 if not chief:
                     result.exports, result.export_report = {}, None
                 result.phases.append(PhaseResult("export", time.perf_counter() - start))
