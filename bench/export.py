@@ -156,7 +156,7 @@ def run() -> Iterator[Any]:
             f"## {which} ({result.model.count_params():,} parameters), checked on "
             f"{report.samples} held-out digits; Keras accuracy {report.reference.accuracy:.2%}"
         )
-        header = "| " + " | ".join(report.COLUMNS) + " |"
+        header = "| " + " | ".join(c.replace("|", "\\|") for c in report.COLUMNS) + " |"
         yield Line(header)
         yield Line("|" + "---|" * len(report.COLUMNS))
         for row in report.rows():
