@@ -7,7 +7,7 @@ import platform
 import sys
 import time
 
-BENCHMARKS = ("startup", "create", "fetch", "finetune")
+BENCHMARKS = ("startup", "create", "fetch", "finetune", "export")
 
 
 def main(argv: list[str]) -> int:

@@ -26,6 +26,7 @@ RANKS: dict[str, int] = {
     "host": 3,
     "model": 4,
     "plugin_api": 5,  # re-exports base .. model for plugin authors; nothing of ours imports it
+    "export": 5,  # zoo/export: writes and checks exported files; the engine calls it
     "savedmodel": 6,
     "providers": 7,
     "zoo_keras_hub": 7,  # the bundled plugin is a provider; it sees only plugin_api

@@ -30,6 +30,7 @@ from zoo.errors import (
     ArchiveError,
     DataError,
     DuplicateNameError,
+    ExportError,
     FetchError,
     FinetuneError,
     IntegrityError,
@@ -49,17 +50,21 @@ from zoo.errors import (
     TrainingDivergedError,
     UnknownModelError,
     UnsafeURLError,
+    UnsupportedOpError,
     UntrustedModelError,
     ZooError,
     ZooWarning,
 )
+from zoo.export import ExportReport
 from zoo.finetune import FinetuneResult, Recipe
 from zoo.host.hookspecs import hookimpl
 from zoo.host.provider import Provider
 from zoo.model.backbone import Backbone
 from zoo.spec import InputSpec, ModelSpec
 
-# The function; importing the subpackage zoo.finetune above bound the module to this name.
+# The functions; importing the subpackages zoo.finetune and zoo.export above bound the
+# modules to these names (later submodule imports do not rebind them).
+export = _api.export
 finetune = _api.finetune
 
 # Exports whose modules import TensorFlow: resolved on first attribute access (PEP 562), so
@@ -86,6 +91,8 @@ __all__ = [
     "Backbone",
     "DataError",
     "DuplicateNameError",
+    "ExportError",
+    "ExportReport",
     "FetchError",
     "FinetuneError",
     "FinetuneResult",
@@ -112,12 +119,14 @@ __all__ = [
     "TrainingDivergedError",
     "UnknownModelError",
     "UnsafeURLError",
+    "UnsupportedOpError",
     "UntrustedModelError",
     "ZooError",
     "ZooWarning",
     "compare",
     "create",
     "evaluate",
+    "export",
     "fetch",
     "finetune",
     "get_spec",

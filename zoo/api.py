@@ -1,9 +1,10 @@
 """The module-level API re-exported by ``zoo``: list, look up, load, create, fine-tune,
-fetch and lock.
+export, fetch and lock; compare, predict, evaluate, publish; trust.
 
 Each function takes an optional ``session=`` and otherwise uses the default
 :class:`~zoo.session.Session` (built on first use; :func:`zoo.session.reset` forgets it).
-Only ``load_backbone``, ``create`` and ``finetune`` import TensorFlow, and only when they run.
+Only ``load_backbone``, ``create``, ``finetune`` and ``export`` import TensorFlow, and only
+when they run.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
     from zoo.download.lockfile import LockFile
     from zoo.download.trust import TrustEntry
+    from zoo.export.report import ExportReport
     from zoo.finetune.recipe import Recipe
     from zoo.finetune.result import FinetuneResult
     from zoo.model.backbone import Backbone
@@ -33,6 +35,7 @@ __all__ = [
     "compare",
     "create",
     "evaluate",
+    "export",
     "fetch",
     "finetune",
     "get_spec",
@@ -496,4 +499,79 @@ def publish(
         tags=tags,
         result=result,
         evaluation=evaluation,
+    )
+
+
+def export(
+    model: object,
+    directory: str | Path,
+    formats: Sequence[str] | str = ("saved_model", "keras", "tflite"),
+    *,
+    data: object = None,
+    validation_data: object = None,
+    class_names: Sequence[str] | None = None,
+    trust: bool = False,
+    session: Session | None = None,
+    **options: Any,
+) -> ExportReport:
+    """Export a classifier and check every file in its own runtime against the Keras model.
+
+    Formats: ``saved_model`` (signatures for raw pixels and for JPEG/PNG bytes, both giving
+    probabilities and class names), ``keras``, ``tflite`` (float32), ``tflite_float16``,
+    ``tflite_dynamic``, ``tflite_int8`` (calibrated on ``data``) and ``onnx``. Each file is
+    run in LiteRT, onnxruntime, the loaded SavedModel or Keras, on ``validation_data`` (or
+    a sample of ``data``), and compared with ``model``: max |Δp|, top-1 agreement, accuracy,
+    size and latency go into ``export_report.json`` beside the files.
+
+    Args:
+        model: a ``keras.Model``, a :class:`~zoo.FinetuneResult` (its model and class
+            names), a :class:`~zoo.Backbone`, or a saved model file (``.keras``/``.h5``,
+            loaded through the local provider's safety checks; ``labels.txt`` beside it
+            names the classes).
+        directory: where the files go.
+        formats: names of ``zoo.export.FORMATS``.
+        data: training images (a directory of class folders, an array or ``(x, y)``).
+        validation_data: held-out images to check on, the same forms.
+        class_names: names of the outputs.
+        trust: allow Lambda layers and arbitrary callables in a model file.
+        session: the Session that loads a model file.
+        **options: ``verify``, ``samples``, ``representative``, ``tolerances``,
+            ``timing_runs``, ``seed`` of :func:`zoo.export.exporter.export`.
+
+    Returns:
+        The :class:`~zoo.export.ExportReport`; ``report.ok`` is False when a file failed
+        its tolerance (the files are still written).
+
+    Raises:
+        UnsupportedOpError: a format cannot express an op (the others are written).
+        ExportError: too few representative images for int8.
+        MissingDependencyError: an optional runtime is missing (pip install 'tfzoo[export]').
+
+    Example:
+        >>> report = zoo.export(result, "out", ["tflite_int8", "onnx"], data="photos/train")
+        >>> report.ok, report["tflite_int8"].agreement
+    """
+    from zoo.export.exporter import export as _export
+
+    keras_model: Any = model
+    if isinstance(model, str | Path):
+        path = Path(model)
+        keras_model = _session(session).load_backbone(str(path), trust=trust).model
+        labels = path.parent / "labels.txt"
+        if class_names is None and labels.is_file():
+            class_names = labels.read_text().split("\n")[:-1]
+    elif hasattr(model, "recipe") and hasattr(model, "model"):  # a FinetuneResult
+        if class_names is None and getattr(model, "class_names", None):
+            class_names = list(getattr(model, "class_names", ()))
+        keras_model = model.model
+    elif hasattr(model, "features") and hasattr(model, "model"):  # a Backbone
+        keras_model = model.model
+    return _export(
+        keras_model,
+        directory,
+        formats,
+        data=data,
+        validation_data=validation_data,
+        class_names=class_names,
+        **options,
     )

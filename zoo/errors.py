@@ -33,9 +33,12 @@ A class is filed under the room that raises it; a class with two parents is draw
     │   ├── ArchiveError           an archive is corrupt, unsafe or too large
     │   ├── LockFileError          ./zoo.lock is unreadable or invalid (.path, .field)
     │   └── RemoteNotFoundError    the server answered 404 or 410 (.url, .source)
-    └── FinetuneError              the fine-tune engine cannot go on
-        ├── DataError              the data does not fit the backbone or the labels
-        └── TrainingDivergedError  the loss became NaN or infinite
+    ├── FinetuneError              the fine-tune engine cannot go on
+    │   ├── DataError              the data does not fit the backbone or the labels
+    │   └── TrainingDivergedError  the loss became NaN or infinite
+    └── ExportError                an export could not be written (.report, when one exists)
+        └── UnsupportedOpError     a format cannot express an op of the model (.ops, .format,
+                                   .working: the formats that were written)
 
     ZooWarning                     a UserWarning
     └── PluginWarning              a plugin was skipped or refused something
@@ -55,6 +58,7 @@ __all__ = [
     "ArchiveError",
     "DataError",
     "DuplicateNameError",
+    "ExportError",
     "FetchError",
     "FinetuneError",
     "IntegrityError",
@@ -74,6 +78,7 @@ __all__ = [
     "TrainingDivergedError",
     "UnknownModelError",
     "UnsafeURLError",
+    "UnsupportedOpError",
     "UntrustedModelError",
     "ZooError",
     "ZooWarning",
@@ -306,6 +311,32 @@ class DataError(FinetuneError):
 
 class TrainingDivergedError(FinetuneError):
     """The loss became NaN or infinite."""
+
+
+class ExportError(ZooError):
+    """An export could not be written; ``.report`` holds what was (an ExportReport) or None."""
+
+    def __init__(self, message: str, *, report: object = None) -> None:
+        self.report = report
+        super().__init__(message)
+
+
+class UnsupportedOpError(ExportError):
+    """A format cannot express an op of the model; the other formats were still written."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        ops: Sequence[str] = (),
+        format: str | None = None,
+        working: Sequence[str] = (),
+        report: object = None,
+    ) -> None:
+        self.ops = list(ops)
+        self.format = format
+        self.working = list(working)
+        super().__init__(message, report=report)
 
 
 class ZooWarning(UserWarning):

@@ -141,6 +141,6 @@ def test_multi_worker_mirrored_strategy_with_two_processes(tmp_path: Path) -> No
     chief, other = outputs
     assert chief["digest"] == other["digest"]  # synchronous training: one model
     assert chief["epochs"] == other["epochs"] == [2, 1]
-    assert chief["exports"] == ["keras"] and other["exports"] == []
+    assert chief["exports"] == ["keras", "report"] and other["exports"] == []
     assert (tmp_path / "export0" / "model.keras").is_file()
     assert not (tmp_path / "export1").exists()  # only the chief writes

@@ -52,7 +52,7 @@ def test_lists_become_tuples_and_scalars_lists() -> None:
         ("augmentation", ["flipp"], "did you mean 'flip'"),
         ("cache_features", "ram", "auto, memory, disk, off"),
         ("early_stopping", {"patiense": 2}, "patience"),
-        ("export_formats", ["onnx"], "saved_model, keras, tflite"),
+        ("export_formats", ["tflite8"], "saved_model, keras, tflite, tflite_float16"),
         ("strategy", "tpu", "mirrored"),
         ("jit_compile", "yes", "'auto'"),
         ("unfreeze_top", 0, "positive integer"),

@@ -12,6 +12,6 @@ from zoo.cli._app import main
 
 # Importing a command module registers its commands on `main`.
 from zoo.cli import cache, catalog, compare, demo, doctor, download  # noqa: F401  isort: skip
-from zoo.cli import evaluate, predict, publish, train, trust  # noqa: F401  isort: skip
+from zoo.cli import evaluate, export, predict, publish, train, trust  # noqa: F401  isort: skip
 
 __all__ = ["main"]

@@ -1,4 +1,4 @@
-"""Training from the terminal: ``zoo finetune`` and ``zoo export`` (engine in zoo/finetune/)."""
+"""Training from the terminal: ``zoo finetune`` (engine in zoo/finetune/; export in export.py)."""
 
 from __future__ import annotations
 
@@ -16,23 +16,8 @@ from zoo.cli._app import (
     quiet_tensorflow,
     session,
 )
+from zoo.cli.export import export_formats, print_report, quantize_option
 from zoo.cli.recipe_options import recipe_options, recipe_values
-from zoo.errors import InvalidModelError, SourceNotFoundError
-
-# `--format` spellings -> the engine's export format names
-_FORMATS = {
-    "savedmodel": "saved_model",
-    "saved_model": "saved_model",
-    "keras": "keras",
-    "tflite": "tflite",
-}
-_FORMAT_CHOICE = click.Choice(sorted(_FORMATS), case_sensitive=False)  # gives the key as listed
-
-
-def _export_formats(formats: tuple[str, ...]) -> tuple[str, ...]:
-    """``--format`` values as the engine's format names, each once, in the order given."""
-    return tuple(dict.fromkeys(_FORMATS[f] for f in formats))
-
 
 _DIRECTORY = click.Path(exists=True, file_okay=False, readable=True, path_type=Path)
 
@@ -44,6 +29,7 @@ _DIRECTORY = click.Path(exists=True, file_okay=False, readable=True, path_type=P
 )
 @click.option("--val", type=_DIRECTORY, help="Validation images, same layout.")
 @recipe_options
+@quantize_option
 @click.option(
     "--plot",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -55,6 +41,7 @@ def finetune_cmd(
     name: str,
     data: Path,
     val: Path | None,
+    quantize: tuple[str, ...],
     plot: Path | None,
     overrides: dict[str, Any],
     as_json: bool,
@@ -72,8 +59,10 @@ def finetune_cmd(
         --epochs 10 --unfreeze-epochs 3 --export out/ --plot curves.png
     """
     options = recipe_values(recipe)
-    if "export_formats" in options and "export_dir" not in options:
-        raise click.UsageError("--format needs --export DIR")
+    if ("export_formats" in options or quantize) and "export_dir" not in options:
+        raise click.UsageError("--format and --quantize need --export DIR")
+    if quantize:
+        options["export_formats"] = export_formats(options.get("export_formats", ()), quantize)
     if "unfreeze_top" in options and not options.get("unfreeze_epochs"):
         raise click.UsageError("--unfreeze-top needs --unfreeze-epochs N (phase 2)")
     if as_json:
@@ -105,8 +94,17 @@ def finetune_cmd(
         data_out = result.to_dict()
         data_out["plot"] = str(png) if png else None
         echo_json(data_out)
-        return
-    _summary(result, png)
+    else:
+        _summary(result, png)
+    _export_status(result)
+
+
+def _export_status(result: Any) -> None:
+    """Exit 1 when an export could not be written or failed its check (the model is trained)."""
+    if result.export_error:
+        raise click.ClickException(f"export: {result.export_error}")
+    if result.export_report is not None and not result.export_report.ok:
+        raise click.exceptions.Exit(1)
 
 
 def _summary(result: Any, png: Path | None) -> None:
@@ -135,47 +133,7 @@ def _summary(result: Any, png: Path | None) -> None:
         out.print("final: " + ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()))
     if result.class_names:
         out.print(f"classes: {', '.join(result.class_names)}")
-    for fmt, path in result.exports.items():
-        out.print(f"{fmt:>11}: {path}")
+    if result.export_report is not None:
+        print_report(result.export_report)
     if png is not None:
-        out.print(f"{'curves':>11}: {png}")
-
-
-@main.command("export")
-@click.argument("model_file", type=click.Path(dir_okay=False, path_type=Path))
-@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
-@click.option(
-    "--format",
-    "formats",
-    type=_FORMAT_CHOICE,
-    multiple=True,
-    help="Repeatable; default: all three.",
-)
-@click.option(
-    "--trust", is_flag=True, help="Allow Lambda layers and arbitrary callables in the file."
-)
-@click.option("--json", "as_json", is_flag=True, help="Print format -> path as JSON.")
-def export_cmd(
-    model_file: Path, out: Path, formats: tuple[str, ...], trust: bool, as_json: bool
-) -> None:
-    """Export a saved Keras model (.keras / .h5) as SavedModel, .keras and/or TFLite into OUT."""
-    if not model_file.is_file():
-        raise SourceNotFoundError(f"model file not found: {model_file}", source=str(model_file))
-    if model_file.suffix not in (".keras", ".h5", ".hdf5"):
-        raise InvalidModelError(
-            f"{model_file}: zoo export reads .keras or .h5 files, received "
-            f"{model_file.suffix or 'no suffix'!r}",
-            source=str(model_file),
-        )
-    quiet_tensorflow()
-    from zoo.finetune.export import export_model
-    from zoo.finetune.recipe import EXPORT_FORMATS
-
-    # through the local provider: its code-safety checks apply (trust=True to bypass them)
-    model = session().load_backbone(str(model_file), trust=trust).model
-    paths = export_model(model, out, _export_formats(formats) or EXPORT_FORMATS)
-    if as_json:
-        echo_json({fmt: str(path) for fmt, path in paths.items()})
-        return
-    for fmt, path in paths.items():
-        click.echo(f"{fmt:>11}: {path}")
+        out.print(f"{'curves':>14}: {png}")

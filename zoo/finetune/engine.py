@@ -29,9 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
-from zoo.errors import InvalidOptionError, MissingDependencyError, ZooWarning
+from zoo.errors import ExportError, InvalidOptionError, MissingDependencyError, ZooWarning
+from zoo.export.report import ExportReport
 from zoo.finetune import distribute, features
 from zoo.finetune.callbacks import RunState, phase_callbacks, recipe_fingerprint
 from zoo.finetune.data import (
@@ -42,7 +44,6 @@ from zoo.finetune.data import (
     load_data,
     one_hot,
 )
-from zoo.finetune.export import export_model
 from zoo.finetune.freezing import apply_freeze, unfreeze
 from zoo.finetune.recipe import Recipe, resolve_recipe
 from zoo.finetune.result import FinetuneResult, PhaseResult
@@ -174,12 +175,47 @@ class Finetuner:
             if recipe.export_dir is not None:
                 start = time.perf_counter()
                 target = Path(recipe.export_dir) if chief else workdir / "export"
-                exports = export_model(
-                    built.model, target, recipe.export_formats, class_names=result.class_names
-                )
-                result.exports = exports if chief else {}
+                # loading an export builds variables; under a cluster's strategy that is a
+                # collective every worker must join, so a multi-worker run only writes
+                cluster = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+                if cluster and chief:
+                    warnings.warn(
+                        "export: files of a multi-worker run are written but not checked; "
+                        "check them with zoo.export(model_file, ...) outside the cluster",
+                        ZooWarning,
+                        stacklevel=3,
+                    )
+                self._export(built, result, target, verify=chief and not cluster)
+                if not chief:
+                    result.exports, result.export_report = {}, None
                 result.phases.append(PhaseResult("export", time.perf_counter() - start))
         return result
+
+    def _export(self, built: _Built, result: FinetuneResult, target: Path, verify: bool) -> None:
+        """Export through zoo.export: int8 calibrates on the training images, every file is
+        checked on the validation images (or a sample of the training ones). A format that
+        cannot be written is reported, not raised, so the trained model is not lost."""
+        from zoo.export.exporter import MIN_REPRESENTATIVE, export
+
+        report: ExportReport | None
+        recipe = self.recipe
+        needed = 5 * MIN_REPRESENTATIVE if "tflite_int8" in recipe.export_formats else 256
+        try:
+            report = export(
+                built.model,
+                target,
+                recipe.export_formats,
+                data=_images(built.train, needed),
+                validation_data=_images(built.val, 256) if built.val is not None else None,
+                class_names=result.class_names,
+                verify=verify,
+            )
+        except ExportError as exc:
+            result.export_error = str(exc)
+            report = exc.report if isinstance(exc.report, ExportReport) else None
+            warnings.warn(f"export: {exc}", ZooWarning, stacklevel=3)
+        result.export_report = report
+        result.exports = report.paths if report is not None else {}
 
     def _build(
         self,
@@ -458,6 +494,19 @@ class Finetuner:
 # -- helpers -------------------------------------------------------------------------------------
 
 
+def _images(data: Data, limit: int) -> tuple[np.ndarray, np.ndarray]:
+    """Up to ``limit`` raw images and class ids of ``data``, in its order, as arrays."""
+    xs, ys, count = [], [], 0
+    for x, y in data.batches(64):
+        xs.append(np.asarray(x, dtype="float32"))
+        labels = np.asarray(y)
+        ys.append(labels.argmax(-1) if labels.ndim == 2 else labels)  # one-hot when smoothed
+        count += len(xs[-1])
+        if count >= limit:
+            break
+    return np.concatenate(xs)[:limit], np.concatenate(ys)[:limit].astype("int64")
+
+
 def _check_dependencies(recipe: Recipe) -> None:
     """Optional packages the recipe needs, checked before any work."""
     if recipe.tensorboard_dir is not None:
@@ -468,6 +517,11 @@ def _check_dependencies(recipe: Recipe) -> None:
                 "tensorboard_dir needs the tensorboard package, which is not installed: "
                 "pip install tensorboard (or pip install 'tfzoo[tensorboard]')"
             ) from None
+    if recipe.export_dir is not None and "onnx" in recipe.export_formats:
+        from zoo.export.runtimes import require
+
+        for module in ("tf2onnx", "onnx", "onnxruntime"):  # before training, not after it
+            require(module)
 
 
 def _optimizer(spec: Any, learning_rate: float) -> keras.optimizers.Optimizer:

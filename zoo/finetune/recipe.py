@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zoo.errors import InvalidOptionError
+from zoo.export.names import DEFAULT_FORMATS, FORMATS
 
 __all__ = [
     "AUGMENTATIONS",
@@ -57,8 +58,8 @@ AUGMENTATIONS: Mapping[str, float] = {name: d for name, (d, _) in AUGMENTATION_L
 #: How head training on cached features is chosen ("auto": when the backbone is frozen and
 #: there is no augmentation; in memory unless the features exceed ``cache_memory_limit``).
 CACHE_MODES = ("auto", "memory", "disk", "off")
-#: Formats :func:`zoo.finetune.export.export_model` writes.
-EXPORT_FORMATS = ("saved_model", "keras", "tflite")
+#: Formats exported by default (every name of :data:`zoo.export.FORMATS` is accepted).
+EXPORT_FORMATS = DEFAULT_FORMATS
 _STRATEGY_WORDS = ("default", "mirrored", "multi_worker")
 
 
@@ -114,7 +115,9 @@ class Recipe:
     # -- distribution and export -----------------------------------------------------------
     strategy: Any = None  # tf.distribute.Strategy, "mirrored", "multi_worker" or None
     export_dir: str | None = None  # write the fine-tuned model here
-    export_formats: tuple[str, ...] = EXPORT_FORMATS  # any of saved_model, keras, tflite
+    export_formats: tuple[str, ...] = (
+        EXPORT_FORMATS  # names of zoo.export.FORMATS (tflite_int8, onnx ...)
+    )
 
     def __post_init__(self) -> None:
         _normalize(self)
@@ -341,9 +344,9 @@ def _normalize(r: Recipe) -> None:
     if isinstance(r.strategy, str) and r.strategy not in _STRATEGY_WORDS:
         raise _fail("strategy", f"a tf.distribute.Strategy or one of {_STRATEGY_WORDS}", r.strategy)
     formats = _tuple(r, "export_formats")
-    unknown = [f for f in formats if f not in EXPORT_FORMATS]
+    unknown = [f for f in formats if f not in FORMATS]
     if unknown:
-        raise _fail("export_formats", f"a list of {', '.join(EXPORT_FORMATS)}", formats)
+        raise _fail("export_formats", f"a list of {', '.join(FORMATS)}", formats)
     if r.verbose not in (0, 1, 2, "auto"):
         raise _fail("verbose", "0, 1, 2 or 'auto'", r.verbose)
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zoo.export.report import ExportReport
 from zoo.finetune.recipe import Recipe
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ class FinetuneResult:
     phases: list[PhaseResult] = field(default_factory=list)  # every step, in order
     metrics: dict[str, float] = field(default_factory=dict)  # final loss/metrics (val_* too)
     exports: dict[str, Path] = field(default_factory=dict)  # format -> path
+    export_report: ExportReport | None = None  # every exported file checked against the model
+    export_error: str | None = None  # why a format could not be exported (the rest were)
     feature_cache: str | None = None  # "memory" or "disk" when the head trained on features
 
     @property
@@ -95,6 +98,8 @@ class FinetuneResult:
             "phases": [vars(p) for p in self.phases],
             "metrics": self.metrics,
             "exports": {k: str(v) for k, v in self.exports.items()},
+            "export_report": self.export_report.to_dict() if self.export_report else None,
+            "export_error": self.export_error,
             "feature_cache": self.feature_cache,
             "resumed": self.resumed,
             "recipe": self.recipe.to_dict(),

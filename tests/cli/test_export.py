@@ -1,0 +1,165 @@
+"""`zoo export` and `zoo finetune --export` from the terminal: the table, the report, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from .conftest import Zoo
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny trained classifier of tests/export, saved as a .keras file."""
+    from tests.export.conftest import tiny_classifier
+
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    tiny_classifier().save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """a/, b/, c/ folders of 16x16 PNGs, 8 per class."""
+    from tests.export.conftest import write_class_folders
+
+    return write_class_folders(tmp_path_factory.mktemp("photos"), 8)
+
+
+def test_export_onnx_and_int8_prints_the_table_and_writes_the_report(
+    zoo_cli: Zoo, model_file: Path, photos: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "deploy"
+    result = zoo_cli(
+        "export",
+        str(model_file),
+        str(out),
+        "--format",
+        "onnx",
+        "--format",
+        "tflite",
+        "--quantize",
+        "int8",
+        "--data",
+        str(photos),
+        "--representative",
+        "20",
+    )
+    text = result.stdout
+    assert "exported tiny" in text and "checked on 24 images" in text
+    for word in ("tflite_int8", "onnx", "top-1 agree", "ms @32", "export_report.json"):
+        assert word in text, word
+    assert "FAILED" not in text
+    assert sorted(p.name for p in out.iterdir()) == [
+        "export_report.json",
+        "labels.txt",
+        "model.onnx",
+        "model_int8.tflite",
+    ]
+    report = json.loads((out / "export_report.json").read_text())
+    assert report["ok"] and [f["format"] for f in report["formats"]] == ["onnx", "tflite_int8"]
+    assert report["class_names"] == ["a", "b", "c"] and report["labels_known"]
+    assert report["representative"] == 24
+
+
+def test_export_json_default_formats_in_litert(
+    zoo_cli: Zoo, model_file: Path, tmp_path: Path
+) -> None:
+    data = zoo_cli.json("export", str(model_file), str(tmp_path / "exp"))
+    assert [f["format"] for f in data["formats"]] == ["saved_model", "keras", "tflite"]
+    tflite = Path(next(f["path"] for f in data["formats"] if f["format"] == "tflite"))
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(tflite))
+    interpreter.allocate_tensors()
+    assert tuple(interpreter.get_input_details()[0]["shape"][1:]) == (16, 16, 3)
+
+
+def test_export_exits_1_when_a_file_fails_its_tolerance(
+    zoo_cli: Zoo, model_file: Path, photos: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "deploy"
+    result = zoo_cli(
+        "export",
+        str(model_file),
+        str(out),
+        "--quantize",
+        "float16",
+        "--format",
+        "tflite",
+        "--max-diff",
+        "tflite_float16=0",
+        "--val",
+        str(photos),
+        code=1,
+    )
+    assert "FAILED tflite_float16: max |Δp|" in result.stdout and "max |Δp|" in result.stdout
+    assert (out / "model_float16.tflite").is_file()  # written all the same
+    assert json.loads((out / "export_report.json").read_text())["failed"] == ["tflite_float16"]
+
+
+def test_export_bad_input(zoo_cli: Zoo, model_file: Path, tmp_path: Path) -> None:
+    few = zoo_cli(
+        "export", str(model_file), str(tmp_path / "o"), "--quantize", "int8", code=1
+    ).stderr
+    assert "at least 100 representative images" in few and "received 0" in few
+    keras_only = zoo_cli(
+        "export", str(model_file), str(tmp_path / "o"), "--format", "keras", "--quantize",
+        "int8", code=2,
+    ).stderr  # fmt: skip
+    assert "add --format tflite" in keras_only
+    bad = zoo_cli(
+        "export", str(model_file), str(tmp_path / "o"), "--max-diff", "tflite=x", code=2
+    ).stderr
+    assert "FORMAT=NUMBER" in bad
+    assert (
+        "model file not found"
+        in zoo_cli("export", str(tmp_path / "x.keras"), str(tmp_path / "o"), code=1).stderr
+    )
+    weird = tmp_path / "model.bin"
+    weird.write_bytes(b"x")
+    assert (
+        "reads .keras or .h5" in zoo_cli("export", str(weird), str(tmp_path / "o"), code=1).stderr
+    )
+
+
+def test_export_refuses_code_in_the_file_unless_trusted(zoo_cli: Zoo, tmp_path: Path) -> None:
+    """F18 through the CLI: a .keras with a Lambda layer is refused without --trust."""
+    import keras
+
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 3)),
+            keras.layers.Lambda(lambda x: x * 2.0),
+            keras.layers.Flatten(),
+            keras.layers.Dense(2, activation="softmax"),
+        ]
+    )
+    path = tmp_path / "lambda.keras"
+    model.save(path)
+    result = zoo_cli("export", str(path), str(tmp_path / "o"), "--format", "keras", code=1)
+    assert "trust" in result.stderr and "Lambda" in result.stderr
+
+
+def test_finetune_export_onnx_and_int8_on_its_own_data(
+    zoo_cli: Zoo, model_file: Path, photos: Path, tmp_path: Path
+) -> None:
+    """int8 calibrates on the fine-tune's training images: 24 are too few, so it says so,
+    exits 1, and still writes the other formats."""
+    out = tmp_path / "out"
+    result = zoo_cli(
+        "finetune", str(model_file), "--data", str(photos), "--epochs", "1", "--export",
+        str(out), "--format", "onnx", "--format", "tflite", "--quantize", "int8", code=1,
+    )  # fmt: skip
+    assert "at least 100 representative images" in result.stderr
+    assert "received 24" in result.stderr and "fine-tuned tiny" in result.stdout
+    data = zoo_cli.json(
+        "finetune", str(model_file), "--data", str(photos), "--epochs", "1", "--export",
+        str(out), "--format", "onnx", "--quantize", "dynamic", "--format", "tflite",
+    )  # fmt: skip
+    report = data["export_report"]
+    assert report["ok"] and [f["format"] for f in report["formats"]] == ["onnx", "tflite_dynamic"]
+    assert set(data["exports"]) == {"onnx", "tflite_dynamic", "labels", "report"}
+    assert report["formats"][0]["runtime"].startswith("onnxruntime")
