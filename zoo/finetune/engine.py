@@ -28,9 +28,10 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 import tensorflow as tf
 
-from zoo.errors import InvalidOptionError, MissingDependencyError, ZooWarning
+from zoo.errors import FinetuneError, InvalidOptionError, MissingDependencyError, ZooWarning
 from zoo.finetune import distribute, features
 from zoo.finetune.callbacks import RunState, phase_callbacks
 from zoo.finetune.data import Data, augmentation_layers, label_errors, load_data, one_hot
@@ -66,7 +67,9 @@ class Finetuner:
             path, ``"keras:ResNet50"``, ...). A registry entry's ``recipe:`` block gives the
             defaults.
         num_classes: outputs of the new head; inferred from the labels when omitted.
-        recipe: a :class:`Recipe` (replaces the registry's) or a mapping (merged over it).
+        recipe: ``"auto"`` (the default: search by validation, :mod:`zoo.finetune.auto`),
+            ``"classic"`` (the fixed Keras recipe), a :class:`Recipe` (replaces the
+            registry's) or a mapping (merged over it).
         session: the :class:`~zoo.session.Session` that resolves and loads the source (the
             default session when omitted). The source is resolved once, here: an unknown
             name fails now, not at :meth:`fit`.
@@ -84,7 +87,7 @@ class Finetuner:
         source: object,
         *,
         num_classes: int | None = None,
-        recipe: Recipe | Mapping[str, Any] | None = None,
+        recipe: Recipe | Mapping[str, Any] | str | None = None,
         session: Session | None = None,
         **overrides: Any,
     ) -> None:
@@ -119,6 +122,10 @@ class Finetuner:
             recipe_overrides,
             origin=f"recipe of {spec.name!r} ({spec.origin})" if spec is not None else None,
         )
+        #: fields the user set (registry block, recipe mapping or object, overrides): the
+        #: auto recipe searches only the others
+        self.explicit = _explicit_fields(spec.recipe if spec is not None else None, recipe)
+        self.explicit |= set(recipe_overrides)
 
     # -- the run -----------------------------------------------------------------------------
 
@@ -129,6 +136,15 @@ class Finetuner:
             DataError: the data does not fit the backbone or the labels (before training).
             TrainingDivergedError: the loss became NaN or infinite.
         """
+        with features.quiet_retracing():
+            if self.recipe.auto:
+                from zoo.finetune.auto import run_auto
+
+                _check_dependencies(self.recipe)
+                return run_auto(self, train_data, validation_data)
+            return self._fit(train_data, validation_data)
+
+    def _fit(self, train_data: object, validation_data: object) -> FinetuneResult:
         recipe = self.recipe
         _check_dependencies(recipe)
         if recipe.seed is not None:
@@ -166,6 +182,9 @@ class Finetuner:
                 exports = export_model(
                     built.model, target, recipe.export_formats, class_names=result.class_names
                 )
+                if chief:
+                    exports["recipe"] = target / "recipe.yaml"
+                    exports["recipe"].write_text(recipe.replace(export_dir=None).to_yaml())
                 result.exports = exports if chief else {}
                 result.phases.append(PhaseResult("export", time.perf_counter() - start))
         return result
@@ -188,13 +207,9 @@ class Finetuner:
                     ZooWarning,
                     stacklevel=4,
                 )
-        if self._resolved is None:
-            assert isinstance(self.source, Backbone)
-            backbone = self.source
-            if strategy is not None:
-                backbone = distribute.clone_into_scope(backbone)
-        else:
-            backbone = self.session.load_resolved(*self._resolved)
+        backbone = self.load_backbone(strategy)
+        if recipe.feature_layer is not None:
+            backbone = backbone.at_cut(recipe.feature_layer)
         train, val, num_classes = load_data(
             train_data, validation_data, backbone, recipe, self.num_classes
         )
@@ -216,6 +231,15 @@ class Finetuner:
         )
         apply_freeze(backbone.features, recipe.freeze, train_batchnorm=recipe.train_batchnorm)
         return _Built(backbone, model, head, train, val, num_classes)
+
+    def load_backbone(self, strategy: tf.distribute.Strategy | None = None) -> Backbone:
+        """The source as a Backbone (loaded from the resolved spec, or the one given)."""
+        if self._resolved is None:
+            assert isinstance(self.source, Backbone)
+            if strategy is not None:
+                return distribute.clone_into_scope(self.source)
+            return self.source
+        return self.session.load_resolved(*self._resolved)
 
     # -- phases ------------------------------------------------------------------------------
 
@@ -257,6 +281,8 @@ class Finetuner:
             with label_errors():
                 train = cached(train)
                 val = cached(val) if val is not None else None
+            if isinstance(train.x, np.ndarray) and not features.feature_signal(train.x):
+                raise FinetuneError(features.no_signal_message(built.backbone.name, train.x))
             result.feature_cache = mode
             result.phases.append(PhaseResult("features", time.perf_counter() - start))
         phase, current = self._train(
@@ -343,7 +369,7 @@ class Finetuner:
                 **train.fit_args(recipe.batch_size),
                 validation_data=val.validation_arg() if val is not None else None,
                 epochs=epochs,
-                shuffle=recipe.shuffle,
+                shuffle=recipe.shuffle and train.is_array,  # datasets: Keras warns and ignores it
                 callbacks=callbacks,
                 verbose=recipe.verbose,
             )
@@ -420,6 +446,19 @@ def _check_dependencies(recipe: Recipe) -> None:
                 "tensorboard_dir needs the tensorboard package, which is not installed: "
                 "pip install tensorboard (or pip install 'tfzoo[tensorboard]')"
             ) from None
+
+
+def _explicit_fields(registry: Mapping[str, Any] | None, recipe: object) -> set[str]:
+    """Recipe fields a registry block or the ``recipe`` argument set."""
+    fields = set(registry or {})
+    if isinstance(recipe, Recipe):  # an object: the fields that differ from the defaults
+        default = Recipe()
+        fields |= {
+            f for f in Recipe.__dataclass_fields__ if getattr(recipe, f) != getattr(default, f)
+        }
+    elif isinstance(recipe, Mapping):
+        fields |= set(recipe)
+    return fields - {"auto"}
 
 
 def _run_state(recipe: Recipe, chief: bool, workdir: Path) -> RunState | None:
