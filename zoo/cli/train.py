@@ -42,6 +42,21 @@ def _freeze(value: str | None) -> str | int | None:
     "--data", required=True, type=_DIRECTORY, help="Training images: one folder per class."
 )
 @click.option("--val", type=_DIRECTORY, help="Validation images, same layout.")
+@click.option(
+    "--recipe",
+    "recipe_name",
+    type=click.Choice(["auto", "classic"]),
+    default="auto",
+    show_default=True,
+    help="auto: choose cut point, what trains and how long by validation; classic: the fixed "
+    "Keras recipe.",
+)
+@click.option(
+    "--time-budget",
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="SECONDS",
+    help="Seconds the auto search may take (default 600).",
+)
 @click.option("--epochs", type=click.IntRange(min=0), help="Epochs of phase 1 (the new head).")
 @click.option(
     "--freeze",
@@ -98,6 +113,8 @@ def finetune_cmd(
     name: str,
     data: Path,
     val: Path | None,
+    recipe_name: str,
+    time_budget: float | None,
     epochs: int | None,
     freeze: str | None,
     unfreeze_top: int | None,
@@ -117,9 +134,14 @@ def finetune_cmd(
 ) -> None:
     """Fine-tune NAME on a directory of images (one sub-folder per class).
 
-    The recipe of the Keras transfer-learning guide: the backbone frozen (BatchNorm in
-    inference mode), a new head trained on cached features, then with --unfreeze-epochs the
-    backbone (or its top --unfreeze-top layers) at a learning rate 100x lower.
+    By default (--recipe auto) the cut point, what trains (the head, the top layers, all
+    layers) and for how many epochs are chosen by validation (--val, or a split carved from
+    --data) within --time-budget; the trials are printed and the chosen recipe is written as
+    recipe.yaml beside the export. Options you give are kept; --epochs is an upper bound.
+    --recipe classic is the Keras transfer-learning guide's recipe: the backbone frozen
+    (BatchNorm in inference mode), a new head trained on cached features, then with
+    --unfreeze-epochs the backbone (or its top --unfreeze-top layers) at a learning rate 100x
+    lower.
 
     \b
     zoo finetune mobilenet_v2 --data flowers/train --val flowers/val \\
@@ -133,6 +155,7 @@ def finetune_cmd(
     import zoo
 
     options: dict[str, Any] = {
+        "time_budget": time_budget,
         "epochs": epochs,
         "freeze": _freeze(freeze),
         "unfreeze_top": unfreeze_top,
@@ -150,7 +173,12 @@ def finetune_cmd(
     }
     options = {k: v for k, v in options.items() if v is not None}
     result = zoo.finetune(
-        name, str(data), validation_data=str(val) if val else None, **options, **overrides
+        name,
+        str(data),
+        validation_data=str(val) if val else None,
+        recipe=recipe_name,
+        **options,
+        **overrides,
     )
     png = None
     if plot is not None:
@@ -182,6 +210,11 @@ def _summary(result: Any, png: Path | None) -> None:
             phase.name + resumed, str(phase.epochs or ""), lr, f"{phase.seconds:.1f}", last
         )
     out = console()
+    if result.trials:
+        from zoo.finetune.result import trials_table
+
+        out.print("auto recipe trials (* = chosen):", highlight=False)
+        out.print(trials_table(result.trials), highlight=False, markup=False)
     out.print(table)
     if result.metrics:
         out.print("final: " + ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()))

@@ -175,6 +175,9 @@ class Finetuner:
                 current = self._phase_finetune(built, result, state)
             if not built.model.compiled:  # the head trained apart, or was restored
                 self._compile(built.model, result.phases[-1].learning_rate or 1e-3)
+                # built now, so a saved model's optimizer has the variables a loaded one
+                # builds (else every load warns "Skipping variable loading for optimizer")
+                built.model.optimizer.build(built.model.trainable_variables)
             result.metrics = self._final_metrics(built, result.phases[-1], current=current)
             if recipe.export_dir is not None:
                 start = time.perf_counter()
