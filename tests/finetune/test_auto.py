@@ -41,8 +41,8 @@ def test_cut_points_list_the_classifier_input_then_earlier_representations() -> 
     backbone = zoo.Backbone.from_model(_seed_cnn(), name="seed", provider="memory")
     assert backbone.cut_points() == ["hidden", "flatten", "conv2"]
     extractor = backbone.cut_features(backbone.cut_points())
-    assert [int(t.shape[-1]) for t in extractor.outputs] == [16, 72, 8]
-    assert backbone.at_cut("flatten").feature_dim == 72
+    assert [int(t.shape[-1]) for t in extractor.outputs] == [16, 32, 8]
+    assert backbone.at_cut("flatten").feature_dim == 32
 
 
 def test_classic_engine_honours_feature_layer() -> None:
@@ -51,7 +51,7 @@ def test_classic_engine_honours_feature_layer() -> None:
     backbone = zoo.Backbone.from_model(_seed_cnn(), name="seed", provider="memory")
     result = zoo.finetune(backbone, blobs(32), **FAST, epochs=1, feature_layer="flatten")
     classifier = result.model.get_layer("classifier")
-    assert int(classifier.kernel.shape[0]) == 72
+    assert int(classifier.kernel.shape[0]) == 32
 
 
 def test_stratified_splits_keep_every_class_and_repeat_when_tiny() -> None:
