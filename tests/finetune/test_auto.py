@@ -39,9 +39,9 @@ def test_cut_points_list_the_classifier_input_then_earlier_representations() -> 
     import zoo
 
     backbone = zoo.Backbone.from_model(_seed_cnn(), name="seed", provider="memory")
-    assert backbone.cut_points() == ["hidden", "flatten", "conv2"]
+    assert backbone.cut_points() == ["hidden", "flatten", "pool1"]
     extractor = backbone.cut_features(backbone.cut_points())
-    assert [int(t.shape[-1]) for t in extractor.outputs] == [16, 32, 8]
+    assert [int(t.shape[-1]) for t in extractor.outputs] == [16, 32, 4]
     assert backbone.at_cut("flatten").feature_dim == 32
 
 
