@@ -146,7 +146,10 @@ def run_auto(tuner: Finetuner, train_data: object, validation_data: object) -> F
     fit_val = (xv[split.val], yv[split.val])
     weights = _weights(backbone)
     runs: list[tuple[Trial, Recipe, dict[str, int]]] = []
-    for variant in _variants(tuner, recipe, backbone.at_cut(best_cut), best_cut, len(split.train)):
+    # a backbone without its whole Keras model (Hub, SavedModel) has only its features
+    cut_backbone = backbone.at_cut(best_cut) if backbone.model is not None else backbone
+    cut_layer = best_cut if backbone.model is not None else None
+    for variant in _variants(tuner, recipe, cut_backbone, cut_layer, len(split.train)):
         trial_recipe = _fixed(recipe, variant, tuner.explicit)
         if any(r == trial_recipe for _, r, _ in runs):
             continue
@@ -291,7 +294,7 @@ def _epochs(steps: int, per_epoch: int, bounds: tuple[int, int]) -> int:
 
 
 def _variants(
-    tuner: Finetuner, recipe: Recipe, backbone: Backbone, cut: str, count: int
+    tuner: Finetuner, recipe: Recipe, backbone: Backbone, cut: str | None, count: int
 ) -> list[dict[str, Any]]:
     """The candidates, cheapest first: frozen head, top layers, all layers (two rates)."""
     steps = max(1, math.ceil(count / recipe.batch_size))
@@ -300,7 +303,7 @@ def _variants(
     full_epochs = min(bound or 10**6, _epochs(_FULL_STEPS, steps, _FULL_EPOCHS))
     patience = _epochs(_PATIENCE_STEPS, steps, _PATIENCE_EPOCHS)
     stop = {"patience": patience, "restore_best_weights": True}
-    base = {"feature_layer": cut, "freeze": "backbone", "early_stopping": stop}
+    base: dict[str, Any] = {"feature_layer": cut, "freeze": "backbone", "early_stopping": stop}
     out = [{**base, "epochs": head_epochs, "unfreeze_epochs": 0}]
     layers = backbone.features.layers
     weighted = [i for i, layer in enumerate(layers) if layer.weights]
@@ -369,7 +372,7 @@ def _run_trial(
             best[phase] = int(np.argmin(record.history["val_loss"])) + 1
     rate = recipe.phase2_learning_rate if recipe.unfreeze_epochs else recipe.learning_rate
     trial = Trial(
-        cut=recipe.feature_layer or "",
+        cut=recipe.feature_layer or backbone.feature_layer or "features",
         trained=_trained(recipe),
         steps=sum(best.values()) * math.ceil(len(train[1]) / recipe.batch_size),
         val_accuracy=float(result.metrics.get("val_accuracy", 0.0)),
