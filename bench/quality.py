@@ -33,6 +33,9 @@ import numpy as np
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+METHODS = frozenset({"auto", "classic", "grid", "scratch"})
+
+
 def _digits() -> tuple[np.ndarray, np.ndarray]:
     from sklearn.datasets import load_digits
 
@@ -162,8 +165,15 @@ def _scratch(
 
 
 def run_row(
-    name: str, x: np.ndarray, y: np.ndarray, per_class: int, work: Path, seed: int
+    name: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    per_class: int,
+    work: Path,
+    seed: int,
+    methods: frozenset[str] = METHODS,
 ) -> dict[str, Any]:
+    """One dataset and label budget: every method's test accuracy (NaN when not run)."""
     import zoo
 
     path = work / f"{name}_seed.keras"
@@ -171,7 +181,29 @@ def run_row(
         source = _pretrain(x, y, path, seed)
         print(f"# {name}: seed CNN on 0-4, held-out accuracy {source:.3f}", flush=True)
     train, test = _task(x, y, per_class, seed)
+    nan = float("nan")
     row: dict[str, Any] = {"dataset": name, "labels": per_class, "test": len(test[1])}
+    row.update(auto=nan, auto_s=nan, auto_choice="", classic=nan, classic_s=nan)
+    row.update(grid=nan, grid_choice="", scratch=nan)
+    if "auto" in methods:
+        _auto(row, path, train, test, seed)
+    if "classic" in methods:
+        t0 = time.perf_counter()
+        classic = zoo.finetune(_backbone(path), train, recipe="classic", seed=seed, verbose=0)
+        row["classic_s"] = time.perf_counter() - t0
+        row["classic"] = _accuracy(classic.model, test)
+    if "grid" in methods:
+        _best_of_grid(row, path, train, test, seed)
+    if "scratch" in methods:
+        scratch, _ = _scratch(x.shape[1:], train, seed)
+        row["scratch"] = _accuracy(scratch, test)
+    print(f"# row {row}", flush=True)
+    return row
+
+
+def _auto(row: dict[str, Any], path: Path, train: Any, test: Any, seed: int) -> None:
+    import zoo
+
     t0 = time.perf_counter()
     auto = zoo.finetune(_backbone(path), train, seed=seed, verbose=0)
     row["auto_s"] = time.perf_counter() - t0
@@ -179,10 +211,15 @@ def run_row(
     chosen = next(t for t in auto.trials if t.chosen)
     row["auto_choice"] = f"{chosen.cut}/{chosen.trained}"
     row["trials"] = auto.trials
-    t0 = time.perf_counter()
-    classic = zoo.finetune(_backbone(path), train, recipe="classic", seed=seed, verbose=0)
-    row["classic_s"] = time.perf_counter() - t0
-    row["classic"] = _accuracy(classic.model, test)
+    from zoo.finetune.result import trials_table
+
+    print(trials_table(auto.trials), flush=True)
+
+
+def _best_of_grid(row: dict[str, Any], path: Path, train: Any, test: Any, seed: int) -> None:
+    import zoo
+
+    name, per_class = row["dataset"], row["labels"]
     best, best_name = -1.0, ""
     for fields in _grid(path, train, seed):
         recipe = zoo.Recipe(auto=False, seed=seed, verbose=0, **fields)
@@ -196,10 +233,6 @@ def run_row(
         if acc > best:
             best, best_name = acc, label
     row["grid"], row["grid_choice"] = best, best_name
-    scratch, _ = _scratch(x.shape[1:], train, seed)
-    row["scratch"] = _accuracy(scratch, test)
-    print(f"# row {row}", flush=True)
-    return row
 
 
 def main(argv: list[str]) -> int:
@@ -207,6 +240,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--datasets", default="digits,mnist5k")
     parser.add_argument("--labels", default="10,100")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--methods", default=",".join(sorted(METHODS)))
     parser.add_argument("--work", type=Path, default=Path("/tmp/zoo-bench-quality"))
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
@@ -217,7 +251,8 @@ def main(argv: list[str]) -> int:
     for name in args.datasets.split(","):
         x, y = loaders[name]()
         for per_class in (int(n) for n in args.labels.split(",")):
-            rows.append(run_row(name, x, y, per_class, args.work, args.seed))
+            methods = frozenset(args.methods.split(","))
+            rows.append(run_row(name, x, y, per_class, args.work, args.seed, methods))
     head = ["dataset", "labels/class", "test images", "auto", "classic", "best grid"]
     head += ["from scratch", "auto chose", "best grid recipe"]
     print("\n| " + " | ".join(head) + " |")

@@ -57,7 +57,7 @@ _REPEATS = 3
 # Keras's per-epoch cost (validation, callbacks) dominates on small data, so the bounds are
 # in steps but clamped in epochs.
 _HEAD_STEPS, _HEAD_EPOCHS = 400, (10, 80)  # a head on cached features
-_FULL_STEPS, _FULL_EPOCHS = 300, (5, 40)  # a phase that trains backbone layers
+_FULL_STEPS, _FULL_EPOCHS = 300, (5, 80)  # a phase that trains backbone layers
 _PATIENCE_STEPS, _PATIENCE_EPOCHS = 30, (3, 10)  # early stopping on validation loss
 _RIDGE = (0.1, 1.0, 10.0, 100.0)  # ridge penalties of the probes (per example)
 #: fields the search sets; the user's explicit ones are kept
@@ -163,7 +163,8 @@ def run_auto(tuner: Finetuner, train_data: object, validation_data: object) -> F
         )
         trials.append(trial)
         runs.append((trial, trial_recipe, best))
-    chosen_trial, chosen, best = max(runs, key=lambda run: run[0].val_accuracy)  # first on ties
+    # ties of accuracy (a few validation images make many) go to the lower loss
+    chosen_trial, chosen, best = max(runs, key=lambda run: _score(run[0]))
     chosen_trial.chosen = True
 
     final = _final_recipe(recipe, chosen, best if carved else None)
@@ -317,6 +318,10 @@ def _variants(
     return out
 
 
+def _score(trial: Trial) -> tuple[float, float]:
+    return trial.val_accuracy, -(trial.val_loss if trial.val_loss is not None else math.inf)
+
+
 def _fixed(recipe: Recipe, variant: dict[str, Any], explicit: set[str]) -> Recipe:
     """The trial's plain recipe: the variant where the user left the field open."""
     changes = {k: v for k, v in variant.items() if k not in explicit}
@@ -379,6 +384,7 @@ def _run_trial(
         seconds=time.perf_counter() - t0,
         learning_rate=rate,
         note="cut short by the time budget" if stop.hit else "",
+        val_loss=result.metrics.get("val_loss"),
     )
     return trial, best
 

@@ -28,6 +28,7 @@ class Trial:
     learning_rate: float | None = None  # learning rate of the backbone phase (or the head's)
     chosen: bool = False  # True for the one the final model follows
     note: str = ""  # why it stopped or was skipped ("time budget", "no signal", ...)
+    val_loss: float | None = None  # validation loss (breaks ties of val_accuracy)
 
 
 def trials_table(trials: list[Trial]) -> str:
