@@ -198,7 +198,8 @@ def run_demo(
     scratch = zoo.finetune(
         zoo.Backbone.from_model(fresh, name="scratch", provider="memory", feature_layer="flatten"),
         few,
-        validation_data=held_out,
+        validation_data=held_out,  # per-epoch curve only: nothing is chosen by it
+        recipe="classic",
         freeze="none",
         train_batchnorm=True,
         epochs=config.scratch_epochs,
