@@ -185,9 +185,8 @@ class Finetuner:
                 exports = export_model(
                     built.model, target, recipe.export_formats, class_names=result.class_names
                 )
-                if chief:
-                    exports["recipe"] = target / "recipe.yaml"
-                    exports["recipe"].write_text(recipe.replace(export_dir=None).to_yaml())
+                if chief:  # beside the model: what made it (not a format of it)
+                    (target / "recipe.yaml").write_text(recipe.replace(export_dir=None).to_yaml())
                 result.exports = exports if chief else {}
                 result.phases.append(PhaseResult("export", time.perf_counter() - start))
         return result
