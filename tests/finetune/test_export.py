@@ -61,7 +61,7 @@ def test_only_the_formats_asked_for(tmp_path: Path) -> None:
         **FAST,
     )
     assert set(result.exports) == {"tflite"}
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["model.tflite"]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["model.tflite", "recipe.yaml"]
     np.testing.assert_allclose(
         _tflite_predict(result.exports["tflite"], x[:3]),
         result.model.predict(x[:3], verbose=0),

@@ -31,7 +31,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from zoo.errors import FinetuneError, InvalidOptionError, MissingDependencyError, ZooWarning
+from zoo.errors import InvalidOptionError, MissingDependencyError, ZooWarning
 from zoo.finetune import distribute, features
 from zoo.finetune.callbacks import RunState, phase_callbacks
 from zoo.finetune.data import Data, augmentation_layers, label_errors, load_data, one_hot
@@ -284,7 +284,13 @@ class Finetuner:
                 train = cached(train)
                 val = cached(val) if val is not None else None
             if isinstance(train.x, np.ndarray) and not features.feature_signal(train.x):
-                raise FinetuneError(features.no_signal_message(built.backbone.name, train.x))
+                # the classic recipe does what it was told, but says it cannot work; the
+                # auto recipe stops (zoo.finetune.auto)
+                warnings.warn(
+                    features.no_signal_message(built.backbone.name, train.x),
+                    ZooWarning,
+                    stacklevel=4,
+                )
             result.feature_cache = mode
             result.phases.append(PhaseResult("features", time.perf_counter() - start))
         phase, current = self._train(
