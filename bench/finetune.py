@@ -116,6 +116,7 @@ def _engine(data: Any, *, frozen: bool, epochs: int) -> tuple[float, float, floa
     result = zoo.finetune(
         backbone,
         (x, y),
+        recipe="classic",  # the hand-written side is the classic recipe
         epochs=epochs,
         batch_size=BATCH,
         dropout=0.0,

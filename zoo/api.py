@@ -156,16 +156,20 @@ def finetune(
     *,
     validation_data: object = None,
     num_classes: int | None = None,
-    recipe: Recipe | Mapping[str, Any] | None = None,
+    recipe: Recipe | Mapping[str, Any] | str | None = None,
     session: Session | None = None,
     **recipe_overrides: Any,
 ) -> FinetuneResult:
     """Put a new head on a backbone, train it (and optionally the backbone), export it.
 
-    The Keras transfer-learning recipe by default: the backbone is frozen and called with
-    ``training=False``; the head trains on features computed once (when nothing random
-    happens before the backbone); with ``unfreeze_epochs`` a second phase unfreezes the
-    backbone (all or ``unfreeze_top`` layers) at a learning rate 100x lower.
+    By default (``recipe="auto"``) the cut point, what trains (the head, the top layers, all
+    layers) and for how many epochs are chosen by validation within ``time_budget`` seconds
+    (:mod:`zoo.finetune.auto`); ``result.trials`` lists what was tried and ``result.recipe``
+    is the plain recipe that reproduces the chosen run. ``recipe="classic"`` is the Keras
+    transfer-learning recipe: the backbone is frozen and called with ``training=False``; the
+    head trains on features computed once (when nothing random happens before the
+    backbone); with ``unfreeze_epochs`` a second phase unfreezes the backbone (all or
+    ``unfreeze_top`` layers) at a learning rate 100x lower.
 
     Args:
         source_or_backbone: a :class:`~zoo.Backbone`, or anything :func:`zoo.load_backbone`
@@ -174,8 +178,9 @@ def finetune(
             ``tf.data.Dataset`` of ``(images, labels)``, or a directory of class folders.
         validation_data: the same forms; metrics of the final model are computed on it.
         num_classes: outputs of the new head; inferred from the labels when omitted.
-        recipe: a :class:`~zoo.Recipe` or a mapping of its fields (a registry entry's
-            ``recipe:`` block gives defaults).
+        recipe: ``"auto"`` (default), ``"classic"``, a :class:`~zoo.Recipe` (run as it is
+            when its ``auto`` is False) or a mapping of its fields (a registry entry's
+            ``recipe:`` block gives defaults; the fields set are kept by the search).
         session: the :class:`~zoo.session.Session` that resolves and loads the source
             (the default session when omitted).
         **recipe_overrides: recipe fields, e.g. ``epochs``, ``batch_size``, ``learning_rate``,

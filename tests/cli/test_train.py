@@ -82,6 +82,8 @@ def test_finetune_trains_exports_and_plots(
     text = result.stdout
     assert "fine-tuned own -> 2 classes" in text and "classes: bright, dark" in text
     assert "head" in text and "finetune" in text and "val_accuracy" in text
+    assert "auto recipe trials (* = chosen)" in text and "linear probe" in text
+    assert "auto: false" in (out / "recipe.yaml").read_text()
     assert (out / "model.keras").is_file() and (out / "saved_model" / "saved_model.pb").is_file()
     assert not (out / "model.tflite").exists()
     assert (out / "labels.txt").read_text().split() == ["bright", "dark"]
@@ -105,6 +107,8 @@ def test_finetune_json_and_the_exported_model_serves(
         str(train),
         "--val",
         str(val),
+        "--recipe",
+        "classic",
         "--epochs",
         "2",
         "--export",

@@ -64,6 +64,7 @@ def test_only_the_formats_asked_for(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "export_report.json",
         "model.tflite",
+        "recipe.yaml",
     ]
     np.testing.assert_allclose(
         _tflite_predict(result.exports["tflite"], x[:3]),

@@ -96,8 +96,8 @@ def test_lock_then_offline_reproduces_a_fine_tune_run_without_network(
         "socket.socket = NoSocket\n"
         "import numpy as np, zoo\n"
         "x = np.random.default_rng(0).uniform(0, 255, (8, 32, 32, 3)).astype('float32')\n"
-        "r = zoo.finetune('tiny_mnv2', (x, np.arange(8) % 3), epochs=1, unfreeze_epochs=1,\n"
-        "                 batch_size=4, verbose=0)\n"
+        "r = zoo.finetune('tiny_mnv2', (x, np.arange(8) % 3), recipe='classic', epochs=1,\n"
+        "                 unfreeze_epochs=1, batch_size=4, verbose=0)\n"
         "print('loss', r.metrics['loss'], [p.name for p in r.phases])\n"
     )
     env = {

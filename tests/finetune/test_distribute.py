@@ -96,7 +96,7 @@ WORKER = textwrap.dedent(
     x, y = blobs(64, (32, 32, 3))
     result = zoo.finetune(
         "mobilenet", (x, y), weights=None, input_shape=(32, 32, 3), alpha=0.25,
-        epochs=2, unfreeze_epochs=1, unfreeze_top=3, strategy="multi_worker",
+        recipe="classic", epochs=2, unfreeze_epochs=1, unfreeze_top=3, strategy="multi_worker",
         export_dir=sys.argv[1], export_formats=["keras"], verbose=0, seed=0, batch_size=16,
     )
     weights = result.model.get_layer("classifier").get_weights()

@@ -66,4 +66,4 @@ def fixed_backbone() -> Any:
 
 
 #: Recipe overrides that keep tests quiet, seeded and quick.
-FAST: dict[str, Any] = {"verbose": 0, "seed": 0, "batch_size": 16}
+FAST: dict[str, Any] = {"auto": False, "verbose": 0, "seed": 0, "batch_size": 16}

@@ -4,10 +4,13 @@ Offline, on scikit-learn's digits (8x8 grayscale, shipped with scikit-learn):
 
 1. pretrain a small CNN on digits 0-4 and save it as ``.keras`` ("your own pretrained model")
 2. register it in a ``zoo.yaml`` (``provider: local``, with a fine-tune ``recipe:``)
-3. fine-tune it through tfzoo to digits 5-9 using 5% of their labels
-4. train the same network from scratch on the same 5%, through the same engine
+3. fine-tune it through tfzoo to digits 5-9 using 3% of their labels (5 per class), with the
+   auto recipe: it chooses the cut point, what trains and how long on a validation split it
+   carves from those labels; the held-out digits are never shown to it
+4. train the same network from scratch on the same labels, through the same engine
    (fresh weights: ``keras.models.clone_model`` of the saved network)
-5. print a table (accuracy, time per phase) and write a PNG of the training curves
+5. print a table (accuracy on the held-out digits, time per phase), the auto recipe's trials,
+   and write a PNG of the training curves
 """
 
 from __future__ import annotations
@@ -36,11 +39,12 @@ MODEL_NAME = "digits_cnn"
 class DemoConfig:
     """Sizes of the demo (the test runs a smaller one)."""
 
-    label_fraction: float = 0.05  # share of the 5-9 digits whose labels the fine-tune sees
+    label_fraction: float = 0.03  # share of the 5-9 digits whose labels the fine-tune sees
     pretrain_epochs: int = 15  # epochs on digits 0-4
-    head_epochs: int = 40  # fine-tune phase 1 (frozen backbone, cached features)
-    finetune_epochs: int = 20  # fine-tune phase 2 (unfrozen, learning rate / 100)
-    scratch_epochs: int = 60  # from scratch: as many epochs as both phases together
+    head_epochs: int = 80  # upper bound of every phase the auto recipe tries
+    finetune_epochs: int = 0  # unused by the auto recipe (kept for callers)
+    scratch_epochs: int = 60  # from scratch: a fixed number of epochs, all layers
+    time_budget: float = 300.0  # seconds the auto recipe's search may take
     seed: int = 0  # one seed for splits and initialisation
 
 
@@ -49,6 +53,7 @@ class DemoReport:
     """What the demo measured and wrote."""
 
     rows: list[tuple[str, str, float | None, float]] = field(default_factory=list)
+    trials: str = ""  # the auto recipe's trials table
     curves: dict[str, list[float]] = field(default_factory=dict)  # label -> val accuracy
     files: dict[str, Path] = field(default_factory=dict)  # what was written where
     finetuned_accuracy: float = 0.0  # on the held-out 5-9 digits
@@ -103,15 +108,11 @@ def write_registry(directory: Path, model_path: Path, config: DemoConfig) -> Pat
         f"    source: {model_path.resolve()}\n"
         "    input_shape: [8, 8, 1]\n"
         "    preprocessing: raw   # the network rescales to [0, 1] itself\n"
-        "    feature_layer: flatten\n"
         "    description: small CNN pretrained on digits 0-4 (zoo demo)\n"
         "    tags: [demo]\n"
-        "    recipe:\n"
-        f"      epochs: {config.head_epochs}\n"
-        "      learning_rate: 0.01\n"
-        f"      unfreeze_epochs: {config.finetune_epochs}   # at learning_rate / 100\n"
+        "    recipe:   # the auto recipe chooses the rest\n"
+        f"      epochs: {config.head_epochs}   # upper bound of every phase it tries\n"
         "      batch_size: 16\n"
-        "      dropout: 0.2\n"
     )
     return path
 
@@ -179,18 +180,27 @@ def run_demo(
 
     # 2. register it; 3. fine-tune it to 5-9 with the registry's recipe
     report.files = {"model": model_path, "registry": write_registry(out, model_path, config)}
+    # no validation_data: the search carves its own from the few labels
     tuned = api.finetune(
-        load_pretrained(out), few, validation_data=held_out, verbose=0, seed=config.seed
+        load_pretrained(out), few, verbose=0, seed=config.seed, time_budget=config.time_budget
     )
     _rows(report, "fine-tuned", tuned)
-    report.finetuned_accuracy = tuned.metrics["val_accuracy"]
+    held = tuned.model.evaluate(*held_out, verbose=0, return_dict=True)
+    report.finetuned_accuracy = float(held["accuracy"])
+    chosen = next((t for t in tuned.trials if t.chosen), None)
+    what = f"{chosen.trained} from {chosen.cut}" if chosen else "classic recipe"
+    report.rows.append(("fine-tuned (auto)", what, report.finetuned_accuracy, 0.0))
+    from zoo.finetune.result import trials_table
+
+    report.trials = trials_table(tuned.trials) if tuned.trials else ""
 
     # 4. the same network from scratch (fresh weights), same engine, same 5% of labels
     fresh = keras.models.clone_model(keras.saving.load_model(model_path))
     scratch = api.finetune(
         Backbone.from_model(fresh, name="scratch", provider="memory", feature_layer="flatten"),
         few,
-        validation_data=held_out,
+        validation_data=held_out,  # per-epoch curve only: nothing is chosen by it
+        recipe="classic",
         freeze="none",
         train_batchnorm=True,
         epochs=config.scratch_epochs,
@@ -203,11 +213,10 @@ def run_demo(
     report.scratch_accuracy = scratch.metrics["val_accuracy"]
 
     report.curves = {
-        "fine-tuned (head, then unfrozen)": _val_curve(tuned),
         "from scratch": _val_curve(scratch),
+        "fine-tuned (auto), final": [report.finetuned_accuracy] * max(1, config.scratch_epochs),
     }
-    head = tuned.phase("head")
-    png = _plot(report.curves, out / "curves.png", len(few[1]), head.epochs if head else 0)
+    png = _plot(report.curves, out / "curves.png", len(few[1]), 0)
     if png is not None:
         report.files["curves"] = png
     if show:
@@ -220,6 +229,7 @@ def _rows(report: DemoReport, label: str, result: FinetuneResult) -> None:
     for phase in result.phases:
         accuracy = phase.history.get("val_accuracy", [None])[-1] if phase.history else None
         what = {
+            "search": f"{len(result.trials)} trials on a carved validation split",
             "features": "backbone run once",
             "head": f"{'frozen backbone' if frozen else 'all layers'}, {phase.epochs} epochs",
             "finetune": f"unfrozen, lr / 100, {phase.epochs} epochs",
@@ -274,11 +284,18 @@ def _print(report: DemoReport, labelled: int, held_out: int) -> None:
         table.add_row(step, what, shown, f"{seconds:.1f}")
     console = Console(highlight=False)
     console.print(table)
+    if report.trials:
+        console.print(
+            "auto recipe trials (validation carved from the labelled images; * = chosen):"
+        )
+        console.print(report.trials, markup=False)
     tuned = sum(t for step, _, _, t in report.rows if step.startswith("fine-tuned"))
     scratch = sum(t for step, _, _, t in report.rows if step.startswith("from scratch"))
+    gain = report.finetuned_accuracy - report.scratch_accuracy
     console.print(
         f"fine-tuned: {report.finetuned_accuracy:.3f} in {tuned:.1f} s; from scratch: "
-        f"{report.scratch_accuracy:.3f} in {scratch:.1f} s"
+        f"{report.scratch_accuracy:.3f} in {scratch:.1f} s; transfer {gain:+.3f} on the "
+        f"{held_out} held-out digits"
     )
     for name, path in report.files.items():
         console.print(f"{name:>9}: {path}")

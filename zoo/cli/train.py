@@ -28,6 +28,15 @@ _DIRECTORY = click.Path(exists=True, file_okay=False, readable=True, path_type=P
     "--data", required=True, type=_DIRECTORY, help="Training images: one folder per class."
 )
 @click.option("--val", type=_DIRECTORY, help="Validation images, same layout.")
+@click.option(
+    "--recipe",
+    "recipe_name",
+    type=click.Choice(["auto", "classic"]),
+    default="auto",
+    show_default=True,
+    help="auto: choose cut point, what trains and how long by validation; classic: the fixed "
+    "Keras recipe.",
+)
 @recipe_options
 @quantize_option
 @click.option(
@@ -41,6 +50,7 @@ def finetune_cmd(
     name: str,
     data: Path,
     val: Path | None,
+    recipe_name: str,
     quantize: tuple[str, ...],
     plot: Path | None,
     overrides: dict[str, Any],
@@ -49,10 +59,16 @@ def finetune_cmd(
 ) -> None:
     """Fine-tune NAME on a directory of images (one sub-folder per class).
 
-    The recipe of the Keras transfer-learning guide: the backbone frozen (BatchNorm in
-    inference mode), a new head trained on cached features, then with --unfreeze-epochs the
-    backbone (or its top --unfreeze-top layers) at a learning rate 100x lower. Every field of
-    zoo.Recipe is an option below; those not given come from the model's registry recipe.
+    By default (--recipe auto) the cut point, what trains (the head, the top layers, all
+    layers) and for how many epochs are chosen by validation (--val, or a split carved from
+    --data) within --time-budget; the trials are printed and the chosen recipe is written as
+    recipe.yaml beside the export. Options you give are kept; --epochs is an upper bound.
+    --recipe classic is the Keras transfer-learning guide's recipe: the backbone frozen
+    (BatchNorm in inference mode), a new head trained on cached features, then with
+    --unfreeze-epochs the backbone (or its top --unfreeze-top layers) at a learning rate 100x
+    lower.
+    Every field of zoo.Recipe is an option below; those not given come from the model's
+    registry recipe.
 
     \b
     zoo finetune mobilenet_v2 --data flowers/train --val flowers/val \\
@@ -82,6 +98,7 @@ def finetune_cmd(
         str(data),
         validation_data=str(val) if val else None,
         session=session(),
+        recipe=recipe_name,
         **options,
         **overrides,
     )
@@ -128,6 +145,11 @@ def _summary(result: Any, png: Path | None) -> None:
     out = console()
     if result.resumed:
         out.print(f"resumed from the checkpoint in {result.recipe.checkpoint_dir}")
+    if result.trials:
+        from zoo.finetune.result import trials_table
+
+        out.print("auto recipe trials (* = chosen):", highlight=False)
+        out.print(trials_table(result.trials), highlight=False, markup=False)
     out.print(table)
     if result.metrics:
         out.print("final: " + ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()))

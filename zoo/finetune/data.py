@@ -118,6 +118,9 @@ def load_data(
     if val_data is not None and names is not None:
         val_data = _rename(val_data, names)
     n = _num_classes(train_data, num_classes)
+    if train_data.is_array:  # datasets: their labels are read only when counting classes
+        assert train_data.y is not None
+        _check_classes(np.unique(train_data.y), n, given=num_classes is not None)
     for data, role in ((train_data, "train_data"), (val_data, "validation_data")):
         if data is not None:
             _check_labels(data, n, role)
@@ -233,6 +236,7 @@ def _arrays(x_in: object, y_in: object, role: str, backbone: Backbone) -> Data:
         raise DataError(f"{role}: images hold {bad} NaN or infinite values")
     if x.dtype.kind not in "fiub":
         raise DataError(f"{role}: images must be numbers, received dtype {x.dtype}")
+    _check_scale(x, role)
     names = None
     if y.dtype.kind in "USO":
         names_array, y = np.unique(y.astype(str), return_inverse=True)
@@ -285,8 +289,10 @@ def _dataset(ds: tf.data.Dataset, role: str, backbone: Backbone, batch_size: int
         ds = ds.map(lambda x, y: (x, tf.squeeze(y, -1)))
     if not y_spec.dtype.is_integer:
         ds = ds.map(lambda x, y: (x, tf.cast(y, tf.int64)))
-    if next(iter(ds.take(1)), None) is None:
+    first = next(iter(ds.take(1)), None)
+    if first is None:
         raise DataError(f"{role} is empty: the dataset yields no batch")
+    _check_scale(np.asarray(first[0]), role)
     cardinality = int(ds.cardinality())
     count = cardinality * batch_size if cardinality >= 0 else None  # an upper bound
     return Data(x=ds, y=None, shape=shape, count=count)
@@ -463,6 +469,7 @@ def _num_classes(data: Data, given: int | None) -> int:
         labels = data.y
     else:  # only the labels leave the pipeline
         labels = np.concatenate(list(data.x.map(lambda x, y: y).as_numpy_iterator()))
+        _check_classes(np.unique(labels), int(labels.max()) + 1, given=False)
     low = int(labels.min())
     if low < 0:
         raise DataError(f"train_data: labels must be >= 0, found {low}")
@@ -476,6 +483,41 @@ def _num_classes(data: Data, given: int | None) -> int:
             "(np.unique(y, return_inverse=True)) or pass num_classes="
         )
     return high + 1
+
+
+def _check_classes(found: np.ndarray, num_classes: int, *, given: bool) -> None:
+    """One class is no classification; ids with gaps build outputs that never train."""
+    shown = ", ".join(str(int(c)) for c in found[:10]) + (", ..." if len(found) > 10 else "")
+    if len(found) < 2:
+        raise DataError(
+            f"train_data holds a single class ({shown}): a classifier needs at least two; "
+            "check the labels (or the class sub-directories)"
+        )
+    if given or int(found.min()) < 0 or len(found) == num_classes:
+        return
+    warnings.warn(
+        f"train_data: the labels are {{{shown}}} ({len(found)} classes) but class ids go up "
+        f"to {num_classes - 1}, so a {num_classes}-class model is built whose other outputs "
+        f"never train. Pass num_classes={num_classes} if that is meant, or remap the labels "
+        "to 0..n-1 (np.unique(y, return_inverse=True)[1])",
+        ZooWarning,
+        stacklevel=5,
+    )
+
+
+def _check_scale(x: np.ndarray, role: str) -> None:
+    """Warn when float images look scaled to [0, 1]: the model takes raw [0, 255] pixels."""
+    if x.dtype.kind != "f" or x.size == 0:
+        return
+    low, high = float(np.min(x)), float(np.max(x))
+    if low >= 0.0 and 0.0 < high <= 1.0:
+        warnings.warn(
+            f"{role}: the images lie in [{low:.3g}, {high:.3g}], as if scaled to [0, 1], but "
+            "the model takes raw [0, 255] pixels (its preprocessing is one of its layers). "
+            "Pass x * 255; if these values are right as they are, ignore this warning",
+            ZooWarning,
+            stacklevel=5,
+        )
 
 
 def _check_labels(data: Data, num_classes: int, role: str) -> None:

@@ -77,7 +77,9 @@ class Finetuner:
             path, ``"keras:ResNet50"``, ...). A registry entry's ``recipe:`` block gives the
             defaults.
         num_classes: outputs of the new head; inferred from the labels when omitted.
-        recipe: a :class:`Recipe` (replaces the registry's) or a mapping (merged over it).
+        recipe: ``"auto"`` (the default: search by validation, :mod:`zoo.finetune.auto`),
+            ``"classic"`` (the fixed Keras recipe), a :class:`Recipe` (replaces the
+            registry's) or a mapping (merged over it).
         session: the :class:`~zoo.session.Session` that resolves and loads the source (the
             default session when omitted). The source is resolved once, here: an unknown
             name fails now, not at :meth:`fit`.
@@ -95,7 +97,7 @@ class Finetuner:
         source: object,
         *,
         num_classes: int | None = None,
-        recipe: Recipe | Mapping[str, Any] | None = None,
+        recipe: Recipe | Mapping[str, Any] | str | None = None,
         session: Session | None = None,
         **overrides: Any,
     ) -> None:
@@ -130,6 +132,10 @@ class Finetuner:
             recipe_overrides,
             origin=f"recipe of {spec.name!r} ({spec.origin})" if spec is not None else None,
         )
+        #: fields the user set (registry block, recipe mapping or object, overrides): the
+        #: auto recipe searches only the others
+        self.explicit = _explicit_fields(spec.recipe if spec is not None else None, recipe)
+        self.explicit |= set(recipe_overrides)
 
     # -- the run -----------------------------------------------------------------------------
 
@@ -140,6 +146,15 @@ class Finetuner:
             DataError: the data does not fit the backbone or the labels (before training).
             TrainingDivergedError: the loss became NaN or infinite.
         """
+        with features.quiet_retracing():
+            if self.recipe.auto:
+                from zoo.finetune.auto import run_auto
+
+                _check_dependencies(self.recipe)
+                return run_auto(self, train_data, validation_data)
+            return self._fit(train_data, validation_data)
+
+    def _fit(self, train_data: object, validation_data: object) -> FinetuneResult:
         recipe = self.recipe
         _check_dependencies(recipe)
         if recipe.seed is not None:
@@ -171,6 +186,9 @@ class Finetuner:
                 current = self._phase_finetune(built, result, state)
             if not built.model.compiled:  # the head trained apart, or was restored
                 self._compile(built.model, result.phases[-1].learning_rate or 1e-3)
+                # built now, so a saved model's optimizer has the variables a loaded one
+                # builds (else every load warns "Skipping variable loading for optimizer")
+                built.model.optimizer.build(built.model.trainable_variables)
             result.metrics = self._final_metrics(built, result.phases[-1], current=current)
             if recipe.export_dir is not None:
                 start = time.perf_counter()
@@ -188,6 +206,8 @@ class Finetuner:
                 self._export(built, result, target, verify=chief and not cluster)
                 if not chief:
                     result.exports, result.export_report = {}, None
+                if chief:  # beside the model: what made it (not a format of it)
+                    (target / "recipe.yaml").write_text(recipe.replace(export_dir=None).to_yaml())
                 result.phases.append(PhaseResult("export", time.perf_counter() - start))
         return result
 
@@ -235,13 +255,9 @@ class Finetuner:
                     ZooWarning,
                     stacklevel=4,
                 )
-        if self._resolved is None:
-            assert isinstance(self.source, Backbone)
-            backbone = self.source
-            if strategy is not None:
-                backbone = distribute.clone_into_scope(backbone)
-        else:
-            backbone = self.session.load_resolved(*self._resolved)
+        backbone = self.load_backbone(strategy)
+        if recipe.feature_layer is not None:
+            backbone = backbone.at_cut(recipe.feature_layer)
         train, val, num_classes = load_data(
             train_data, validation_data, backbone, recipe, self.num_classes
         )
@@ -284,6 +300,15 @@ class Finetuner:
         directory = Path(recipe.checkpoint_dir) if chief else workdir / "checkpoint"
         return RunState(directory, fingerprint)
 
+    def load_backbone(self, strategy: tf.distribute.Strategy | None = None) -> Backbone:
+        """The source as a Backbone (loaded from the resolved spec, or the one given)."""
+        if self._resolved is None:
+            assert isinstance(self.source, Backbone)
+            if strategy is not None:
+                return distribute.clone_into_scope(self.source)
+            return self.source
+        return self.session.load_resolved(*self._resolved)
+
     # -- phases ------------------------------------------------------------------------------
 
     @staticmethod
@@ -318,13 +343,21 @@ class Finetuner:
                     data,
                     batch_size=recipe.batch_size,
                     mode=mode,
-                    shuffle=recipe.shuffle,
+                    shuffle=recipe.shuffle and train.is_array,  # datasets: Keras ignores it
                     workdir=cache_root,
                 )
 
             with label_errors():
                 train = cached(train)
                 val = cached(val) if val is not None else None
+            if isinstance(train.x, np.ndarray) and not features.feature_signal(train.x):
+                # the classic recipe does what it was told, but says it cannot work; the
+                # auto recipe stops (zoo.finetune.auto)
+                warnings.warn(
+                    features.no_signal_message(built.backbone.name, train.x),
+                    ZooWarning,
+                    stacklevel=4,
+                )
             result.feature_cache = mode
             result.phases.append(PhaseResult("features", time.perf_counter() - start))
         phase, current = self._train(
@@ -421,7 +454,7 @@ class Finetuner:
                     **train.fit_args(recipe.batch_size),
                     validation_data=val.validation_arg() if val is not None else None,
                     epochs=epochs,
-                    shuffle=recipe.shuffle,
+                    shuffle=recipe.shuffle and train.is_array,  # datasets: Keras ignores it
                     callbacks=callbacks,
                     verbose=recipe.verbose,
                 )
@@ -522,6 +555,19 @@ def _check_dependencies(recipe: Recipe) -> None:
 
         for module in ("tf2onnx", "onnx", "onnxruntime"):  # before training, not after it
             require(module)
+
+
+def _explicit_fields(registry: Mapping[str, Any] | None, recipe: object) -> set[str]:
+    """Recipe fields a registry block or the ``recipe`` argument set."""
+    fields = set(registry or {})
+    if isinstance(recipe, Recipe):  # an object: the fields that differ from the defaults
+        default = Recipe()
+        fields |= {
+            f for f in Recipe.__dataclass_fields__ if getattr(recipe, f) != getattr(default, f)
+        }
+    elif isinstance(recipe, Mapping):
+        fields |= set(recipe)
+    return fields - {"auto"}
 
 
 def _optimizer(spec: Any, learning_rate: float) -> keras.optimizers.Optimizer:

@@ -14,8 +14,10 @@ directory that is removed after training.
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,7 +32,14 @@ if TYPE_CHECKING:
 
     from zoo.finetune.recipe import Recipe
 
-__all__ = ["cache_mode", "extract", "split_model"]
+__all__ = [
+    "cache_mode",
+    "extract",
+    "feature_signal",
+    "no_signal_message",
+    "quiet_retracing",
+    "split_model",
+]
 
 
 def cache_mode(recipe: Recipe, data: Data, feature_dim: int, augmentation: bool) -> str | None:
@@ -131,3 +140,45 @@ def extract(
     # a generator's length is unknown to tf.data; Keras needs it to count steps per epoch
     ds = ds.apply(tf.data.experimental.assert_cardinality(-(-count // batch_size)))
     return replace(data, x=ds.prefetch(2), y=None, shape=(dim,), count=count)
+
+
+def feature_signal(features: np.ndarray) -> bool:
+    """Whether the features vary across images (random weights with frozen BatchNorm give
+    values of ~1e-12 that do not)."""
+    if len(features) < 2:
+        return True
+    spread = float(np.max(np.std(features, axis=0)))
+    scale = max(1.0, float(np.max(np.abs(features))))
+    return spread > 1e-6 * scale
+
+
+def no_signal_message(name: str, features: np.ndarray) -> str:
+    """What FinetuneError says when :func:`feature_signal` is False."""
+    spread = float(np.max(np.std(features, axis=0)))
+    return (
+        f"the features of {name} carry no signal: they hardly vary across the "
+        f"training images (largest standard deviation {spread:.2g}). A backbone with random "
+        "weights (weights=None) and frozen BatchNorm does this; load pretrained weights, or "
+        "train the whole network with freeze='none', train_batchnorm=True, recipe='classic'"
+    )
+
+
+class _NoRetracing(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
+@contextmanager
+def quiet_retracing() -> Iterator[None]:
+    """Drop TensorFlow's "triggered tf.function retracing" warnings while the engine runs.
+
+    Each extraction (train, validation, every auto trial) traces its own small function,
+    which TF's frequent-tracing detector reports as a user error; here it is by design.
+    """
+    logger = logging.getLogger("tensorflow")
+    quiet = _NoRetracing()
+    logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        logger.removeFilter(quiet)

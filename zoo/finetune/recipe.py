@@ -24,6 +24,7 @@ import re
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from zoo.errors import InvalidOptionError
@@ -34,6 +35,7 @@ __all__ = [
     "AUGMENTATION_LAYERS",
     "CACHE_MODES",
     "EXPORT_FORMATS",
+    "RECIPE_NAMES",
     "Recipe",
     "RecipeField",
     "recipe_fields",
@@ -61,6 +63,8 @@ CACHE_MODES = ("auto", "memory", "disk", "off")
 #: Formats exported by default (every name of :data:`zoo.export.FORMATS` is accepted).
 EXPORT_FORMATS = DEFAULT_FORMATS
 _STRATEGY_WORDS = ("default", "mirrored", "multi_worker")
+#: Names ``recipe=`` takes besides a Recipe or a mapping.
+RECIPE_NAMES = ("auto", "classic")
 
 
 @dataclass(frozen=True)
@@ -75,7 +79,11 @@ class Recipe:
         (64,)
     """
 
+    # -- the search ------------------------------------------------------------------------
+    auto: bool = True  # search cut point / what trains / steps by validation (zoo.finetune.auto)
+    time_budget: float | None = None  # seconds the auto search may take (None: 600)
     # -- the new head ----------------------------------------------------------------------
+    feature_layer: str | None = None  # backbone layer the head reads (None: classifier's input)
     hidden_units: tuple[int, ...] = ()  # widths of hidden Dense layers before the classifier
     dropout: float = 0.2  # dropout rate before each new Dense layer (0 = none)
     activation: str = "relu"  # activation of the hidden layers
@@ -166,6 +174,45 @@ class Recipe:
             out[f.name] = value
         return out
 
+    def to_yaml(self) -> str:
+        """The recipe as YAML, read back by :meth:`from_yaml` (``recipe.yaml`` of an export).
+
+        Fields holding Python objects (callbacks, layer augmentations, a strategy or
+        optimizer object) cannot be written; they are left out and named in a comment, so
+        the file says what it does not reproduce.
+        """
+        import yaml
+
+        plain: dict[str, Any] = {}
+        left_out: list[str] = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if _is_plain(value):
+                plain[f.name] = list(value) if isinstance(value, tuple) else value
+            else:
+                left_out.append(f.name)
+        text = yaml.safe_dump(_plain_copy(plain), sort_keys=False, default_flow_style=None)
+        if left_out:
+            text = f"# not written (Python objects): {', '.join(left_out)}\n" + text
+        return text
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> Recipe:
+        """The recipe a ``recipe.yaml`` (:meth:`to_yaml`) holds.
+
+        Example:
+            >>> again = zoo.finetune(model, (x, y), recipe=zoo.Recipe.from_yaml("out/recipe.yaml"))
+        """
+        import yaml
+
+        try:
+            data = yaml.safe_load(Path(path).read_text())
+        except (OSError, yaml.YAMLError) as exc:
+            raise InvalidOptionError(f"cannot read a recipe from {path}: {exc}") from None
+        if not isinstance(data, Mapping):
+            raise InvalidOptionError(f"{path} holds no mapping of recipe fields")
+        return cls.from_mapping(data, origin=str(path))
+
     # -- derived -----------------------------------------------------------------------------
 
     @property
@@ -235,7 +282,7 @@ def recipe_fields() -> tuple[RecipeField, ...]:
 
 def resolve_recipe(
     registry_recipe: Mapping[str, Any] | None,
-    recipe: Recipe | Mapping[str, Any] | None,
+    recipe: Recipe | Mapping[str, Any] | str | None,
     overrides: Mapping[str, Any],
     *,
     origin: str | None = None,
@@ -243,8 +290,16 @@ def resolve_recipe(
     """Registry defaults < ``recipe`` < keyword overrides.
 
     A :class:`Recipe` object is complete, so it replaces the registry's block; a mapping is
-    merged over it.
+    merged over it. ``"auto"`` (the default) searches by validation for what the user left
+    open; ``"classic"`` is the fixed Keras recipe (``Recipe(auto=False)``).
     """
+    if isinstance(recipe, str):
+        if recipe not in RECIPE_NAMES:
+            raise InvalidOptionError(
+                f"recipe must be one of {', '.join(map(repr, RECIPE_NAMES))}, a zoo.Recipe or a "
+                f"mapping of its fields; received {recipe!r}"
+            )
+        recipe = {"auto": recipe == "auto"}
     if isinstance(recipe, Recipe):
         base = recipe
     else:
@@ -259,6 +314,26 @@ def resolve_recipe(
 
 
 # -- validation --------------------------------------------------------------------------------
+
+
+def _is_plain(value: object) -> bool:
+    """Whether YAML can hold ``value`` (numbers, strings, lists and mappings of them)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return True
+    if isinstance(value, tuple | list):
+        return all(_is_plain(v) for v in value)
+    if isinstance(value, Mapping):
+        return all(isinstance(k, str) and _is_plain(v) for k, v in value.items())
+    return False
+
+
+def _plain_copy(value: Any) -> Any:
+    """Tuples -> lists and mappings -> dicts, all the way down (safe_dump takes only those)."""
+    if isinstance(value, tuple | list):
+        return [_plain_copy(v) for v in value]
+    if isinstance(value, Mapping):
+        return {k: _plain_copy(v) for k, v in value.items()}
+    return value
 
 
 def _fail(name: str, expected: str, value: object) -> InvalidOptionError:
@@ -312,13 +387,25 @@ def _normalize(r: Recipe) -> None:
         if not _is_number(value) or not 0.0 <= value < high:
             raise _fail(name, f"a number in [0, {high:g})", value)
         _set(r, name, float(value))
-    for name in ("activation", "loss", "cache_dir", "checkpoint_dir", "tensorboard_dir"):
+    if r.time_budget is not None:
+        if not _is_number(r.time_budget) or not r.time_budget > 0:
+            raise _fail("time_budget", "a positive number of seconds or None", r.time_budget)
+        _set(r, "time_budget", float(r.time_budget))
+    names = (
+        "activation",
+        "loss",
+        "cache_dir",
+        "checkpoint_dir",
+        "tensorboard_dir",
+        "feature_layer",
+    )
+    for name in names:
         value = getattr(r, name)
         if value is not None and not isinstance(value, str):
             raise _fail(name, "a string", value)
     if r.export_dir is not None:
         _set(r, "export_dir", str(r.export_dir))  # accept pathlib.Path
-    for name in ("train_batchnorm", "shuffle", "mixed_precision"):
+    for name in ("auto", "train_batchnorm", "shuffle", "mixed_precision"):
         if not isinstance(getattr(r, name), bool):
             raise _fail(name, "true or false", getattr(r, name))
     if r.jit_compile not in (True, False, "auto"):

@@ -14,7 +14,44 @@ if TYPE_CHECKING:
 
     from zoo.model.backbone import Backbone
 
-__all__ = ["FinetuneResult", "PhaseResult"]
+__all__ = ["FinetuneResult", "PhaseResult", "Trial", "trials_table"]
+
+
+@dataclass
+class Trial:
+    """One candidate the auto recipe tried (``FinetuneResult.trials``)."""
+
+    cut: str  # the backbone layer the head read (the cut point)
+    trained: str  # "linear probe", "head" (frozen backbone), "top N layers", "all layers"
+    steps: int  # optimizer steps it took (0 for a closed-form probe)
+    val_accuracy: float  # accuracy on the validation data (mean over splits for probes)
+    seconds: float  # wall time
+    learning_rate: float | None = None  # learning rate of the backbone phase (or the head's)
+    chosen: bool = False  # True for the one the final model follows
+    note: str = ""  # why it stopped or was skipped ("time budget", "no signal", ...)
+    val_loss: float | None = None  # validation loss (breaks ties of val_accuracy)
+
+
+def trials_table(trials: list[Trial]) -> str:
+    """The trials as aligned text columns, the chosen one marked with ``*``."""
+    rows = [("", "cut point", "trained", "steps", "val acc", "lr", "seconds", "note")]
+    for t in trials:
+        rows.append(
+            (
+                "*" if t.chosen else "",
+                t.cut,
+                t.trained,
+                str(t.steps),
+                f"{t.val_accuracy:.4f}",
+                f"{t.learning_rate:g}" if t.learning_rate else "-",
+                f"{t.seconds:.1f}",
+                t.note,
+            )
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows
+    )
 
 
 @dataclass
@@ -54,6 +91,9 @@ class FinetuneResult:
     export_report: ExportReport | None = None  # every exported file checked against the model
     export_error: str | None = None  # why a format could not be exported (the rest were)
     feature_cache: str | None = None  # "memory" or "disk" when the head trained on features
+    #: what the auto recipe tried, in order (empty for a classic run); ``recipe`` is then the
+    #: plain recipe of the chosen run (``auto=False``), which reproduces it
+    trials: list[Trial] = field(default_factory=list)
 
     @property
     def resumed(self) -> bool:
@@ -85,6 +125,9 @@ class FinetuneResult:
             lines.append(f"  {p.name:<9} {p.seconds:8.2f} s{extra}{resumed}")
         if self.metrics:
             lines.append("  metrics: " + ", ".join(f"{k}={v:.4f}" for k, v in self.metrics.items()))
+        if self.trials:
+            lines.append("  auto recipe trials (* = chosen):")
+            lines.extend("    " + row for row in trials_table(self.trials).splitlines())
         for fmt, path in self.exports.items():
             lines.append(f"  {fmt:<11} {path}")
         return "\n".join(lines)
@@ -102,5 +145,6 @@ class FinetuneResult:
             "export_error": self.export_error,
             "feature_cache": self.feature_cache,
             "resumed": self.resumed,
+            "trials": [vars(t) for t in self.trials],
             "recipe": self.recipe.to_dict(),
         }

@@ -163,6 +163,52 @@ class Backbone:
             hints=dict(found.hints),
         )
 
+    # -- cut points ------------------------------------------------------------------------
+
+    def cut_points(self, limit: int = 4) -> list[str]:
+        """Layer names the features may be cut at, deepest first (``feature_layer`` first).
+
+        The classifier's input, the vectors before it (``Flatten``, pooling, hidden Dense)
+        and the outputs of the last blocks; empty when the whole model is unknown (a Hub
+        or SavedModel backbone): then only :attr:`features` is there.
+        """
+        if self.model is None or not getattr(self.model, "outputs", None):
+            return [self.feature_layer] if self.feature_layer else []
+        from zoo.model import introspect
+
+        return introspect.cut_points(self.model, self.feature_layer, limit)
+
+    def cut_features(self, names: Sequence[str]) -> keras.Model:
+        """One model from the input to the pooled outputs of the layers ``names`` (one pass)."""
+        from zoo.errors import InvalidModelError
+        from zoo.model import introspect
+
+        if self.model is None:
+            raise InvalidModelError(
+                f"{self.name}: its whole Keras model is unknown, so it cannot be cut at "
+                f"{list(names)}; only its features ({self.feature_layer}) are there"
+            )
+        return introspect.cut_model(self.model, list(names))
+
+    def at_cut(self, layer: str) -> Backbone:
+        """The same network with features taken at ``layer`` (shares every weight)."""
+        if layer == self.feature_layer:
+            return self
+        if self.model is None:
+            self.cut_features([layer])  # raises the error that says why
+        assert self.model is not None
+        return Backbone.from_model(
+            self.model,
+            name=self.name,
+            provider=self.provider,
+            input_spec=self.input_spec,
+            feature_layer=layer,
+            classifier_layer=getattr(self.classifier, "name", None),
+            labels=self.labels,
+            spec=self.spec,
+            feature_maps=self.feature_maps,
+        )
+
     # -- using it --------------------------------------------------------------------------
 
     def preprocess(self, x: Any) -> Any:

@@ -18,6 +18,8 @@ from zoo.errors import InvalidModelError, ZooWarning
 __all__ = [
     "Head",
     "Split",
+    "cut_model",
+    "cut_points",
     "feature_pyramid",
     "image_input_shape",
     "input_dtype",
@@ -482,3 +484,94 @@ def feature_pyramid(model: keras.Model) -> keras.Model | None:
         return None
     maps = {f"P{level}": levels[level] for level in sorted(levels)}
     return keras.Model(inputs[0], maps, name=f"{model.name}_feature_maps")
+
+
+# -- cut points (the auto recipe probes several) --------------------------------------------------
+
+_POOLED = (
+    keras.layers.Flatten,
+    keras.layers.GlobalAveragePooling2D,
+    keras.layers.GlobalMaxPooling2D,
+)
+
+
+def cut_points(model: keras.Model, feature_layer: str | None, limit: int = 4) -> list[str]:
+    """Names of layers whose (pooled) outputs make good features, deepest first.
+
+    The classifier's input (``feature_layer``) first; then, walking back towards the
+    input, the vectors between the last feature map and it (``Flatten``, global pooling,
+    hidden ``Dense``), then the outputs of the two deepest pyramid levels (the last blocks),
+    pooled. A map that only feeds a pooling already listed is the same features and is
+    skipped. At most ``limit`` names.
+    """
+    layers = list(model.layers)
+    names = [layer.name for layer in layers]
+    found: list[str] = (
+        [feature_layer] if feature_layer is not None and feature_layer in names else []
+    )
+    end = names.index(feature_layer) if found else len(layers)
+    for layer in reversed(layers[:end]):
+        shape = _shape(layer)
+        if shape is None:
+            continue
+        if len(shape) == 4:
+            break  # the last feature map: the vectors are all listed
+        if len(shape) == 2 and isinstance(layer, (*_POOLED, keras.layers.Dense)):
+            found.append(layer.name)
+    for layer in _block_outputs(model, layers[:end])[:2]:
+        if layer.name not in found and not _pooled_by(model, layer, found):
+            found.append(layer.name)
+    return found[:limit]
+
+
+def _block_outputs(model: keras.Model, layers: list[Any]) -> list[Any]:
+    """The last layers of the deepest blocks, deepest first.
+
+    The pyramid levels' outputs when the network has a pyramid; otherwise (small or
+    valid-padding networks) the last layer of each feature-map size, walking back.
+    """
+    pyramid = feature_pyramid(model)
+    if pyramid is not None:
+        return [_producer(t) for t in list(pyramid.output.values())[::-1]]
+    out: list[Any] = []
+    size = None
+    for layer in reversed(layers):
+        shape = _shape(layer)
+        if shape is None or len(shape) != 4 or shape[1:3] == size:
+            continue
+        size = shape[1:3]
+        out.append(layer)
+    return out
+
+
+def cut_model(model: keras.Model, names: list[str], pooling: str = "avg") -> keras.Model:
+    """One model from ``model``'s input to the pooled outputs of the layers ``names``.
+
+    One graph: the layers the cuts share run once per batch.
+    """
+    outputs = []
+    for name in names:
+        tensor = resolve_layer(model, name, source=model.name, provider="").output
+        outputs.append(_pool(tensor, pooling))
+    return keras.Model(model.inputs[0], outputs, name=f"{model.name}_cuts")
+
+
+def _shape(layer: Any) -> tuple[Any, ...] | None:
+    try:
+        return tuple(layer.output.shape)
+    except (AttributeError, ValueError):  # shared layers have no single output
+        return None
+
+
+def _pooled_by(model: keras.Model, layer: Any, names: list[str]) -> bool:
+    """Whether some layer in ``names`` is a pooling or Flatten fed by ``layer`` alone."""
+    for other in model.layers:
+        if other.name not in names or not isinstance(other, _POOLED):
+            continue
+        try:
+            source = _producer(other.input)
+        except (AttributeError, ValueError):
+            continue
+        if source is layer:
+            return True
+    return False

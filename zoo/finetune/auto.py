@@ -1,0 +1,434 @@
+"""The auto recipe: choose the cut point, what trains and for how long, by validation.
+
+``zoo.finetune``'s default (``recipe="auto"``). Every field the user set is kept; the search
+chooses only the others:
+
+1. **validation**: the user's ``validation_data``, or a stratified split carved from the
+   training data (20 %, at least one image per class); when that leaves fewer than
+   ``_TINY`` validation images per class the probes average over ``_REPEATS`` splits.
+2. **probes**: one pass of a multi-output extractor (:meth:`Backbone.cut_features`) over
+   every training image gives the features at every cut point
+   (:meth:`Backbone.cut_points`: the classifier's input, the vectors before it, the last
+   blocks' pooled maps); a closed-form ridge classifier on each ranks them in milliseconds.
+   Features that carry no signal (random weights with frozen BatchNorm) stop here.
+3. **trials**: the engine itself trains, on the best cut, the frozen head, then the top
+   layers and all layers from the pretrained weights (two learning rates), each with
+   early stopping on validation loss and an optimizer-step budget (``epochs``, when given,
+   is the upper bound), while the ``time_budget`` lasts.
+4. **the final run**: the best trial's plain :class:`~zoo.finetune.recipe.Recipe`
+   (``auto=False``, the epochs early stopping found, the seed) runs on the user's data as
+   given, the carved validation images included. That recipe is ``result.recipe`` and the
+   export's ``recipe.yaml``: running it again gives the same model.
+
+A time budget too small for even the features pass says so and runs the classic recipe.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+import warnings
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import keras
+import numpy as np
+
+from zoo.errors import FinetuneError, ZooWarning
+from zoo.finetune.data import Data, load_data
+from zoo.finetune.features import feature_signal, no_signal_message
+from zoo.finetune.result import FinetuneResult, PhaseResult, Trial
+from zoo.model.head import fit_layers
+from zoo.model.layers import Preprocess
+
+if TYPE_CHECKING:
+    from zoo.finetune.engine import Finetuner
+    from zoo.finetune.recipe import Recipe
+    from zoo.model.backbone import Backbone
+
+__all__ = ["DEFAULT_TIME_BUDGET", "run_auto", "stratified_splits"]
+
+#: Seconds the search may take when ``time_budget`` is not given.
+DEFAULT_TIME_BUDGET = 600.0
+_VAL_FRACTION = 0.2  # of each class, carved for validation
+_TINY = 5  # validation images per class below which the probes repeat over splits
+_REPEATS = 3
+# Keras's per-epoch cost (validation, callbacks) dominates on small data, so the bounds are
+# in steps but clamped in epochs.
+_HEAD_STEPS, _HEAD_EPOCHS = 400, (10, 80)  # a head on cached features
+_FULL_STEPS, _FULL_EPOCHS = 300, (5, 80)  # a phase that trains backbone layers
+_PATIENCE_STEPS, _PATIENCE_EPOCHS = 30, (3, 10)  # early stopping on validation loss
+_RIDGE = (0.1, 1.0, 10.0, 100.0)  # ridge penalties of the probes (per example)
+#: fields the search sets; the user's explicit ones are kept
+_SEARCHED = (
+    "feature_layer",
+    "freeze",
+    "epochs",
+    "unfreeze_epochs",
+    "unfreeze_top",
+    "unfreeze_learning_rate",
+    "early_stopping",
+)
+
+
+@dataclass
+class _Split:
+    train: np.ndarray  # indices into the training arrays
+    val: np.ndarray
+
+
+def run_auto(tuner: Finetuner, train_data: object, validation_data: object) -> FinetuneResult:
+    """Search, then run the chosen recipe; see the module docstring."""
+    start = time.perf_counter()
+    recipe = tuner.recipe
+    entropy = int(np.random.SeedSequence().entropy or 0)  # type: ignore[arg-type]
+    seed = recipe.seed if recipe.seed is not None else entropy % 2**31
+    recipe = recipe.replace(seed=seed)
+    budget = recipe.time_budget or DEFAULT_TIME_BUDGET
+    deadline = start + budget
+    keras.utils.set_random_seed(seed)
+    backbone = tuner.load_backbone()
+    train, val, num_classes = load_data(
+        train_data, validation_data, backbone, recipe, tuner.num_classes
+    )
+    arrays = _arrays(train, recipe)
+    if isinstance(arrays, str):
+        return _classic(tuner, recipe, train_data, validation_data, arrays)
+    x, y = arrays
+    if val is None:
+        splits = stratified_splits(y, seed)
+        if isinstance(splits, str):
+            return _classic(tuner, recipe, train_data, validation_data, splits)
+        xv, yv = x, y
+    else:
+        val_arrays = _arrays(val, recipe)
+        if isinstance(val_arrays, str):
+            return _classic(tuner, recipe, train_data, validation_data, val_arrays)
+        xv, yv = val_arrays
+        splits = [_Split(np.arange(len(y)), np.arange(len(yv)))]
+    carved = val is None
+    cuts = [recipe.feature_layer] if "feature_layer" in tuner.explicit else backbone.cut_points()
+    cuts = [c for c in cuts if c] or [backbone.feature_layer or "features"]
+    extractor = _extractor(backbone, cuts, train.shape)
+    guess = _time_features(extractor, x, recipe.batch_size) * (len(x) + (0 if carved else len(xv)))
+    if time.perf_counter() + guess > deadline:
+        why = (
+            f"time_budget={budget:g} s is too small for even one probe (the features pass "
+            f"alone takes about {guess:.0f} s); pass a larger time_budget="
+        )
+        return _classic(tuner, recipe, train_data, validation_data, why)
+
+    trials: list[Trial] = []
+    feats = _features(extractor, x, recipe.batch_size)
+    val_feats = feats if carved else _features(extractor, xv, recipe.batch_size)
+    search_start = time.perf_counter()
+    scores: dict[str, float] = {}
+    for cut, f, fv in zip(cuts, feats, val_feats, strict=True):
+        t0 = time.perf_counter()
+        if not feature_signal(f):
+            trials.append(Trial(cut, "linear probe", 0, 0.0, 0.0, note="no signal: skipped"))
+            continue
+        acc = float(
+            np.mean(
+                [_ridge(f[s.train], y[s.train], fv[s.val], yv[s.val], num_classes) for s in splits]
+            )
+        )
+        scores[cut] = acc
+        note = f"mean of {len(splits)} splits" if len(splits) > 1 else ""
+        trials.append(Trial(cut, "linear probe", 0, acc, time.perf_counter() - t0, note=note))
+    if not scores:
+        raise FinetuneError(no_signal_message(backbone.name, feats[0]))
+    best_cut = max(scores, key=lambda c: scores[c])
+
+    split = splits[0]
+    fit_train = (x[split.train], y[split.train])
+    fit_val = (xv[split.val], yv[split.val])
+    weights = _weights(backbone)
+    runs: list[tuple[Trial, Recipe, dict[str, int]]] = []
+    # a backbone without its whole Keras model (Hub, SavedModel) has only its features
+    cut_backbone = backbone.at_cut(best_cut) if backbone.model is not None else backbone
+    cut_layer = best_cut if backbone.model is not None else None
+    for variant in _variants(tuner, recipe, cut_backbone, cut_layer, len(split.train)):
+        trial_recipe = _fixed(recipe, variant, tuner.explicit)
+        if any(r == trial_recipe for _, r, _ in runs):
+            continue
+        if runs and deadline - time.perf_counter() < runs[-1][0].seconds:
+            trials.append(
+                Trial(best_cut, _trained(trial_recipe), 0, 0.0, 0.0, note="time budget: not run")
+            )
+            continue
+        trial, best = _run_trial(
+            backbone, weights, trial_recipe, num_classes, fit_train, fit_val, deadline
+        )
+        trials.append(trial)
+        runs.append((trial, trial_recipe, best))
+    # ties of accuracy (a few validation images make many) go to the lower loss
+    chosen_trial, chosen, best = max(runs, key=lambda run: _score(run[0]))
+    chosen_trial.chosen = True
+
+    final = _final_recipe(recipe, chosen, best if carved else None)
+    _restore(backbone, weights)
+    search_seconds = time.perf_counter() - search_start
+    runner = copy.copy(tuner)
+    runner.recipe = final
+    result = runner.fit(train_data, validation_data)
+    result.trials = trials
+    result.phases.insert(0, PhaseResult("search", search_seconds))
+    return result
+
+
+# -- data --------------------------------------------------------------------------------------
+
+
+def _arrays(data: Data, recipe: Recipe) -> tuple[np.ndarray, np.ndarray] | str:
+    """The images and labels as arrays, or why not (they do not fit in memory)."""
+    if data.y is not None:
+        return np.asarray(data.x), data.y
+    per_image = 4 * math.prod(int(d or 1) for d in data.shape)
+    if data.count is not None and data.count * per_image > recipe.cache_memory_limit:
+        return (
+            f"the auto recipe keeps the training images in memory, but ~{data.count} images "
+            f"exceed cache_memory_limit={recipe.cache_memory_limit} bytes"
+        )
+    xs, ys = [], []
+    for xb, yb in data.batches(recipe.batch_size):
+        xs.append(np.asarray(xb))
+        ys.append(np.asarray(yb))
+    return np.concatenate(xs), np.concatenate(ys).astype("int64")
+
+
+def stratified_splits(y: np.ndarray, seed: int) -> list[_Split] | str:
+    """Stratified (train, validation) index splits of ``y``, or why none can be carved.
+
+    One split, or ``_REPEATS`` when the validation part would hold fewer than ``_TINY``
+    images per class.
+    """
+    classes, counts = np.unique(y, return_counts=True)
+    if counts.min() < 2:
+        few = [int(c) for c, k in zip(classes, counts, strict=True) if k < 2]
+        return (
+            f"class(es) {few} have a single training image, so no validation split can be "
+            "carved from the training data; pass validation_data="
+        )
+    per_class = {
+        int(c): max(1, round(k * _VAL_FRACTION)) for c, k in zip(classes, counts, strict=True)
+    }
+    repeats = _REPEATS if min(per_class.values()) < _TINY else 1
+    rng = np.random.default_rng(seed)
+    splits = []
+    for _ in range(repeats):
+        val_parts = []
+        for c in classes:
+            idx = np.flatnonzero(y == c)
+            val_parts.append(rng.permutation(idx)[: per_class[int(c)]])
+        val = np.sort(np.concatenate(val_parts))
+        train = np.setdiff1d(np.arange(len(y)), val)
+        splits.append(_Split(rng.permutation(train), val))
+    return splits
+
+
+# -- features and probes -----------------------------------------------------------------------
+
+
+def _extractor(backbone: Backbone, cuts: list[str], shape: tuple[int | None, ...]) -> keras.Model:
+    """Raw images -> [features at each cut], the way build_classifier feeds the backbone."""
+    spec = backbone.input_spec
+    inputs = keras.Input(shape=shape, dtype=spec.dtype, name="image")
+    x = inputs
+    for layer in fit_layers(spec, shape, model=backbone.name):
+        x = layer(x)
+    if not spec.is_identity:
+        x = Preprocess.from_input_spec(spec, name="preprocess")(x)
+    if backbone.model is None:
+        outputs = [backbone.features(x, training=False)]
+    else:
+        outputs = backbone.cut_features(cuts)(x, training=False)
+    return keras.Model(inputs, list(outputs), name=f"{backbone.name}_cuts")
+
+
+def _time_features(extractor: keras.Model, x: np.ndarray, batch_size: int) -> float:
+    """Seconds per image of the features pass, from one batch (after one warm-up batch)."""
+    batch = x[:batch_size]
+    extractor.predict_on_batch(batch)
+    t0 = time.perf_counter()
+    extractor.predict_on_batch(batch)
+    return (time.perf_counter() - t0) / len(batch)
+
+
+def _features(extractor: keras.Model, x: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """Features at every cut, one pass over ``x``."""
+    parts: list[list[np.ndarray]] = [[] for _ in extractor.outputs]
+    for begin in range(0, len(x), batch_size):
+        out = extractor.predict_on_batch(x[begin : begin + batch_size])
+        for store, value in zip(parts, out if isinstance(out, list) else [out], strict=True):
+            store.append(np.asarray(value, dtype="float64"))
+    return [np.concatenate(p) for p in parts]
+
+
+def _ridge(f: np.ndarray, y: np.ndarray, fv: np.ndarray, yv: np.ndarray, num_classes: int) -> float:
+    """Validation accuracy of the best closed-form ridge classifier on standardized features."""
+    mean, std = f.mean(0), f.std(0) + 1e-6
+    a, b = (f - mean) / std, (fv - mean) / std
+    targets = np.eye(num_classes)[y]
+    offset = targets.mean(0)
+    targets = targets - offset
+    best = 0.0
+    gram_small = a.shape[0] <= a.shape[1]
+    gram = a @ a.T if gram_small else a.T @ a
+    for penalty in _RIDGE:
+        ridge = gram + penalty * len(a) * np.eye(len(gram))
+        if gram_small:
+            w = a.T @ np.linalg.solve(ridge, targets)
+        else:
+            w = np.linalg.solve(ridge, a.T @ targets)
+        best = max(best, float(np.mean(np.argmax(b @ w + offset, 1) == yv)))
+    return best
+
+
+# -- trials ------------------------------------------------------------------------------------
+
+
+def _epochs(steps: int, per_epoch: int, bounds: tuple[int, int]) -> int:
+    """``steps`` optimizer steps as epochs, within ``bounds``."""
+    return min(bounds[1], max(bounds[0], math.ceil(steps / per_epoch)))
+
+
+def _variants(
+    tuner: Finetuner, recipe: Recipe, backbone: Backbone, cut: str | None, count: int
+) -> list[dict[str, Any]]:
+    """The candidates, cheapest first: frozen head, top layers, all layers (two rates)."""
+    steps = max(1, math.ceil(count / recipe.batch_size))
+    bound = recipe.epochs if "epochs" in tuner.explicit else None
+    head_epochs = min(bound or 10**6, _epochs(_HEAD_STEPS, steps, _HEAD_EPOCHS))
+    full_epochs = min(bound or 10**6, _epochs(_FULL_STEPS, steps, _FULL_EPOCHS))
+    patience = _epochs(_PATIENCE_STEPS, steps, _PATIENCE_EPOCHS)
+    stop = {"patience": patience, "restore_best_weights": True}
+    base: dict[str, Any] = {"feature_layer": cut, "freeze": "backbone", "early_stopping": stop}
+    out = [{**base, "epochs": head_epochs, "unfreeze_epochs": 0}]
+    layers = backbone.features.layers
+    weighted = [i for i, layer in enumerate(layers) if layer.weights]
+    top = len(layers) - weighted[-max(1, len(weighted) // 3)] if weighted else None
+    lr = recipe.learning_rate
+    phase2 = {**base, "epochs": head_epochs, "unfreeze_epochs": full_epochs}
+    if top is not None and len(weighted) >= 3:
+        out.append({**phase2, "unfreeze_top": top, "unfreeze_learning_rate": lr / 10})
+    out.append({**phase2, "unfreeze_top": None, "unfreeze_learning_rate": lr / 10})
+    out.append({**phase2, "unfreeze_top": None, "unfreeze_learning_rate": lr})
+    return out
+
+
+def _score(trial: Trial) -> tuple[float, float]:
+    return trial.val_accuracy, -(trial.val_loss if trial.val_loss is not None else math.inf)
+
+
+def _fixed(recipe: Recipe, variant: dict[str, Any], explicit: set[str]) -> Recipe:
+    """The trial's plain recipe: the variant where the user left the field open."""
+    changes = {k: v for k, v in variant.items() if k not in explicit}
+    return recipe.replace(
+        auto=False, verbose=0, export_dir=None, checkpoint_dir=None, tensorboard_dir=None,
+        validation_split=0.0, **changes,
+    )  # fmt: skip
+
+
+def _trained(recipe: Recipe) -> str:
+    if not recipe.unfreeze_epochs:
+        return "head" if recipe.freeze == "backbone" else f"freeze={recipe.freeze!r}"
+    if recipe.unfreeze_top is None:
+        return "all layers"
+    return f"top {recipe.unfreeze_top} layers"
+
+
+class _Deadline(keras.callbacks.Callback):  # type: ignore[misc]
+    """Stops training at the end of the epoch that passes the search's deadline."""
+
+    def __init__(self, deadline: float) -> None:
+        super().__init__()
+        self.deadline = deadline
+        self.hit = False
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if time.perf_counter() > self.deadline:
+            self.hit = True
+            self.model.stop_training = True
+
+
+def _run_trial(
+    backbone: Backbone,
+    weights: list[np.ndarray],
+    recipe: Recipe,
+    num_classes: int,
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray],
+    deadline: float,
+) -> tuple[Trial, dict[str, int]]:
+    """Train one candidate with the engine: its trial, and the best epoch of each phase."""
+    from zoo.finetune.engine import Finetuner
+
+    _restore(backbone, weights)
+    stop = _Deadline(deadline)
+    run = recipe.replace(callbacks=(*recipe.callbacks, stop))
+    t0 = time.perf_counter()
+    result = Finetuner(backbone, num_classes=num_classes, recipe=run).fit(train, val)
+    best: dict[str, int] = {}
+    for phase in ("head", "finetune"):
+        record = result.phase(phase)
+        if record is not None and record.history.get("val_loss"):
+            best[phase] = int(np.argmin(record.history["val_loss"])) + 1
+    rate = recipe.phase2_learning_rate if recipe.unfreeze_epochs else recipe.learning_rate
+    trial = Trial(
+        cut=recipe.feature_layer or backbone.feature_layer or "features",
+        trained=_trained(recipe),
+        steps=sum(best.values()) * math.ceil(len(train[1]) / recipe.batch_size),
+        val_accuracy=float(result.metrics.get("val_accuracy", 0.0)),
+        seconds=time.perf_counter() - t0,
+        learning_rate=rate,
+        note="cut short by the time budget" if stop.hit else "",
+        val_loss=result.metrics.get("val_loss"),
+    )
+    return trial, best
+
+
+def _final_recipe(recipe: Recipe, chosen: Recipe, best: dict[str, int] | None) -> Recipe:
+    """The chosen trial as the plain recipe the final run (and recipe.yaml) uses.
+
+    With carved validation (``best`` given) the final run trains on all the training
+    images for the epochs early stopping found, without early stopping (no validation data
+    is left to watch); with the user's validation data it is the trial's recipe itself.
+    """
+    final = chosen.replace(
+        verbose=recipe.verbose,
+        export_dir=recipe.export_dir,
+        checkpoint_dir=recipe.checkpoint_dir,
+        tensorboard_dir=recipe.tensorboard_dir,
+        callbacks=recipe.callbacks,
+        validation_split=recipe.validation_split,
+    )
+    if best is None:
+        return final
+    return final.replace(
+        epochs=best.get("head", chosen.epochs),
+        unfreeze_epochs=best.get("finetune", 0) if chosen.unfreeze_epochs else 0,
+        early_stopping=None,
+    )
+
+
+def _weights(backbone: Backbone) -> list[np.ndarray]:
+    return list((backbone.model or backbone.features).get_weights())
+
+
+def _restore(backbone: Backbone, weights: list[np.ndarray]) -> None:
+    """Put back the pretrained weights (a trial that trained the backbone changed them)."""
+    (backbone.model or backbone.features).set_weights(weights)
+
+
+def _classic(
+    tuner: Finetuner, recipe: Recipe, train_data: object, validation_data: object, why: str
+) -> FinetuneResult:
+    """The classic recipe, after saying why the search did not run."""
+    warnings.warn(
+        f"auto recipe: {why}; running the classic recipe instead", ZooWarning, stacklevel=4
+    )
+    runner = copy.copy(tuner)
+    runner.recipe = recipe.replace(auto=False)
+    return runner.fit(train_data, validation_data)
