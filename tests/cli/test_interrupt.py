@@ -53,6 +53,8 @@ def test_ctrl_c_exits_130_and_says_how_to_resume(tmp_path: Path) -> None:
             "--batch-size",
             "4",
             "--no-cache",
+            "--recipe",
+            "classic",
             "--checkpoint",
             str(checkpoint),
         ],

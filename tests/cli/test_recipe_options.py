@@ -100,7 +100,7 @@ def test_types_come_from_the_annotations() -> None:
 def test_bad_values_are_usage_errors_with_the_recipes_message() -> None:
     assert "recipe field 'epochs' must be a positive integer" in _usage_error("--epochs", "0")
     assert "must be a number in [0, 1)" in _usage_error("--dropout", "1.5")
-    assert "'onnx' is not one of saved_model, keras, tflite" in _usage_error("--format", "onnx")
+    assert "'bogus' is not one of saved_model, keras, tflite" in _usage_error("--format", "bogus")
     assert "'many' is not an integer" in _usage_error("--seed", "many")
     assert "did you mean 'zoom'" in _usage_error("--augmentation", "zoomm")
     assert "contradicts --cache-features memory" in _usage_error(
@@ -116,7 +116,7 @@ def test_callbacks_are_python_only() -> None:
 def test_finetune_usage_checks_read_the_derived_values() -> None:
     runner = CliRunner()
     bad = runner.invoke(main, ["finetune", "x", "--data", ".", "--format", "keras"])
-    assert bad.exit_code == 2 and "--format needs --export DIR" in bad.output
+    assert bad.exit_code == 2 and "--format and --quantize need --export DIR" in bad.output
 
 
 @pytest.mark.parametrize("option", option_table(), ids=lambda o: o.field.name)

@@ -63,9 +63,15 @@ def _keras_hub_source(tmp: Path) -> tuple[object, dict[str, Any]]:
 def _published_source(tmp: Path) -> tuple[object, dict[str, Any]]:
     """A small CNN exported and published with `zoo publish`, reached through ./zoo.yaml."""
     import zoo.session
-    from zoo.finetune.export import export_model
+    from zoo.export.exporter import export as export_model
 
-    export_model(small_cnn(), tmp / "export", ["saved_model"], class_names=["a", "b", "c"])
+    export_model(
+        small_cnn(classes=3),
+        tmp / "export",
+        ["saved_model"],
+        class_names=["a", "b", "c"],
+        verify=False,
+    )
     zoo.publish(tmp / "export", name="team/small", to=tmp / "registry")
     Path("zoo.yaml").write_text(f"registries: [{tmp / 'registry' / 'registry.yaml'}]\n")
     zoo.session.reset()

@@ -191,7 +191,7 @@ def export_cmd(
         )
     names = export_formats(formats, quantize)
     quiet_tensorflow()
-    import zoo
+    from zoo import api
 
     options: dict[str, Any] = {"verify": not no_verify}
     tolerances = {
@@ -207,7 +207,7 @@ def export_cmd(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ZooWarning)  # the table says it, and the exit code
         try:
-            report = zoo.export(
+            report = api.export(
                 str(model_file),
                 out,
                 names,

@@ -24,7 +24,8 @@ import click
 import yaml
 
 from zoo.errors import InvalidOptionError
-from zoo.finetune.recipe import CACHE_MODES, EXPORT_FORMATS, Recipe, RecipeField, recipe_fields
+from zoo.export.names import FORMATS
+from zoo.finetune.recipe import CACHE_MODES, Recipe, RecipeField, recipe_fields
 
 __all__ = [
     "SPELLINGS",
@@ -63,7 +64,7 @@ SPELLINGS: Mapping[str, Spelling] = {
     "callbacks": Spelling(cli=False),  # keras.callbacks.Callback objects
     "export_dir": Spelling(aliases=("--export",)),
     "export_formats": Spelling(
-        aliases=("--format",), values={"savedmodel": "saved_model"}, choices=EXPORT_FORMATS
+        aliases=("--format",), values={"savedmodel": "saved_model"}, choices=tuple(FORMATS)
     ),
 }
 

@@ -45,6 +45,7 @@ from zoo.finetune.data import (
     one_hot,
 )
 from zoo.finetune.freezing import apply_freeze, unfreeze
+from zoo.finetune.objective import loss, optimizer, smoothed
 from zoo.finetune.recipe import Recipe, resolve_recipe
 from zoo.finetune.result import FinetuneResult, PhaseResult
 from zoo.model.backbone import Backbone
@@ -103,7 +104,7 @@ class Finetuner:
     ) -> None:
         self.source = source
         self.num_classes = num_classes
-        self.session = session if session is not None else default_session()
+        self._session = session  # the default one only when a name must be resolved
         self._strategy: tf.distribute.Strategy | None = None
         fields = set(Recipe.__dataclass_fields__)
         recipe_overrides = {k: v for k, v in overrides.items() if k in fields}
@@ -136,6 +137,11 @@ class Finetuner:
         #: auto recipe searches only the others
         self.explicit = _explicit_fields(spec.recipe if spec is not None else None, recipe)
         self.explicit |= set(recipe_overrides)
+
+    @property
+    def session(self) -> Session:
+        """The Session that resolves and loads the source (the default one when none given)."""
+        return self._session if self._session is not None else default_session()
 
     # -- the run -----------------------------------------------------------------------------
 
@@ -207,6 +213,7 @@ class Finetuner:
                 if not chief:
                     result.exports, result.export_report = {}, None
                 if chief:  # beside the model: what made it (not a format of it)
+                    target.mkdir(parents=True, exist_ok=True)
                     (target / "recipe.yaml").write_text(recipe.replace(export_dir=None).to_yaml())
                 result.phases.append(PhaseResult("export", time.perf_counter() - start))
         return result
@@ -417,7 +424,7 @@ class Finetuner:
         final weights (False when early stopping restored an earlier epoch's, or no epoch ran).
         """
         recipe = self.recipe
-        smoothing = _smoothed(recipe)
+        smoothing = smoothed(recipe)
         n = int(model.outputs[0].shape[-1])
         if smoothing:
             train = one_hot(train, n)
@@ -490,8 +497,8 @@ class Finetuner:
         recipe = self.recipe
         model.compile(
             steps_per_execution=steps_per_execution,
-            optimizer=_optimizer(recipe.optimizer, learning_rate),
-            loss=_loss(recipe),
+            optimizer=optimizer(recipe.optimizer, learning_rate),
+            loss=loss(recipe),
             metrics=list(recipe.metrics),
             jit_compile=recipe.jit_compile,
         )
@@ -514,7 +521,7 @@ class Finetuner:
         if current and logged:
             return {**metrics, **logged}
         val = built.val
-        if _smoothed(self.recipe):
+        if smoothed(self.recipe):
             val = one_hot(val, built.num_classes)
         self._build_before_fit(built.model, built.train)
         with label_errors():
@@ -570,24 +577,6 @@ def _explicit_fields(registry: Mapping[str, Any] | None, recipe: object) -> set[
     return fields - {"auto"}
 
 
-def _optimizer(spec: Any, learning_rate: float) -> keras.optimizers.Optimizer:
-    """A fresh optimizer of the recipe's kind at ``learning_rate`` (one per phase)."""
-    if isinstance(spec, str):
-        config: dict[str, Any] = {"class_name": spec, "config": {"learning_rate": learning_rate}}
-    elif isinstance(spec, Mapping):
-        inner = dict(spec.get("config", {}))
-        config = {
-            "class_name": spec["class_name"],
-            "config": {**inner, "learning_rate": learning_rate},
-        }
-    else:  # an optimizer object: a new one like it
-        return type(spec).from_config({**spec.get_config(), "learning_rate": learning_rate})
-    try:
-        return keras.optimizers.get(config)
-    except (ValueError, TypeError) as exc:
-        raise InvalidOptionError(f"optimizer {spec!r} is not a Keras optimizer: {exc}") from None
-
-
 def _restored_earlier_weights(callbacks: list[keras.callbacks.Callback], epochs: list[int]) -> bool:
     """Whether an EarlyStopping callback put back the weights of an epoch before the last."""
     return any(
@@ -597,16 +586,3 @@ def _restored_earlier_weights(callbacks: list[keras.callbacks.Callback], epochs:
         and getattr(cb, "best_epoch", None) != epochs[-1]
         for cb in callbacks
     )
-
-
-def _smoothed(recipe: Recipe) -> bool:
-    """Whether labels become one-hot for label smoothing."""
-    return recipe.loss is None and recipe.label_smoothing > 0
-
-
-def _loss(recipe: Recipe) -> Any:
-    if recipe.loss is not None:
-        return recipe.loss
-    if _smoothed(recipe):
-        return keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing)
-    return "sparse_categorical_crossentropy"

@@ -123,9 +123,7 @@ class Recipe:
     # -- distribution and export -----------------------------------------------------------
     strategy: Any = None  # tf.distribute.Strategy, "mirrored", "multi_worker" or None
     export_dir: str | None = None  # write the fine-tuned model here
-    export_formats: tuple[str, ...] = (
-        EXPORT_FORMATS  # names of zoo.export.FORMATS (tflite_int8, onnx ...)
-    )
+    export_formats: tuple[str, ...] = EXPORT_FORMATS  # names of zoo.export formats (onnx ...)
 
     def __post_init__(self) -> None:
         _normalize(self)

@@ -392,6 +392,8 @@ def pick_output(keys: Sequence[str], output_key: str | None, source: str, *, hin
     """
     if output_key is None and len(keys) == 1:
         return keys[0]
+    if output_key is None and sorted(keys) == ["classes", "probabilities"]:
+        return "probabilities"  # a zoo.export SavedModel: the numbers, not the names
     if output_key is not None and output_key in keys:
         return output_key
     names = ", ".join(sorted(keys))

@@ -230,6 +230,8 @@ def _saved_model_runner(path: Path, labels: tuple[str, ...] | None) -> Runner:
 
     def call(x: np.ndarray) -> np.ndarray:
         out = signature(**{key: tf.constant(x, dtype=spec.dtype)})
+        if "probabilities" in out:  # a zoo.export SavedModel: probabilities and class names
+            return np.asarray(out["probabilities"].numpy())
         if len(out) != 1:
             raise InvalidModelError(
                 f"{path} returns {sorted(out)}; predict needs one output", source=str(path)
