@@ -14,7 +14,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import zoo
 from zoo.host.manager import PluginHost
 from zoo.session import Session
-from zoo.testing import isolated_zoo
+from zoo.testing import freeze_imports, isolated_zoo
+
+freeze_imports()
 
 
 @pytest.fixture(autouse=True)

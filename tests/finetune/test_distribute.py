@@ -43,9 +43,11 @@ MIRRORED = textwrap.dedent(
 
     strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
     x, y = blobs(64)
+    # the fixed recipe: the auto search would run each of its trials twice more here, and
+    # its fits go through the same distributed phases as these
     recipe = dict(
         validation_data=blobs(16, seed=2), epochs=3, unfreeze_epochs=1, learning_rate=1e-2,
-        dropout=0.0, shuffle=False, verbose=0, seed=0, batch_size=16,
+        dropout=0.0, shuffle=False, verbose=0, seed=0, batch_size=16, recipe="classic",
     )
     single = zoo.finetune(fixed_backbone(), (x, y), **recipe)
     # a backbone built outside the scope: the engine clones it inside

@@ -18,7 +18,9 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from keras_hub_helpers import save_tiny_preset
-from zoo.testing import isolated_zoo
+from zoo.testing import freeze_imports, isolated_zoo
+
+freeze_imports()  # the per-test gc.collect() then skips TensorFlow's import-time objects
 
 _ENV = (
     "KAGGLEHUB_CACHE",
