@@ -88,7 +88,11 @@ def _local_cnn(path: str, size: int) -> str:
 def _finetuned(which: str) -> tuple[Any, tuple[Any, Any, Any, Any]]:
     import zoo
 
-    common = {"freeze": "none", "train_batchnorm": True, "verbose": 0, "seed": 0}
+    # recipe="classic": the plain recipe run as given (the default "auto" searches cut points
+    # and what trains, and refuses a random-weight backbone's probes)
+    common = {
+        "recipe": "classic", "freeze": "none", "train_batchnorm": True, "verbose": 0, "seed": 0
+    }  # fmt: skip
     if which == "mobilenet_v2":
         import keras
 

@@ -21,6 +21,10 @@ from zoo.export.samples import Samples
 __all__ = ["disk_size", "latency", "predict", "reference", "verify_file"]
 
 _BATCH = 32
+#: latency: time calls until they add up to this many seconds (after the asked-for runs) ...
+MIN_SECONDS = 0.25
+#: ... but never more calls than this
+MAX_CALLS = 2000
 
 
 def disk_size(path: Path) -> int:
@@ -36,13 +40,22 @@ def predict(run: Runner, images: np.ndarray) -> np.ndarray:
     return np.concatenate(outs).astype("float32")
 
 
-def latency(run: Runner, images: np.ndarray, batch: int, runs: int) -> float:
-    """Median milliseconds of one call on ``batch`` images (after one untimed warm-up call)."""
+def latency(
+    run: Runner, images: np.ndarray, batch: int, runs: int, *, min_seconds: float = MIN_SECONDS
+) -> float:
+    """Median milliseconds of one call on ``batch`` images, after two untimed warm-up calls.
+
+    At least ``runs`` calls are timed, and more until they add up to ``min_seconds`` (at most
+    :data:`MAX_CALLS`): a 0.1 ms TFLite call timed 20 times is 2 ms of samples, which one
+    burst of another process on a shared CPU skews; the same rule holds for every format,
+    so their ratios compare like with like.
+    """
     reps = -(-batch // len(images))
     x = np.ascontiguousarray(np.concatenate([images] * reps)[:batch])
-    run(x)  # warm-up: allocation, tracing, first-call caches
-    times = []
-    for _ in range(max(1, runs)):
+    for _ in range(2):  # warm-up: allocation, tracing, weight packing, first-call caches
+        run(x)
+    times: list[float] = []
+    while len(times) < max(1, runs) or (sum(times) < min_seconds and len(times) < MAX_CALLS):
         start = time.perf_counter()
         run(x)
         times.append(time.perf_counter() - start)

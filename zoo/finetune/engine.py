@@ -222,11 +222,11 @@ class Finetuner:
         """Export through zoo.export: int8 calibrates on the training images, every file is
         checked on the validation images (or a sample of the training ones). A format that
         cannot be written is reported, not raised, so the trained model is not lost."""
-        from zoo.export.exporter import MIN_REPRESENTATIVE, export
+        from zoo.export.exporter import MAX_REPRESENTATIVE, export
 
         report: ExportReport | None
         recipe = self.recipe
-        needed = 5 * MIN_REPRESENTATIVE if "tflite_int8" in recipe.export_formats else 256
+        needed = MAX_REPRESENTATIVE if "tflite_int8" in recipe.export_formats else 256
         try:
             report = export(
                 built.model,
