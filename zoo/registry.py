@@ -14,7 +14,6 @@ field. Later sources override earlier ones by name, in this order:
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -197,6 +196,8 @@ def entry_to_spec(
     unknown = [k for k in entry if k not in REGISTRY_FIELDS]
     if unknown:
         key = str(unknown[0])[:200]
+        import difflib
+
         close = difflib.get_close_matches(key, REGISTRY_FIELDS, n=1)
         hint = (
             f"; did you mean {close[0]!r}?"
@@ -320,6 +321,8 @@ class Registry:
     def suggest(self, name: str, n: int = 3) -> list[str]:
         """The registered names closest to ``name``."""
         candidates = {c.lower(): c for c in (*self._specs, *self.aliases)}
+        import difflib
+
         close = difflib.get_close_matches(name.lower(), list(candidates), n=n, cutoff=0.6)
         names: list[str] = []
         for c in close:

@@ -20,7 +20,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +62,8 @@ def store(kind: str, name: str, key: str, value: Any) -> None:
     try:
         text = json.dumps({"key": _full_key(key), "value": value}, separators=(",", ":"))
         path.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile  # only on a miss: it imports shutil, random, bz2, lzma
+
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)

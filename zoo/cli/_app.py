@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import os
 import re
 import sys
-import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from zoo.session import Session
 
 __all__ = [
+    "COMMANDS",
     "INTERRUPT_HINT",
     "console",
     "echo_json",
@@ -43,13 +44,55 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 INTERRUPT_HINT = "zoo.interrupt_hint"
 
 
+#: Every command -> the module of ``zoo.cli`` that defines it. A command's module is imported
+#: only when that command runs (``zoo list`` does not pay for the import of ``zoo finetune``'s
+#: 33 derived flags or PyYAML); ``zoo --help`` and an unknown name import them all.
+#: tests/cli/test_commands.py checks this table against what the modules define.
+COMMANDS: Mapping[str, str] = {
+    "cache": "cache",
+    "compare": "compare",
+    "demo": "demo",
+    "doctor": "doctor",
+    "evaluate": "evaluate",
+    "export": "export",
+    "fetch": "download",
+    "finetune": "train",
+    "info": "catalog",
+    "install": "catalog",
+    "list": "catalog",
+    "lock": "download",
+    "plugins": "catalog",
+    "predict": "predict",
+    "publish": "publish",
+    "trust": "trust",
+    "uninstall": "catalog",
+    "untrust": "trust",
+}
+
+
 class ZooGroup(click.Group):
     """Turns errors into one clear line: ZooError and OSError exit 1, usage errors exit 2.
+
+    Commands are imported on demand (:data:`COMMANDS`): :meth:`get_command` imports the
+    module of the command asked for, or every module for a name it does not know (so that
+    click's "did you mean" sees them all).
 
     Ctrl-C exits 130 (the shell's convention for SIGINT) with what was interrupted and, when
     the command set one, a hint (``zoo finetune --checkpoint`` says how to resume). With
     ``--debug`` the traceback is printed too.
     """
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            modules = (
+                [COMMANDS[cmd_name]] if cmd_name in COMMANDS else sorted(set(COMMANDS.values()))
+            )
+            for module in modules:
+                importlib.import_module(f"zoo.cli.{module}")  # registers its commands on main
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(COMMANDS))
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -58,7 +101,7 @@ class ZooGroup(click.Group):
             raise
         except KeyboardInterrupt as exc:
             if _debug(ctx):
-                traceback.print_exc()
+                _print_traceback()
             where = f" ({exc.args[0]})" if exc.args and isinstance(exc.args[0], str) else ""
             hint = ctx.meta.get(INTERRUPT_HINT)
             click.echo(f"Interrupted{where}." + (f" {hint}" if hint else ""), err=True)
@@ -73,9 +116,15 @@ class ZooGroup(click.Group):
     @staticmethod
     def _fail(ctx: click.Context, message: str) -> None:
         if _debug(ctx):
-            traceback.print_exc()
+            _print_traceback()
         click.echo(f"Error: {safe_text(message)}", err=True)
         ctx.exit(1)
+
+
+def _print_traceback() -> None:
+    import traceback  # only with --debug: it costs every command's start-up otherwise
+
+    traceback.print_exc()
 
 
 def _debug(ctx: click.Context) -> bool:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -199,6 +198,8 @@ def _pip(args: list[str]) -> None:
     extra = ["--python", sys.executable] if base[-1] == "pip" and len(base) == 2 else []
     command = [*base, args[0], *extra, *args[1:]]
     click.echo("$ " + " ".join([Path(base[0]).name, *base[1:], *args]), err=True)
+    import subprocess
+
     code = subprocess.call(command, stdout=2)  # pip's chatter to stderr: stdout stays clean JSON
     if code != 0:
         raise PluginError(f"pip {args[0]} failed with exit code {code}; see pip's output above")

@@ -24,7 +24,6 @@ No TensorFlow is imported here.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import importlib
 import threading
@@ -200,6 +199,8 @@ class PluginHost:
             self.pm.unregister(plugin)
             hints = []
             for hook in unknown:
+                import difflib
+
                 close = difflib.get_close_matches(hook, _hook_names(), n=1)
                 hints.append(f"{hook!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
             info.error = f"implements unknown hook {', '.join(hints)}; known hooks: " + ", ".join(
@@ -367,6 +368,8 @@ class PluginHost:
         if not owners:
             known = ", ".join(self._providers) or "none"
             hint = ""
+            import difflib
+
             close = difflib.get_close_matches(name, list(self._providers), n=1)
             if close:
                 hint = f"; did you mean {close[0]!r}?"
@@ -453,6 +456,8 @@ def _load_error(provider: str, missing: str, failed: list[PluginInfo]) -> Plugin
     keys = {i.name: i.name for i in failed} | {
         i.distribution: i.name for i in failed if i.distribution
     }
+    import difflib
+
     close = difflib.get_close_matches(provider, list(keys), n=1, cutoff=0.5)
     likeliest = keys[close[0]] if close else names[0]
     listed = "; ".join(f"{i.name!r}: {_clip(i.error or '')}" for i in failed)
