@@ -27,7 +27,7 @@ from zoo._version import __version__
 
 __all__ = ["load", "path_key", "store"]
 
-_FORMAT = 1  # bump when what is stored changes shape
+_FORMAT = 2  # bump when what is stored changes shape
 
 
 def _file(kind: str, name: str) -> Path | None:

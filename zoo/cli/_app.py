@@ -24,6 +24,7 @@ __all__ = [
     "COMMANDS",
     "INTERRUPT_HINT",
     "console",
+    "echo_columns",
     "echo_json",
     "echo_table",
     "main",
@@ -197,15 +198,33 @@ def echo_table(headers: Sequence[str], rows: Sequence[Sequence[str]], title: str
     rich's Table measures every cell to wrap it, ~0.1 s for a zoo of a few hundred models:
     half the start-up budget of ``zoo list``; long listings print plain columns instead.
     """
-    if any(_CONTROL.search("".join(row)) for row in rows):  # one scan per row, not per cell
-        rows = [[safe_text(cell) for cell in row] for row in rows]
-    columns = list(zip(*rows, strict=True)) if rows else [() for _ in headers]
-    widths = [
-        max(len(h), max(map(len, col), default=0)) for h, col in zip(headers, columns, strict=True)
-    ]
-    fmt = "  ".join(f"{{:<{w}}}" for w in widths)
+    columns = [list(col) for col in zip(*rows, strict=True)] if rows else [[] for _ in headers]
+    echo_columns(headers, columns, title)
+
+
+def echo_columns(headers: Sequence[str], columns: Sequence[list[str]], title: str = "") -> None:
+    """:func:`echo_table` given its columns (``zoo list`` builds columns, not rows).
+
+    Each column is checked, measured and padded as a whole (C-level ``join``, ``map``; a
+    value repeated down a column is padded once), so 50,000 rows take a fraction of a second.
+    """
+    padded = []
+    widths = []
+    for header, col in zip(headers, columns, strict=True):
+        joined = "".join(col)  # one scan per column, not per cell
+        if not joined.isprintable() and _CONTROL.search(joined):
+            col = [safe_text(cell) for cell in col]
+        width = max(len(header), max(map(len, col), default=0))
+        distinct = set(col)
+        if len(distinct) * 4 < len(col):
+            pad = {value: value.ljust(width) for value in distinct}
+            padded.append(list(map(pad.__getitem__, col)))
+        else:
+            padded.append([value.ljust(width) for value in col])
+        widths.append(width)
     lines = [title] if title else []
-    lines.extend(fmt.format(*row).rstrip() for row in (headers, *rows))
+    lines.append("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
+    lines.extend(map(str.rstrip, map("  ".join, zip(*padded, strict=True))))
     click.echo("\n".join(lines))
 
 
