@@ -119,11 +119,9 @@ def _parse_cached(raw: bytes, path: str) -> Sequence[ModelSpec]:
     the entries asked for. Only files that parsed without error are cached, so every error
     is raised (with file and line) on every run.
     """
-    import hashlib
-
     from zoo import registry_table, startup_cache
 
-    key = hashlib.blake2b(raw, digest_size=20).hexdigest()
+    key = startup_cache.digest(raw, 20)
     table = registry_table.decode(startup_cache.load("registry", path, key))
     if table is not None:
         return table

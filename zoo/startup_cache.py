@@ -16,7 +16,6 @@ concurrent commands never read half a file. ``ZOO_NO_STARTUP_CACHE=1`` turns bot
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -25,7 +24,12 @@ from typing import Any
 
 from zoo._version import __version__
 
-__all__ = ["load", "path_key", "store"]
+try:  # hashlib's own blake2b, without hashlib loading OpenSSL (a few ms of every command)
+    from _blake2 import blake2b
+except ImportError:  # another Python implementation
+    from hashlib import blake2b
+
+__all__ = ["digest", "load", "path_key", "store"]
 
 _FORMAT = 2  # bump when what is stored changes shape
 
@@ -35,8 +39,7 @@ def _file(kind: str, name: str) -> Path | None:
 
     if not startup_cache_enabled():
         return None
-    digest = hashlib.blake2b(name.encode(), digest_size=12).hexdigest()
-    return cache_dir() / f"{kind}-{digest}.json"
+    return cache_dir() / f"{kind}-{digest(name.encode(), 12)}.json"
 
 
 def load(kind: str, name: str, key: str) -> Any | None:
@@ -84,4 +87,9 @@ def path_key() -> str:
             parts.append(f"{entry}={os.stat(entry or '.').st_mtime_ns}")
         except OSError:
             parts.append(f"{entry}=-")
-    return hashlib.blake2b("\0".join(parts).encode(), digest_size=16).hexdigest()
+    return digest("\0".join(parts).encode())
+
+
+def digest(data: bytes, size: int = 16) -> str:
+    """The BLAKE2b digest of ``data`` (``size`` bytes) in hexadecimal: what keys are made of."""
+    return blake2b(data, digest_size=size).hexdigest()

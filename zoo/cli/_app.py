@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import importlib
 import json
 import os
@@ -82,6 +83,18 @@ class ZooGroup(click.Group):
     the command set one, a hint (``zoo finetune --checkpoint`` says how to resume). With
     ``--debug`` the traceback is printed too.
     """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """The console script's entry (``CliRunner`` calls :meth:`main` instead)."""
+        try:
+            return self.main(*args, **kwargs)
+        finally:
+            # The process exits next. Moving every object to the permanent generation spares
+            # the interpreter's last collection a walk over all of them (~8% of `zoo list`'s
+            # CPU time). Not after TensorFlow was imported: its objects get their full
+            # shutdown, finalizers in reference cycles included.
+            if "tensorflow" not in sys.modules:
+                gc.freeze()
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Mapping
@@ -505,7 +506,10 @@ def _entry_points() -> list[_EntryPoint]:
     from zoo import startup_cache
 
     key = startup_cache.path_key()
-    cached = startup_cache.load("plugins", ENTRY_POINT_GROUP, key)
+    # one cache file per sys.path: `python -c` (cwd first) and the `zoo` script (its bin
+    # directory first) would otherwise replace each other's scan on every alternation
+    name = "\0".join([ENTRY_POINT_GROUP, sys.executable, *sys.path])
+    cached = startup_cache.load("plugins", name, key)
     if isinstance(cached, list):
         try:
             return [_EntryPoint(*row) for row in cached]
@@ -524,7 +528,7 @@ def _entry_points() -> list[_EntryPoint]:
                 dist.version if dist is not None else None,
             )
         )
-    startup_cache.store("plugins", ENTRY_POINT_GROUP, key, [list(vars(e).values()) for e in found])
+    startup_cache.store("plugins", name, key, [list(vars(e).values()) for e in found])
     return found
 
 
