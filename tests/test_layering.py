@@ -48,7 +48,7 @@ BASE = {
     "zoo.startup_cache",
 }
 #: Modules of a room that are not a package: module -> room.
-ROOM_OF = {"zoo.registry_yaml": "registry"}
+ROOM_OF = {"zoo.registry_yaml": "registry", "zoo.registry_table": "registry"}
 MAX_LINES = 600
 
 

@@ -54,3 +54,20 @@ def test_loading_a_model_never_imports_tf_keras() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_import_zoo_imports_only_the_errors_and_resolves_the_rest_on_use() -> None:
+    code = (
+        "import sys, zoo\n"
+        "print(sorted(m for m in sys.modules if m.startswith('zoo')))\n"
+        "assert zoo.list_models is zoo.api.list_models and zoo.export is zoo.api.export\n"
+        "import zoo.export.report, zoo.finetune.recipe\n"
+        "assert callable(zoo.export) and callable(zoo.finetune), (zoo.export, zoo.finetune)\n"
+        "from zoo.finetune.recipe import Recipe\n"
+        "print('ok' if zoo.Recipe is Recipe and zoo.Backbone.__name__ == 'Backbone' else 'no')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    first, last = proc.stdout.strip().splitlines()
+    assert first == "['zoo', 'zoo._version', 'zoo.errors', 'zoo.export', 'zoo.finetune']"
+    assert last == "ok"

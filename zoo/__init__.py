@@ -9,23 +9,9 @@ Example:
     >>> model = zoo.create("inception_v3", num_classes=5, weights=None)
 """
 
-from zoo import api as _api
+import typing as _typing
+
 from zoo._version import __version__ as __version__
-from zoo.api import (
-    compare,
-    create,
-    evaluate,
-    fetch,
-    get_spec,
-    list_models,
-    load_backbone,
-    lock,
-    predict,
-    publish,
-    trust,
-    trusted,
-    untrust,
-)
 from zoo.errors import (
     ArchiveError,
     DataError,
@@ -55,21 +41,80 @@ from zoo.errors import (
     ZooError,
     ZooWarning,
 )
-from zoo.export import ExportReport
-from zoo.finetune import FinetuneResult, Recipe
-from zoo.host.hookspecs import hookimpl
-from zoo.host.provider import Provider
-from zoo.model.backbone import Backbone
-from zoo.spec import InputSpec, ModelSpec
 
-# The functions; importing the subpackages zoo.finetune and zoo.export above bound the
-# modules to these names (later submodule imports do not rebind them).
-export = _api.export
-finetune = _api.finetune
+if _typing.TYPE_CHECKING:
+    from zoo.api import (
+        compare,
+        create,
+        evaluate,
+        export,
+        fetch,
+        finetune,
+        get_spec,
+        list_models,
+        load_backbone,
+        lock,
+        predict,
+        publish,
+        trust,
+        trusted,
+        untrust,
+    )
+    from zoo.export.report import ExportReport
+    from zoo.finetune.engine import Finetuner
+    from zoo.finetune.recipe import Recipe
+    from zoo.finetune.result import FinetuneResult
+    from zoo.host.hookspecs import hookimpl
+    from zoo.host.provider import Provider
+    from zoo.model.backbone import Backbone
+    from zoo.savedmodel.hub_layer import HubLayer
+    from zoo.spec import InputSpec, ModelSpec
 
-# Exports whose modules import TensorFlow: resolved on first attribute access (PEP 562), so
-# that `import zoo` stays light. name -> module.
-_LAZY: dict[str, str] = {"Finetuner": "zoo.finetune.engine", "HubLayer": "zoo.savedmodel.hub_layer"}
+# Every other export is resolved on first attribute access (PEP 562): `import zoo` (and so
+# every `zoo` command, `zoo.cli` being a subpackage) costs only the errors, and what a
+# command needs is imported by that command. Finetuner and HubLayer import TensorFlow.
+# name -> the module that defines it.
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "compare",
+            "create",
+            "evaluate",
+            "export",
+            "fetch",
+            "finetune",
+            "get_spec",
+            "list_models",
+            "load_backbone",
+            "lock",
+            "predict",
+            "publish",
+            "trust",
+            "trusted",
+            "untrust",
+        ),
+        "zoo.api",
+    ),
+    "Backbone": "zoo.model.backbone",
+    "ExportReport": "zoo.export.report",
+    "FinetuneResult": "zoo.finetune.result",
+    "Finetuner": "zoo.finetune.engine",
+    "HubLayer": "zoo.savedmodel.hub_layer",
+    "InputSpec": "zoo.spec",
+    "ModelSpec": "zoo.spec",
+    "Provider": "zoo.host.provider",
+    "Recipe": "zoo.finetune.recipe",
+    "hookimpl": "zoo.host.hookspecs",
+}
+
+# `zoo.export` and `zoo.finetune` are functions (zoo.api) and also subpackages. The first
+# import of a submodule binds it on its parent, so the subpackages (whose __init__ import
+# nothing) are imported now and their names dropped: later imports find them in sys.modules
+# and rebind nothing, and the names resolve to the functions through __getattr__.
+import zoo.export as _export_package  # noqa: E402, F401
+import zoo.finetune as _finetune_package  # noqa: E402, F401
+
+del export, finetune
 
 
 def __getattr__(name: str) -> object:

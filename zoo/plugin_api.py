@@ -33,8 +33,8 @@ Example::
 
 from __future__ import annotations
 
-from zoo.download import cache_root, fetch, fetch_archive, is_offline
-from zoo.download.artifact import Artifact
+from typing import TYPE_CHECKING
+
 from zoo.errors import (
     ArchiveError,
     DataError,
@@ -66,9 +66,36 @@ from zoo.errors import (
 )
 from zoo.host.hookspecs import hookimpl
 from zoo.host.provider import Provider
-from zoo.model.backbone import Backbone
 from zoo.registry import slug
 from zoo.spec import PREPROCESSING_MODES, InputSpec, ModelSpec
+
+if TYPE_CHECKING:
+    from zoo.download import cache_root, fetch, fetch_archive, is_offline
+    from zoo.download.artifact import Artifact
+    from zoo.model.backbone import Backbone
+
+# Resolved on first use (PEP 562): every command imports each plugin's module, `zoo list`
+# included, and the download stack (HTTP, file locks, archives) is a large part of a
+# command's start-up; a plugin needs it only when it loads or fetches. name -> module.
+_LAZY = {
+    "Artifact": "zoo.download.artifact",
+    "Backbone": "zoo.model.backbone",
+    "cache_root": "zoo.download",
+    "fetch": "zoo.download",
+    "fetch_archive": "zoo.download",
+    "is_offline": "zoo.download",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "PREPROCESSING_MODES",

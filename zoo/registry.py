@@ -14,19 +14,20 @@ field. Later sources override earlier ones by name, in this order:
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from zoo.errors import RegistryError, UnknownModelError, brief
 from zoo.fields import REGISTRY_FIELDS
+from zoo.registry_table import SpecTable
 from zoo.spec import ModelSpec
 
 __all__ = [
     "ENTRY_FIELDS",
+    "LISTED_FIELDS",
     "Registry",
     "entry_to_spec",
     "included_registries",
@@ -69,7 +70,7 @@ def parse_registry_text(text: str, path: str) -> list[ModelSpec]:
 REMOTE_REGISTRY_MAX_AGE = 3600.0
 
 
-def load_registry_file(path: str | os.PathLike[str]) -> list[ModelSpec]:
+def load_registry_file(path: str | os.PathLike[str]) -> Sequence[ModelSpec]:
     """Read one registry file from disk, or from an https URL through ``zoo.download.fetcher``.
 
     A URL may be pinned with a ``#sha256=<hex>`` fragment or by ``zoo.lock``; unpinned, it is
@@ -110,61 +111,29 @@ def load_registry_file(path: str | os.PathLike[str]) -> list[ModelSpec]:
     return _parse_cached(raw, str(p))
 
 
-#: ModelSpec fields that are tuples in a spec and lists in JSON.
-_TUPLE_FIELDS = ("input_shape", "labels", "tags", "aliases")
-
-
-def _parse_cached(raw: bytes, path: str) -> list[ModelSpec]:
+def _parse_cached(raw: bytes, path: str) -> Sequence[ModelSpec]:
     """Parse and validate a file's bytes, or reuse the result cached for exactly these bytes.
 
-    A 50,000-entry file takes seconds to parse and validate; its cached specs load in a
-    fraction of that (zoo.startup_cache). Only files that parsed without error are cached,
-    so every error is raised (with file and line) on every run.
+    A 50,000-entry file takes seconds to parse and validate; its cached columns
+    (:mod:`zoo.registry_table`) load in a fraction of that, and build a ModelSpec only for
+    the entries asked for. Only files that parsed without error are cached, so every error
+    is raised (with file and line) on every run.
     """
-    import hashlib
+    from zoo import registry_table, startup_cache
 
-    from zoo import startup_cache
-
-    key = hashlib.blake2b(raw, digest_size=20).hexdigest()
-    cached = startup_cache.load("registry", path, key)
-    if isinstance(cached, dict) and cached.get("fields") == list(_FIELD_ORDER):
-        try:
-            return [_spec_from_row(row) for row in cached["rows"]]
-        except (TypeError, ValueError, KeyError):
-            pass  # another shape: parse again
+    key = startup_cache.digest(raw, 20)
+    table = registry_table.decode(startup_cache.load("registry", path, key))
+    if table is not None:
+        return table
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise RegistryError("registry file is not UTF-8 text", path=path) from None
     specs = parse_registry_text(text, path)
-    # rows of field values in a fixed order: no key strings to decode 50,000 times
-    plain = {"fields": list(_FIELD_ORDER), "rows": [list(s.to_dict().values()) for s in specs]}
-    import json
-
-    try:  # cache only what JSON gives back unchanged (no dates, no integer keys, ...)
-        if json.loads(json.dumps(plain)) == plain:
-            startup_cache.store("registry", path, key, plain)
-    except (TypeError, ValueError):
-        pass
+    encoded = registry_table.encode(specs)
+    if encoded is not None:
+        startup_cache.store("registry", path, key, encoded)
     return specs
-
-
-def _spec_from_row(row: list[Any]) -> ModelSpec:
-    """A ModelSpec from its cached row (values in ``_FIELD_ORDER``)."""
-    if len(row) != len(_FIELD_ORDER):
-        raise ValueError("a cached row of another length")
-    for i in _TUPLE_POSITIONS:
-        if row[i] is not None:
-            row[i] = tuple(row[i])
-    # The generated __init__ only assigns fields (ModelSpec has no __post_init__); filling
-    # __dict__ directly is the same object at a fraction of the cost, for 50,000 entries.
-    spec = object.__new__(ModelSpec)
-    spec.__dict__.update(zip(_FIELD_ORDER, row, strict=True))
-    return spec
-
-
-_FIELD_ORDER = tuple(ModelSpec.__dataclass_fields__)
-_TUPLE_POSITIONS = tuple(_FIELD_ORDER.index(name) for name in _TUPLE_FIELDS)
 
 
 def entry_to_spec(
@@ -197,6 +166,8 @@ def entry_to_spec(
     unknown = [k for k in entry if k not in REGISTRY_FIELDS]
     if unknown:
         key = str(unknown[0])[:200]
+        import difflib
+
         close = difflib.get_close_matches(key, REGISTRY_FIELDS, n=1)
         hint = (
             f"; did you mean {close[0]!r}?"
@@ -250,31 +221,78 @@ def included_registries(path: Path) -> list[str]:
     return [i if "://" in i else str(path.parent / Path(i).expanduser()) for i in items]
 
 
+#: The fields :meth:`Registry.listing` returns besides ``name``: what ``zoo list`` shows.
+LISTED_FIELDS = ("provider", "input_shape", "feature_dim", "license", "tags")
+#: The fields a Registry keeps as columns: what listing, filtering and lookups read.
+_COLUMNS = (*LISTED_FIELDS, "aliases", "source")
+
+
 class Registry:
-    """Named ModelSpecs with aliases; later additions override earlier ones by name."""
+    """Named ModelSpecs with aliases; later additions override earlier ones by name.
+
+    Entries are numbered rows of columns (:data:`_COLUMNS`); a cached registry file (a
+    :class:`~zoo.registry_table.SpecTable`) is added by extending each column with its own,
+    and its ModelSpecs are built only when asked for. Filtering (:meth:`select`) and listing
+    (:meth:`listing`) read the columns, so ``zoo list`` builds no spec per entry.
+    """
 
     def __init__(self, specs: Iterable[ModelSpec] = ()) -> None:
-        self._specs: dict[str, ModelSpec] = {}
+        self._index: dict[str, int] = {}  # name -> row (insertion order is listing order)
+        self._columns: dict[str, list[Any]] = {field: [] for field in _COLUMNS}
+        self._built: list[ModelSpec | None] = []  # row -> its spec, once built
+        self._tables: list[tuple[int, SpecTable]] = []  # (first row, table), by first row
         self._aliases: dict[str, str] | None = None
-        for spec in specs:
-            self.add(spec)
+        self.extend(specs)
 
     def add(self, spec: ModelSpec) -> None:
         """Add or override (by name) one spec."""
-        self._specs.pop(spec.name, None)  # re-insert so listing order follows the override
-        self._specs[spec.name] = spec
+        row = len(self._built)
+        for field, column in self._columns.items():
+            column.append(getattr(spec, field))
+        self._built.append(spec)
+        self._index.pop(spec.name, None)  # re-insert so listing order follows the override
+        self._index[spec.name] = row
         self._aliases = None
 
     def extend(self, specs: Iterable[ModelSpec]) -> None:
         """Add several specs in order."""
-        for spec in specs:
-            self.add(spec)
+        if not isinstance(specs, SpecTable):
+            for spec in specs:
+                self.add(spec)
+            return
+        names = specs.column("name")
+        if len(set(names)) != len(names):  # never from a valid file; keep add()'s meaning
+            for spec in specs:
+                self.add(spec)
+            return
+        first = len(self._built)
+        for field, column in self._columns.items():
+            column.extend(specs.column(field))
+        self._built.extend([None] * len(names))
+        self._tables.append((first, specs))
+        for name in self._index.keys() & set(names):
+            del self._index[name]  # overridden: re-inserted at the end, as add() does
+        self._index.update(zip(names, range(first, first + len(names)), strict=True))
+        self._aliases = None
+
+    def _spec(self, name: str) -> ModelSpec:
+        """The spec of the entry ``name`` (built now if it came from a table)."""
+        row = self._index[name]
+        spec = self._built[row]
+        if spec is None:
+            import bisect
+
+            at = bisect.bisect_right(self._tables, row, key=lambda t: t[0]) - 1
+            first, table = self._tables[at]
+            spec = self._built[row] = table[row - first]
+        return spec
 
     def __len__(self) -> int:
-        return len(self._specs)
+        return len(self._index)
 
     def __iter__(self) -> Iterator[ModelSpec]:
-        return iter(self._specs.values())
+        for name in list(self._index):
+            yield self._spec(name)
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.find(name) is not None
@@ -284,23 +302,24 @@ class Registry:
         """alias -> name; a real name always wins over another model's alias."""
         if self._aliases is None:
             table: dict[str, str] = {}
-            for spec in self._specs.values():
-                for alias in spec.aliases:
-                    if alias not in self._specs:
-                        table[alias] = spec.name
+            column = self._columns["aliases"]
+            for name, row in self._index.items():
+                for alias in column[row]:
+                    if alias not in self._index:
+                        table[alias] = name
             self._aliases = table
         return self._aliases
 
     def find(self, name: str) -> ModelSpec | None:
         """The spec for a name or alias (exact first, then case-insensitive), or None."""
-        if name in self._specs:
-            return self._specs[name]
+        if name in self._index:
+            return self._spec(name)
         if name in self.aliases:
-            return self._specs[self.aliases[name]]
+            return self._spec(self.aliases[name])
         lowered = name.lower()
-        for candidate in (*self._specs, *self.aliases):
+        for candidate in (*self._index, *self.aliases):
             if candidate.lower() == lowered:
-                return self._specs[self.aliases.get(candidate, candidate)]
+                return self._spec(self.aliases.get(candidate, candidate))
         return None
 
     def get(self, name: str) -> ModelSpec:
@@ -312,20 +331,47 @@ class Registry:
 
     def find_by_source(self, provider: str, source: str) -> ModelSpec | None:
         """The entry a raw ``provider:source`` corresponds to, so ad-hoc use keeps metadata."""
-        for spec in self._specs.values():
-            if spec.provider == provider and spec.source == source:
-                return spec
+        providers, sources = self._columns["provider"], self._columns["source"]
+        for name, row in self._index.items():
+            if providers[row] == provider and sources[row] == source:
+                return self._spec(name)
         return None
 
     def suggest(self, name: str, n: int = 3) -> list[str]:
         """The registered names closest to ``name``."""
-        candidates = {c.lower(): c for c in (*self._specs, *self.aliases)}
+        candidates = {c.lower(): c for c in (*self._index, *self.aliases)}
+        import difflib
+
         close = difflib.get_close_matches(name.lower(), list(candidates), n=n, cutoff=0.6)
         names: list[str] = []
         for c in close:
             resolved = self.aliases.get(candidates[c], candidates[c])
             if resolved not in names:
                 names.append(resolved)
+        return names
+
+    def _matching(self, pattern: str | None, provider: str | None, tag: str | None) -> list[str]:
+        """Sorted names of the entries :meth:`select` returns (see ModelSpec.matches)."""
+        if pattern is None and provider is None and tag is None:
+            return sorted(self._index)
+        match = None
+        if pattern is not None:  # what fnmatchcase does, compiled once for every entry
+            import fnmatch
+
+            match = re.compile(fnmatch.translate(pattern.lower())).match
+        providers, tags, aliases = (self._columns[f] for f in ("provider", "tags", "aliases"))
+        names = []
+        for name, row in self._index.items():
+            if provider is not None and providers[row] != provider:
+                continue
+            if tag is not None and tag not in tags[row]:
+                continue
+            if match is not None and not (
+                match(name.lower()) or any(match(a.lower()) for a in aliases[row])
+            ):
+                continue
+            names.append(name)
+        names.sort()
         return names
 
     def select(
@@ -336,11 +382,21 @@ class Registry:
         tag: str | None = None,
     ) -> list[ModelSpec]:
         """Specs whose name or alias matches ``pattern`` (fnmatch), sorted by name."""
-        out = [
-            s
-            for s in self._specs.values()
-            if (pattern is None or s.matches(pattern))
-            and (provider is None or s.provider == provider)
-            and (tag is None or tag in s.tags)
-        ]
-        return sorted(out, key=lambda s: s.name)
+        return [self._spec(name) for name in self._matching(pattern, provider, tag)]
+
+    def listing(
+        self,
+        pattern: str | None = None,
+        *,
+        provider: str | None = None,
+        tag: str | None = None,
+    ) -> dict[str, list[Any]]:
+        """:meth:`select`'s entries as columns (``name`` and :data:`LISTED_FIELDS`), sorted
+        by name, read from the columns without building a spec per entry.
+        """
+        names = self._matching(pattern, provider, tag)
+        rows = list(map(self._index.__getitem__, names))
+        listed: dict[str, list[Any]] = {"name": names}
+        for field in LISTED_FIELDS:
+            listed[field] = list(map(self._columns[field].__getitem__, rows))
+        return listed

@@ -9,7 +9,6 @@ Only ``load_backbone`` and ``create`` import TensorFlow, and only when they run.
 
 from __future__ import annotations
 
-import difflib
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -258,6 +257,8 @@ def apply_overrides(spec: ModelSpec, provider: Provider, overrides: Mapping[str,
         (k, f"option of {spec.name!r} ({spec.origin})") for k in spec.options
     ]:
         if key not in accepted:
+            import difflib
+
             close = difflib.get_close_matches(key, list(accepted), n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             raise InvalidOptionError(

@@ -16,19 +16,22 @@ concurrent commands never read half a file. ``ZOO_NO_STARTUP_CACHE=1`` turns bot
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from zoo._version import __version__
 
-__all__ = ["load", "path_key", "store"]
+try:  # hashlib's own blake2b, without hashlib loading OpenSSL (a few ms of every command)
+    from _blake2 import blake2b
+except ImportError:  # another Python implementation
+    from hashlib import blake2b
 
-_FORMAT = 1  # bump when what is stored changes shape
+__all__ = ["digest", "load", "path_key", "store"]
+
+_FORMAT = 2  # bump when what is stored changes shape
 
 
 def _file(kind: str, name: str) -> Path | None:
@@ -36,8 +39,7 @@ def _file(kind: str, name: str) -> Path | None:
 
     if not startup_cache_enabled():
         return None
-    digest = hashlib.blake2b(name.encode(), digest_size=12).hexdigest()
-    return cache_dir() / f"{kind}-{digest}.json"
+    return cache_dir() / f"{kind}-{digest(name.encode(), 12)}.json"
 
 
 def load(kind: str, name: str, key: str) -> Any | None:
@@ -63,6 +65,8 @@ def store(kind: str, name: str, key: str, value: Any) -> None:
     try:
         text = json.dumps({"key": _full_key(key), "value": value}, separators=(",", ":"))
         path.parent.mkdir(parents=True, exist_ok=True)
+        import tempfile  # only on a miss: it imports shutil, random, bz2, lzma
+
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
@@ -83,4 +87,9 @@ def path_key() -> str:
             parts.append(f"{entry}={os.stat(entry or '.').st_mtime_ns}")
         except OSError:
             parts.append(f"{entry}=-")
-    return hashlib.blake2b("\0".join(parts).encode(), digest_size=16).hexdigest()
+    return digest("\0".join(parts).encode())
+
+
+def digest(data: bytes, size: int = 16) -> str:
+    """The BLAKE2b digest of ``data`` (``size`` bytes) in hexadecimal: what keys are made of."""
+    return blake2b(data, digest_size=size).hexdigest()

@@ -9,8 +9,32 @@ This package sits above ``zoo.model`` and beside ``zoo.finetune``: the engine ca
 never imports the engine. This ``__init__`` stays free of TensorFlow.
 """
 
-from zoo.export.names import DEFAULT_FORMATS, FORMATS, QUANTIZATIONS, Tolerance
-from zoo.export.report import ExportReport, FormatReport
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from zoo.export.names import DEFAULT_FORMATS, FORMATS, QUANTIZATIONS, Tolerance
+    from zoo.export.report import ExportReport, FormatReport
+
+# Resolved on first use (PEP 562): `import zoo` imports this package, so it imports nothing.
+_LAZY = {
+    "DEFAULT_FORMATS": "zoo.export.names",
+    "FORMATS": "zoo.export.names",
+    "QUANTIZATIONS": "zoo.export.names",
+    "Tolerance": "zoo.export.names",
+    "ExportReport": "zoo.export.report",
+    "FormatReport": "zoo.export.report",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "DEFAULT_FORMATS",

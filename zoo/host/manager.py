@@ -24,9 +24,9 @@ No TensorFlow is imported here.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import importlib
+import sys
 import threading
 import warnings
 from collections.abc import Callable, Mapping
@@ -200,6 +200,8 @@ class PluginHost:
             self.pm.unregister(plugin)
             hints = []
             for hook in unknown:
+                import difflib
+
                 close = difflib.get_close_matches(hook, _hook_names(), n=1)
                 hints.append(f"{hook!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
             info.error = f"implements unknown hook {', '.join(hints)}; known hooks: " + ", ".join(
@@ -367,6 +369,8 @@ class PluginHost:
         if not owners:
             known = ", ".join(self._providers) or "none"
             hint = ""
+            import difflib
+
             close = difflib.get_close_matches(name, list(self._providers), n=1)
             if close:
                 hint = f"; did you mean {close[0]!r}?"
@@ -453,6 +457,8 @@ def _load_error(provider: str, missing: str, failed: list[PluginInfo]) -> Plugin
     keys = {i.name: i.name for i in failed} | {
         i.distribution: i.name for i in failed if i.distribution
     }
+    import difflib
+
     close = difflib.get_close_matches(provider, list(keys), n=1, cutoff=0.5)
     likeliest = keys[close[0]] if close else names[0]
     listed = "; ".join(f"{i.name!r}: {_clip(i.error or '')}" for i in failed)
@@ -500,7 +506,10 @@ def _entry_points() -> list[_EntryPoint]:
     from zoo import startup_cache
 
     key = startup_cache.path_key()
-    cached = startup_cache.load("plugins", ENTRY_POINT_GROUP, key)
+    # one cache file per sys.path: `python -c` (cwd first) and the `zoo` script (its bin
+    # directory first) would otherwise replace each other's scan on every alternation
+    name = "\0".join([ENTRY_POINT_GROUP, sys.executable, *sys.path])
+    cached = startup_cache.load("plugins", name, key)
     if isinstance(cached, list):
         try:
             return [_EntryPoint(*row) for row in cached]
@@ -519,7 +528,7 @@ def _entry_points() -> list[_EntryPoint]:
                 dist.version if dist is not None else None,
             )
         )
-    startup_cache.store("plugins", ENTRY_POINT_GROUP, key, [list(vars(e).values()) for e in found])
+    startup_cache.store("plugins", name, key, [list(vars(e).values()) for e in found])
     return found
 
 

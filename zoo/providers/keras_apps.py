@@ -11,7 +11,6 @@ init), a local weights file, or an https URL of one. Downloads are pinned by the
 
 from __future__ import annotations
 
-import difflib
 import inspect
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -161,6 +160,8 @@ def _application(source: str) -> Callable[..., Any]:
     fn = getattr(keras.applications, source, None)
     if not inspect.isfunction(fn):
         names = [n for n in dir(keras.applications) if n[:1].isupper()]
+        import difflib
+
         close = difflib.get_close_matches(source, names, n=3)
         hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
         raise SourceNotFoundError(

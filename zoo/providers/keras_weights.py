@@ -20,7 +20,6 @@ and Keras downloads as before (the tests of this module fail loudly then).
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
@@ -74,6 +73,8 @@ def _routed(get_file: Callable[..., str]) -> Iterator[bool]:
 
 
 def _digest(path: Path, keras_hash: str) -> str:
+    import hashlib  # OpenSSL's loading is a few ms of every command's start-up
+
     hasher = hashlib.sha256() if len(keras_hash) == 64 else hashlib.md5(usedforsecurity=False)
     with path.open("rb") as f:
         while chunk := f.read(1 << 20):

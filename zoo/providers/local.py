@@ -14,7 +14,8 @@ file), and in-memory ``keras.Model`` objects (``zoo.load_backbone(model)``).
 - ``.json`` / ``.yaml`` architectures with ``weights=`` a weights ``.h5``
   (:mod:`zoo.providers.keras_files`).
 - A config that embeds a tfzoo layer loading a SavedModel program (``HubLayer``,
-  ``SavedModelFeatures``) needs ``trust=True`` too (F25, :func:`embedded_programs`).
+  ``SavedModelFeatures``) needs ``trust=True`` too
+  (F25, :func:`zoo.providers.keras_files.embedded_programs`).
 - SavedModel directories: see :mod:`zoo.savedmodel.loader` (reusable ``__call__`` models whole;
   exported signature graphs cut before their final Dense).
 
@@ -37,14 +38,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from zoo.errors import InvalidModelError, InvalidOptionError, SourceNotFoundError
 from zoo.host.hookspecs import hookimpl
 from zoo.host.provider import Provider
-from zoo.providers.keras_files import embedded_programs, load_keras_file, unsafe_parts
 from zoo.registry import slug
 from zoo.spec import InputSpec, ModelSpec
 
 if TYPE_CHECKING:
     from zoo.model.backbone import Backbone
 
-__all__ = ["LocalProvider", "embedded_programs", "unsafe_parts"]
+__all__ = ["LocalProvider"]
 
 _MODEL_SUFFIXES = (".keras", ".h5", ".hdf5", ".json", ".yaml", ".yml")
 _ARCH_SUFFIXES = (".json", ".yaml", ".yml")
@@ -138,6 +138,8 @@ class LocalProvider(Provider):
                 f"weights={spec.weights!r}",
                 provider=self.name,
             )
+        from zoo.providers.keras_files import load_keras_file  # zipfile: only when loading
+
         model, notes = load_keras_file(path, spec, weights=_weights_path(spec, path))
         return _backbone(model, spec, notes)
 

@@ -18,9 +18,10 @@ from urllib.parse import urljoin
 
 from zoo.errors import InvalidModelError, SourceNotFoundError
 from zoo.host.hookspecs import hookimpl
-from zoo.host.provider import Artifact, Provider
+from zoo.host.provider import Provider
 
 if TYPE_CHECKING:
+    from zoo.download.artifact import Artifact
     from zoo.model.backbone import Backbone
     from zoo.spec import ModelSpec
 
@@ -127,6 +128,8 @@ class PublishedProvider(Provider):
 
     def artifacts(self, spec: ModelSpec) -> list[Artifact]:
         """The pinned export archive (a model: extracted)."""
+        from zoo.download.artifact import Artifact  # lazily: zoo list never needs it
+
         location = artifact_location(spec)
         if "://" not in location:
             return []

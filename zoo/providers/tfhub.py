@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, ClassVar
 
 from zoo.host.hookspecs import hookimpl
 from zoo.host.provider import Provider
-from zoo.savedmodel.handles import archive_url, is_remote, normalize_handle
 
 if TYPE_CHECKING:
     from zoo.download.artifact import Artifact
@@ -51,12 +50,15 @@ class TFHubProvider(Provider):
             return None
         text = source.strip()
         if text.startswith("hub:") or text.startswith(("https://", "http://")):
+            from zoo.savedmodel.handles import normalize_handle  # only for such sources
+
             return normalize_handle(text)
         return None
 
     def artifacts(self, spec: ModelSpec) -> list[Artifact]:
         """The compressed archive of a remote handle (a model: a program, extracted)."""
         from zoo.download.artifact import Artifact  # lazily: zoo list never needs it
+        from zoo.savedmodel.handles import archive_url, is_remote, normalize_handle
 
         handle = normalize_handle(spec.source)
         if not is_remote(handle):
@@ -71,7 +73,7 @@ class TFHubProvider(Provider):
         ]
 
     def load(self, spec: ModelSpec) -> Backbone:
-        from zoo.savedmodel.handles import resolve
+        from zoo.savedmodel.handles import normalize_handle, resolve
         from zoo.savedmodel.loader import backbone_from_saved_model
 
         handle = normalize_handle(spec.source)
