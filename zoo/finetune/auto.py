@@ -57,7 +57,7 @@ _REPEATS = 3
 # Keras's per-epoch cost (validation, callbacks) dominates on small data: an epoch of the
 # search repeats the data to at least _EPOCH_STEPS steps, and the bounds are in steps.
 _EPOCH_STEPS = 50
-_HEAD_STEPS = 400  # a head on cached features
+_HEAD_STEPS = 200  # a head on cached features
 _FULL_STEPS = 400  # a phase that trains backbone layers
 _EPOCHS = (3, 80)  # every phase, in epochs
 _PATIENCE_STEPS, _PATIENCE_EPOCHS = 100, (2, 10)  # early stopping on validation loss
