@@ -11,9 +11,12 @@ chooses only the others:
    (:meth:`Backbone.cut_points`: the classifier's input, the vectors before it, the last
    blocks' pooled maps); a closed-form ridge classifier on each ranks them in milliseconds.
    Features that carry no signal (random weights with frozen BatchNorm) stop here.
-3. **trials**: the engine itself trains, on the best cut, the frozen head, then the top
-   layers and all layers from the pretrained weights (two learning rates), each with
-   early stopping on validation loss and an optimizer-step budget (``epochs``, when given,
+3. **trials**: the engine itself trains, on the best cut, the frozen head then all layers
+   from the pretrained weights (one run: its first phase is the head's trial); all layers at
+   a 10x lower rate only when that did not beat the head, the top layers only for a deep
+   backbone. Epochs of the search are at least ``_EPOCH_STEPS`` steps (``epoch_steps``:
+   small data repeats, so Keras's per-epoch cost is paid every 50 steps, not every 2); each
+   phase has early stopping on validation loss and a step budget (``epochs``, when given,
    is the upper bound), while the ``time_budget`` lasts.
 4. **the final run**: the best trial's plain :class:`~zoo.finetune.recipe.Recipe`
    (``auto=False``, the epochs early stopping found, the seed) runs on the user's data as
