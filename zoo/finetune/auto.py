@@ -378,8 +378,9 @@ def _score(trial: Trial) -> tuple[float, float]:
 
 
 def _fixed(recipe: Recipe, variant: dict[str, Any], explicit: set[str]) -> Recipe:
-    """The trial's plain recipe: the variant where the user left the field open."""
-    changes = {k: v for k, v in variant.items() if k not in explicit}
+    """The trial's plain recipe: the variant where the user left the field open (an explicit
+    ``epochs`` is the upper bound the variant's epochs already respect)."""
+    changes = {k: v for k, v in variant.items() if k not in explicit or k == "epochs"}
     return recipe.replace(
         auto=False, verbose=0, export_dir=None, checkpoint_dir=None, tensorboard_dir=None,
         validation_split=0.0, **changes,
