@@ -206,6 +206,11 @@ def test_epoch_steps_repeats_small_data_into_longer_epochs() -> None:
     assert longer.count == 80 and longer.y is not None
     np.testing.assert_array_equal(longer.y, np.tile(y, 4))
     assert repeated(arrays, None, 8) is arrays and repeated(arrays, 2, 8) is arrays
+    big = repeated(arrays, 10, 8, memory_limit=x.nbytes * 2)  # 4 copies do not fit: a dataset
+    assert big.y is None and big.count == 80 and int(big.x.cardinality()) == 10  # as tiled
+    assert sorted(np.concatenate([b[1] for b in big.x.as_numpy_iterator()])) == sorted(
+        np.tile(y, 4)
+    )
     ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)  # 3 batches -> 4 repeats
     assert int(repeated(Data(ds, None, x.shape[1:], 24), 10, 8).x.cardinality()) == 12
     with pytest.raises(zoo.InvalidOptionError, match="epoch_steps"):

@@ -128,13 +128,18 @@ def load_data(
     return train_data, val_data, n
 
 
-def repeated(data: Data, epoch_steps: int | None, batch_size: int) -> Data:
+def repeated(
+    data: Data, epoch_steps: int | None, batch_size: int, memory_limit: int = 1 << 30
+) -> Data:
     """``data`` repeated whole so that one epoch is at least ``epoch_steps`` batches.
 
     Small data otherwise makes epochs of one or two steps, each paying Keras's per-epoch
-    cost (validation, callbacks); arrays are tiled (Keras still shuffles every epoch), a
-    dataset of known length is repeated.
+    cost (validation, callbacks); arrays are tiled (Keras still shuffles every epoch) while
+    the copies fit in ``memory_limit`` bytes, else they become a dataset reshuffled every
+    epoch and repeated; a dataset of known length is repeated.
     """
+    import tensorflow as tf
+
     if epoch_steps is None:
         return data
     if data.is_array:
@@ -143,8 +148,13 @@ def repeated(data: Data, epoch_steps: int | None, batch_size: int) -> Data:
         if times <= 1:
             return data
         assert data.y is not None
-        x, y = np.concatenate([data.x] * times), np.concatenate([data.y] * times)
-        return replace(data, x=x, y=y, count=len(x))
+        if np.asarray(data.x).nbytes * times <= memory_limit:
+            x, y = np.concatenate([data.x] * times), np.concatenate([data.y] * times)
+            return replace(data, x=x, y=y, count=len(x))
+        ds = tf.data.Dataset.from_tensor_slices((data.x, data.y)).shuffle(len(data.y))
+        return replace(
+            data, x=ds.repeat(times).batch(batch_size), y=None, count=len(data.y) * times
+        )
     batches = int(data.x.cardinality())
     if batches <= 0 or batches >= epoch_steps:  # unknown, infinite, or long enough
         return data

@@ -425,7 +425,7 @@ class Finetuner:
         final weights (False when early stopping restored an earlier epoch's, or no epoch ran).
         """
         recipe = self.recipe
-        train = repeated(train, recipe.epoch_steps, recipe.batch_size)
+        train = repeated(train, recipe.epoch_steps, recipe.batch_size, recipe.cache_memory_limit)
         smoothing = smoothed(recipe)
         n = int(model.outputs[0].shape[-1])
         if smoothing:
