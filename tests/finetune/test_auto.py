@@ -234,3 +234,12 @@ def test_epoch_steps_repeats_small_data_into_longer_epochs() -> None:
     )
     assert result.phase("head").epochs == 2
     assert steps.seen == [10, 20]
+
+
+def test_auto_keeps_an_explicit_second_phase_in_every_trial() -> None:
+    import zoo
+
+    result = zoo.finetune(fixed_backbone(), blobs(32), **{**AUTO, "epochs": 2}, unfreeze_epochs=1)
+    runs = [t for t in result.trials if t.trained != "linear probe"]
+    assert runs and all(t.trained != "head" for t in runs)  # none dropped phase 2
+    assert any(t.chosen for t in runs)

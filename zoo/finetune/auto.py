@@ -162,7 +162,9 @@ def run_auto(tuner: Finetuner, train_data: object, validation_data: object) -> F
         if trial_recipe not in pending:
             pending.append(trial_recipe)
     # a run that trains all layers trains the head first: its first phase is the head trial
-    if len(pending) > 1 and _head_part(pending[1], pending[0]) == pending[0]:
+    # (not when the user fixed unfreeze_epochs: then no trial may drop the second phase)
+    split_head = "unfreeze_epochs" not in tuner.explicit and not pending[0].unfreeze_epochs
+    if split_head and len(pending) > 1 and _head_part(pending[1], pending[0]) == pending[0]:
         pending.pop(0)
     for trial_recipe in pending:
         if any(r == trial_recipe for _, r, _ in runs) or _needless(trial_recipe, runs, recipe):
@@ -173,7 +175,7 @@ def run_auto(tuner: Finetuner, train_data: object, validation_data: object) -> F
             )
             continue
         for run in _run_trial(
-            backbone, weights, trial_recipe, num_classes, fit_train, fit_val, deadline
+            backbone, weights, trial_recipe, num_classes, fit_train, fit_val, deadline, split_head
         ):
             trials.append(run[0])
             runs.append(run)
@@ -417,9 +419,11 @@ def _run_trial(
     train: tuple[np.ndarray, np.ndarray],
     val: tuple[np.ndarray, np.ndarray],
     deadline: float,
+    split_head: bool,
 ) -> list[tuple[Trial, Recipe, dict[str, int]]]:
     """Train one candidate with the engine: its trial, its recipe and the best epoch of each
-    phase; a two-phase candidate gives the frozen head's trial (its first phase) first."""
+    phase; with ``split_head``, a two-phase candidate gives the frozen head's trial (its
+    first phase) first."""
     from zoo.finetune.engine import Finetuner
 
     _restore(backbone, weights)
@@ -437,7 +441,7 @@ def _run_trial(
     note = "cut short by the time budget" if stop.hit else ""
     out = []
     head = result.phase("head")
-    if recipe.unfreeze_epochs and head is not None and "head" in best:
+    if split_head and recipe.unfreeze_epochs and head is not None and "head" in best:
         at = best["head"] - 1
         history = head.history
         if "val_accuracy" in history:
