@@ -192,3 +192,54 @@ def test_exported_model_loads_without_optimizer_warning(tmp_path: Path) -> None:
         keras.saving.load_model(result.exports["keras"])
     assert not [w for w in caught if "Skipping variable loading" in str(w.message)]
     assert (tmp_path / "recipe.yaml").is_file()
+
+
+def test_epoch_steps_repeats_small_data_into_longer_epochs() -> None:
+    import tensorflow as tf
+
+    import zoo
+    from zoo.finetune.data import Data, repeated
+
+    x, y = blobs(20)
+    arrays = Data(x=x, y=y, shape=x.shape[1:], count=20)
+    longer = repeated(arrays, 10, 8)  # 3 batches a pass -> 4 passes make >= 10 batches
+    assert longer.count == 80 and longer.y is not None
+    np.testing.assert_array_equal(longer.y, np.tile(y, 4))
+    assert repeated(arrays, None, 8) is arrays and repeated(arrays, 2, 8) is arrays
+    big = repeated(arrays, 10, 8, memory_limit=x.nbytes * 2)  # 4 copies do not fit: a dataset
+    assert big.y is None and big.count == 80 and int(big.x.cardinality()) == 10  # as tiled
+    assert sorted(np.concatenate([b[1] for b in big.x.as_numpy_iterator()])) == sorted(
+        np.tile(y, 4)
+    )
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).batch(8)  # 3 batches -> 4 repeats
+    assert int(repeated(Data(ds, None, x.shape[1:], 24), 10, 8).x.cardinality()) == 12
+    with pytest.raises(zoo.InvalidOptionError, match="epoch_steps"):
+        zoo.Recipe(epoch_steps=0)
+
+    import keras
+
+    class Steps(keras.callbacks.Callback):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.seen: list[int] = []
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            self.seen.append(int(self.model.optimizer.iterations))
+
+    # the engine: 2 epochs of 10 steps (4 passes of 20 images, 80 at batch 8)
+    steps = Steps()
+    fast = {**FAST, "batch_size": 8}
+    result = zoo.finetune(
+        fixed_backbone(), (x, y), **fast, epochs=2, epoch_steps=10, callbacks=[steps]
+    )
+    assert result.phase("head").epochs == 2
+    assert steps.seen == [10, 20]
+
+
+def test_auto_keeps_an_explicit_second_phase_in_every_trial() -> None:
+    import zoo
+
+    result = zoo.finetune(fixed_backbone(), blobs(32), **{**AUTO, "epochs": 2}, unfreeze_epochs=1)
+    runs = [t for t in result.trials if t.trained != "linear probe"]
+    assert runs and all(t.trained != "head" for t in runs)  # none dropped phase 2
+    assert any(t.chosen for t in runs)

@@ -232,7 +232,7 @@ def _rows(report: DemoReport, label: str, result: FinetuneResult) -> None:
             "search": f"{len(result.trials)} trials on a carved validation split",
             "features": "backbone run once",
             "head": f"{'frozen backbone' if frozen else 'all layers'}, {phase.epochs} epochs",
-            "finetune": f"unfrozen, lr / 100, {phase.epochs} epochs",
+            "finetune": f"unfrozen, lr {phase.learning_rate or 0:g}, {phase.epochs} epochs",
         }.get(phase.name, "")
         step = f"{label}: {phase.name}" if frozen else label
         report.rows.append((step, what, accuracy, phase.seconds))

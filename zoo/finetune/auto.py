@@ -11,9 +11,12 @@ chooses only the others:
    (:meth:`Backbone.cut_points`: the classifier's input, the vectors before it, the last
    blocks' pooled maps); a closed-form ridge classifier on each ranks them in milliseconds.
    Features that carry no signal (random weights with frozen BatchNorm) stop here.
-3. **trials**: the engine itself trains, on the best cut, the frozen head, then the top
-   layers and all layers from the pretrained weights (two learning rates), each with
-   early stopping on validation loss and an optimizer-step budget (``epochs``, when given,
+3. **trials**: the engine itself trains, on the best cut, the frozen head then all layers
+   from the pretrained weights (one run: its first phase is the head's trial); all layers at
+   a 10x lower rate only when that did not beat the head, the top layers only for a deep
+   backbone. Epochs of the search are at least ``_EPOCH_STEPS`` steps (``epoch_steps``:
+   small data repeats, so Keras's per-epoch cost is paid every 50 steps, not every 2); each
+   phase has early stopping on validation loss and a step budget (``epochs``, when given,
    is the upper bound), while the ``time_budget`` lasts.
 4. **the final run**: the best trial's plain :class:`~zoo.finetune.recipe.Recipe`
    (``auto=False``, the epochs early stopping found, the seed) runs on the user's data as
@@ -54,15 +57,19 @@ DEFAULT_TIME_BUDGET = 600.0
 _VAL_FRACTION = 0.2  # of each class, carved for validation
 _TINY = 5  # validation images per class below which the probes repeat over splits
 _REPEATS = 3
-# Keras's per-epoch cost (validation, callbacks) dominates on small data, so the bounds are
-# in steps but clamped in epochs.
-_HEAD_STEPS, _HEAD_EPOCHS = 400, (10, 80)  # a head on cached features
-_FULL_STEPS, _FULL_EPOCHS = 300, (5, 80)  # a phase that trains backbone layers
-_PATIENCE_STEPS, _PATIENCE_EPOCHS = 30, (3, 10)  # early stopping on validation loss
+# Keras's per-epoch cost (validation, callbacks) dominates on small data: an epoch of the
+# search repeats the data to at least _EPOCH_STEPS steps, and the bounds are in steps.
+_EPOCH_STEPS = 50
+_HEAD_STEPS = 200  # a head on cached features
+_FULL_STEPS = 400  # a phase that trains backbone layers
+_EPOCHS = (3, 80)  # every phase, in epochs
+_PATIENCE_STEPS, _PATIENCE_EPOCHS = 100, (2, 10)  # early stopping on validation loss
+_DEEP = 6  # weighted layers from which "top layers" is a candidate too
 _RIDGE = (0.1, 1.0, 10.0, 100.0)  # ridge penalties of the probes (per example)
 #: fields the search sets; the user's explicit ones are kept
 _SEARCHED = (
     "feature_layer",
+    "epoch_steps",
     "freeze",
     "epochs",
     "unfreeze_epochs",
@@ -149,20 +156,29 @@ def run_auto(tuner: Finetuner, train_data: object, validation_data: object) -> F
     # a backbone without its whole Keras model (Hub, SavedModel) has only its features
     cut_backbone = backbone.at_cut(best_cut) if backbone.model is not None else backbone
     cut_layer = best_cut if backbone.model is not None else None
+    pending = []
     for variant in _variants(tuner, recipe, cut_backbone, cut_layer, len(split.train)):
         trial_recipe = _fixed(recipe, variant, tuner.explicit)
-        if any(r == trial_recipe for _, r, _ in runs):
+        if trial_recipe not in pending:
+            pending.append(trial_recipe)
+    # a run that trains all layers trains the head first: its first phase is the head trial
+    # (not when the user fixed unfreeze_epochs: then no trial may drop the second phase)
+    split_head = "unfreeze_epochs" not in tuner.explicit and not pending[0].unfreeze_epochs
+    if split_head and len(pending) > 1 and _head_part(pending[1], pending[0]) == pending[0]:
+        pending.pop(0)
+    for trial_recipe in pending:
+        if any(r == trial_recipe for _, r, _ in runs) or _needless(trial_recipe, runs, recipe):
             continue
         if runs and deadline - time.perf_counter() < runs[-1][0].seconds:
             trials.append(
                 Trial(best_cut, _trained(trial_recipe), 0, 0.0, 0.0, note="time budget: not run")
             )
             continue
-        trial, best = _run_trial(
-            backbone, weights, trial_recipe, num_classes, fit_train, fit_val, deadline
-        )
-        trials.append(trial)
-        runs.append((trial, trial_recipe, best))
+        for run in _run_trial(
+            backbone, weights, trial_recipe, num_classes, fit_train, fit_val, deadline, split_head
+        ):
+            trials.append(run[0])
+            runs.append(run)
     # ties of accuracy (a few validation images make many) go to the lower loss
     chosen_trial, chosen, best = max(runs, key=lambda run: _score(run[0]))
     chosen_trial.chosen = True
@@ -289,6 +305,14 @@ def _ridge(f: np.ndarray, y: np.ndarray, fv: np.ndarray, yv: np.ndarray, num_cla
 # -- trials ------------------------------------------------------------------------------------
 
 
+def _per_epoch(count: int, recipe: Recipe) -> int:
+    """Optimizer steps of one epoch on ``count`` images (``epoch_steps`` repeats small data)."""
+    steps = max(1, math.ceil(count / recipe.batch_size))
+    if recipe.epoch_steps is None:
+        return steps
+    return steps * max(1, math.ceil(recipe.epoch_steps / steps))
+
+
 def _epochs(steps: int, per_epoch: int, bounds: tuple[int, int]) -> int:
     """``steps`` optimizer steps as epochs, within ``bounds``."""
     return min(bounds[1], max(bounds[0], math.ceil(steps / per_epoch)))
@@ -297,25 +321,58 @@ def _epochs(steps: int, per_epoch: int, bounds: tuple[int, int]) -> int:
 def _variants(
     tuner: Finetuner, recipe: Recipe, backbone: Backbone, cut: str | None, count: int
 ) -> list[dict[str, Any]]:
-    """The candidates, cheapest first: frozen head, top layers, all layers (two rates)."""
-    steps = max(1, math.ceil(count / recipe.batch_size))
+    """The candidates, cheapest first: frozen head, all layers (the recipe's rate, then 10x
+    lower), and for a deep backbone its top third of layers (10x lower)."""
+    # explicit epochs count passes over the user's data: the search does not redefine them
+    epoch_steps = recipe.epoch_steps
+    if not {"epoch_steps", "epochs"} & tuner.explicit:
+        epoch_steps = _EPOCH_STEPS
+    per_epoch = _per_epoch(count, recipe.replace(epoch_steps=epoch_steps))
     bound = recipe.epochs if "epochs" in tuner.explicit else None
-    head_epochs = min(bound or 10**6, _epochs(_HEAD_STEPS, steps, _HEAD_EPOCHS))
-    full_epochs = min(bound or 10**6, _epochs(_FULL_STEPS, steps, _FULL_EPOCHS))
-    patience = _epochs(_PATIENCE_STEPS, steps, _PATIENCE_EPOCHS)
+    head_epochs = min(bound or 10**6, _epochs(_HEAD_STEPS, per_epoch, _EPOCHS))
+    full_epochs = min(bound or 10**6, _epochs(_FULL_STEPS, per_epoch, _EPOCHS))
+    patience = _epochs(_PATIENCE_STEPS, per_epoch, _PATIENCE_EPOCHS)
     stop = {"patience": patience, "restore_best_weights": True}
-    base: dict[str, Any] = {"feature_layer": cut, "freeze": "backbone", "early_stopping": stop}
+    base: dict[str, Any] = {
+        "feature_layer": cut,
+        "freeze": "backbone",
+        "early_stopping": stop,
+        "epoch_steps": epoch_steps,
+    }
     out = [{**base, "epochs": head_epochs, "unfreeze_epochs": 0}]
-    layers = backbone.features.layers
-    weighted = [i for i, layer in enumerate(layers) if layer.weights]
-    top = len(layers) - weighted[-max(1, len(weighted) // 3)] if weighted else None
     lr = recipe.learning_rate
     phase2 = {**base, "epochs": head_epochs, "unfreeze_epochs": full_epochs}
-    if top is not None and len(weighted) >= 3:
-        out.append({**phase2, "unfreeze_top": top, "unfreeze_learning_rate": lr / 10})
-    out.append({**phase2, "unfreeze_top": None, "unfreeze_learning_rate": lr / 10})
     out.append({**phase2, "unfreeze_top": None, "unfreeze_learning_rate": lr})
+    out.append({**phase2, "unfreeze_top": None, "unfreeze_learning_rate": lr / 10})
+    layers = backbone.features.layers
+    weighted = [i for i, layer in enumerate(layers) if layer.weights]
+    if len(weighted) >= _DEEP:  # a few conv layers train whole; a deep net may not
+        top = len(layers) - weighted[-max(1, len(weighted) // 3)]
+        out.append({**phase2, "unfreeze_top": top, "unfreeze_learning_rate": lr / 10})
     return out
+
+
+_Run = tuple[Trial, "Recipe", dict[str, int]]  # a trial, its recipe, each phase's best epoch
+
+
+def _needless(candidate: Recipe, runs: list[_Run], recipe: Recipe) -> bool:
+    """Whether a lower-rate candidate can be skipped: all layers at the recipe's rate beat
+    the frozen head (a lower rate is for when training everything at that rate hurts)."""
+    lr = recipe.learning_rate
+    if not candidate.unfreeze_epochs or candidate.phase2_learning_rate >= lr:
+        return False
+    head = [t for t, r, _ in runs if not r.unfreeze_epochs]
+    full = [t for t, r, _ in runs if r.unfreeze_epochs and r.phase2_learning_rate >= lr]
+    return bool(head and full) and _score(full[0]) > _score(head[0])
+
+
+def _head_part(run: Recipe, head: Recipe) -> Recipe:
+    """``run`` without its second phase, in ``head``'s terms."""
+    return run.replace(
+        unfreeze_epochs=head.unfreeze_epochs,
+        unfreeze_top=head.unfreeze_top,
+        unfreeze_learning_rate=head.unfreeze_learning_rate,
+    )
 
 
 def _score(trial: Trial) -> tuple[float, float]:
@@ -323,8 +380,9 @@ def _score(trial: Trial) -> tuple[float, float]:
 
 
 def _fixed(recipe: Recipe, variant: dict[str, Any], explicit: set[str]) -> Recipe:
-    """The trial's plain recipe: the variant where the user left the field open."""
-    changes = {k: v for k, v in variant.items() if k not in explicit}
+    """The trial's plain recipe: the variant where the user left the field open (an explicit
+    ``epochs`` is the upper bound the variant's epochs already respect)."""
+    changes = {k: v for k, v in variant.items() if k not in explicit or k == "epochs"}
     return recipe.replace(
         auto=False, verbose=0, export_dir=None, checkpoint_dir=None, tensorboard_dir=None,
         validation_split=0.0, **changes,
@@ -361,8 +419,11 @@ def _run_trial(
     train: tuple[np.ndarray, np.ndarray],
     val: tuple[np.ndarray, np.ndarray],
     deadline: float,
-) -> tuple[Trial, dict[str, int]]:
-    """Train one candidate with the engine: its trial, and the best epoch of each phase."""
+    split_head: bool,
+) -> list[tuple[Trial, Recipe, dict[str, int]]]:
+    """Train one candidate with the engine: its trial, its recipe and the best epoch of each
+    phase; with ``split_head``, a two-phase candidate gives the frozen head's trial (its
+    first phase) first."""
     from zoo.finetune.engine import Finetuner
 
     _restore(backbone, weights)
@@ -375,18 +436,39 @@ def _run_trial(
         record = result.phase(phase)
         if record is not None and record.history.get("val_loss"):
             best[phase] = int(np.argmin(record.history["val_loss"])) + 1
+    per_epoch = _per_epoch(len(train[1]), recipe)
+    cut = recipe.feature_layer or backbone.feature_layer or "features"
+    note = "cut short by the time budget" if stop.hit else ""
+    out = []
+    head = result.phase("head")
+    if split_head and recipe.unfreeze_epochs and head is not None and "head" in best:
+        at = best["head"] - 1
+        history = head.history
+        if "val_accuracy" in history:
+            head_recipe = recipe.replace(
+                unfreeze_epochs=0, unfreeze_top=None, unfreeze_learning_rate=None
+            )
+            features = result.phase("features")
+            seconds = head.seconds + (features.seconds if features is not None else 0.0)
+            trial = Trial(
+                cut, "head", best["head"] * per_epoch, float(history["val_accuracy"][at]),
+                seconds, learning_rate=recipe.learning_rate, note=note,
+                val_loss=float(history["val_loss"][at]),
+            )  # fmt: skip
+            out.append((trial, head_recipe, {"head": best["head"]}))
     rate = recipe.phase2_learning_rate if recipe.unfreeze_epochs else recipe.learning_rate
     trial = Trial(
-        cut=recipe.feature_layer or backbone.feature_layer or "features",
+        cut=cut,
         trained=_trained(recipe),
-        steps=sum(best.values()) * math.ceil(len(train[1]) / recipe.batch_size),
+        steps=sum(best.values()) * per_epoch,
         val_accuracy=float(result.metrics.get("val_accuracy", 0.0)),
         seconds=time.perf_counter() - t0,
         learning_rate=rate,
-        note="cut short by the time budget" if stop.hit else "",
+        note=note,
         val_loss=result.metrics.get("val_loss"),
     )
-    return trial, best
+    out.append((trial, recipe, best))
+    return out
 
 
 def _final_recipe(recipe: Recipe, chosen: Recipe, best: dict[str, int] | None) -> Recipe:

@@ -42,6 +42,7 @@ __all__ = [
     "label_errors",
     "load_data",
     "one_hot",
+    "repeated",
 ]
 
 #: Marks the message of the in-pipeline label check, so the engine can turn it into DataError.
@@ -125,6 +126,41 @@ def load_data(
         if data is not None:
             _check_labels(data, n, role)
     return train_data, val_data, n
+
+
+def repeated(
+    data: Data, epoch_steps: int | None, batch_size: int, memory_limit: int = 1 << 30
+) -> Data:
+    """``data`` repeated whole so that one epoch is at least ``epoch_steps`` batches.
+
+    Small data otherwise makes epochs of one or two steps, each paying Keras's per-epoch
+    cost (validation, callbacks); arrays are tiled (Keras still shuffles every epoch) while
+    the copies fit in ``memory_limit`` bytes, else they become a dataset reshuffled every
+    epoch and repeated; a dataset of known length is repeated.
+    """
+    import tensorflow as tf
+
+    if epoch_steps is None:
+        return data
+    if data.is_array:
+        steps = -(-len(data.x) // batch_size)
+        times = -(-epoch_steps // max(1, steps))
+        if times <= 1:
+            return data
+        assert data.y is not None
+        if np.asarray(data.x).nbytes * times <= memory_limit:
+            x, y = np.concatenate([data.x] * times), np.concatenate([data.y] * times)
+            return replace(data, x=x, y=y, count=len(x))
+        ds = tf.data.Dataset.from_tensor_slices((data.x, data.y)).shuffle(len(data.y))
+        return replace(
+            data, x=ds.repeat(times).batch(batch_size), y=None, count=len(data.y) * times
+        )
+    batches = int(data.x.cardinality())
+    if batches <= 0 or batches >= epoch_steps:  # unknown, infinite, or long enough
+        return data
+    times = -(-epoch_steps // batches)
+    count = data.count * times if data.count is not None else None
+    return replace(data, x=data.x.repeat(times), count=count)
 
 
 def one_hot(data: Data, num_classes: int) -> Data:

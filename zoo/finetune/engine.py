@@ -43,6 +43,7 @@ from zoo.finetune.data import (
     label_errors,
     load_data,
     one_hot,
+    repeated,
 )
 from zoo.finetune.freezing import apply_freeze, unfreeze
 from zoo.finetune.objective import loss, optimizer, smoothed
@@ -424,6 +425,7 @@ class Finetuner:
         final weights (False when early stopping restored an earlier epoch's, or no epoch ran).
         """
         recipe = self.recipe
+        train = repeated(train, recipe.epoch_steps, recipe.batch_size, recipe.cache_memory_limit)
         smoothing = smoothed(recipe)
         n = int(model.outputs[0].shape[-1])
         if smoothing:
@@ -433,8 +435,11 @@ class Finetuner:
         # Python overhead does not dominate (same batches, same updates). Not under a
         # tf.distribute strategy: Keras's multi-step loop fails there ("You must feed a value
         # for placeholder tensor ... while/cond/Placeholder").
+        # Likewise for a whole model on data that repeats to epoch_steps: small data, where
+        # one step is cheap and the Python loop around it is not.
         steps = 1
-        if cached and train.count and self._strategy is None:
+        whole_epochs = cached or recipe.epoch_steps is not None
+        if whole_epochs and train.count and self._strategy is None:
             steps = -(-train.count // recipe.batch_size)
         self._compile(model, learning_rate, steps_per_execution=steps)
         self._build_before_fit(model, train)

@@ -92,6 +92,7 @@ class Recipe:
     epochs: int = 10  # epochs of phase 1
     learning_rate: float = 1e-3  # learning rate of phase 1
     batch_size: int = 32  # global batch size (split across replicas when distributed)
+    epoch_steps: int | None = None  # an epoch is at least this many steps (small data repeats)
     # -- phase 2: unfreeze and fine-tune ---------------------------------------------------
     unfreeze_epochs: int = 0  # epochs of phase 2 (0 = no phase 2)
     unfreeze_top: int | None = None  # phase 2 trains the last N backbone layers; None = all
@@ -369,6 +370,8 @@ def _normalize(r: Recipe) -> None:
         value = getattr(r, name)
         if not _is_int(value) or value < 1:
             raise _fail(name, "a positive integer", value)
+    if r.epoch_steps is not None and (not _is_int(r.epoch_steps) or r.epoch_steps < 1):
+        raise _fail("epoch_steps", "a positive integer or None (one pass)", r.epoch_steps)
     if not _is_int(r.unfreeze_epochs) or r.unfreeze_epochs < 0:
         raise _fail("unfreeze_epochs", "an integer >= 0", r.unfreeze_epochs)
     if r.unfreeze_top is not None and (not _is_int(r.unfreeze_top) or r.unfreeze_top < 1):
