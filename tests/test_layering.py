@@ -40,6 +40,7 @@ RANKS: dict[str, int] = {
     "zoo": 13,  # zoo/__init__.py and zoo/__main__.py: the public re-exports
 }
 BASE = {
+    "zoo._lazy",
     "zoo._version",
     "zoo.errors",
     "zoo.fields",

@@ -11,6 +11,7 @@ Example:
 
 import typing as _typing
 
+from zoo._lazy import lazy_getattr as _lazy_getattr
 from zoo._version import __version__ as __version__
 from zoo.errors import (
     ArchiveError,
@@ -117,14 +118,7 @@ import zoo.finetune as _finetune_package  # noqa: E402, F401
 del export, finetune
 
 
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(_LAZY[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'zoo' has no attribute {name!r}")
+__getattr__ = _lazy_getattr(__name__, _LAZY, globals())
 
 
 def __dir__() -> list[str]:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from zoo._lazy import lazy_getattr as _lazy_getattr
+
 if TYPE_CHECKING:
     from zoo.finetune.recipe import Recipe
     from zoo.finetune.result import FinetuneResult, PhaseResult
@@ -20,12 +22,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = _lazy_getattr(__name__, _LAZY, globals())
 
 
 __all__ = ["FinetuneResult", "PhaseResult", "Recipe"]
