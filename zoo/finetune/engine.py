@@ -45,7 +45,7 @@ from zoo.finetune.data import (
     one_hot,
     repeated,
 )
-from zoo.finetune.freezing import apply_freeze, unfreeze
+from zoo.finetune.freezing import apply_freeze, reinitialize, unfreeze
 from zoo.finetune.objective import loss, optimizer, smoothed
 from zoo.finetune.recipe import Recipe, resolve_recipe
 from zoo.finetune.result import FinetuneResult, PhaseResult
@@ -264,6 +264,10 @@ class Finetuner:
                     stacklevel=4,
                 )
         backbone = self.load_backbone(strategy)
+        if recipe.from_scratch:
+            if recipe.seed is not None:
+                keras.utils.set_random_seed(recipe.seed)
+            reinitialize(backbone)
         if recipe.feature_layer is not None:
             backbone = backbone.at_cut(recipe.feature_layer)
         train, val, num_classes = load_data(

@@ -28,6 +28,8 @@ from zoo.errors import InvalidOptionError
 if TYPE_CHECKING:
     import keras
 
+    from zoo.model.backbone import Backbone
+
 __all__ = ["apply_freeze", "frozen_mask", "unfreeze"]
 
 
@@ -94,3 +96,26 @@ def unfreeze(model: keras.Model, top: int | None, *, train_batchnorm: bool = Fal
     n = len(model.layers)
     freeze: str | int = "none" if top is None or top >= n else -top
     return n - apply_freeze(model, freeze, train_batchnorm=train_batchnorm)
+
+
+def reinitialize(backbone: Backbone) -> None:
+    """Fresh weights for every layer of the backbone's network, in place (``from_scratch``).
+
+    Drawn by each layer's own initializers through :func:`keras.models.clone_model` (seeded
+    by the recipe's seed); BatchNorm statistics start again at mean 0, variance 1. Like any
+    fine-tune that trains the backbone, it changes the layers of the Backbone given.
+    """
+    import keras
+
+    why = "a SavedModel or Hub graph has no Keras layers to re-initialize"
+    if backbone.model is not None:
+        try:
+            fresh = keras.models.clone_model(backbone.model)
+            backbone.model.set_weights(fresh.get_weights())
+            return
+        except (ValueError, TypeError, NotImplementedError) as exc:
+            why = str(exc)
+    raise InvalidOptionError(
+        f"from_scratch: the network of {backbone.name} cannot be re-initialized ({why}); it "
+        "needs a functional or Sequential Keras model"
+    )

@@ -89,6 +89,7 @@ class Recipe:
     activation: str = "relu"  # activation of the hidden layers
     # -- phase 1: train the head -----------------------------------------------------------
     freeze: str | int = "backbone"  # "backbone", "none", a layer index or name, "re:PATTERN"
+    from_scratch: bool = False  # fresh weights, not the pretrained ones (needs freeze="none")
     epochs: int = 10  # epochs of phase 1
     learning_rate: float = 1e-3  # learning rate of phase 1
     batch_size: int = 32  # global batch size (split across replicas when distributed)
@@ -406,9 +407,15 @@ def _normalize(r: Recipe) -> None:
             raise _fail(name, "a string", value)
     if r.export_dir is not None:
         _set(r, "export_dir", str(r.export_dir))  # accept pathlib.Path
-    for name in ("auto", "train_batchnorm", "shuffle", "mixed_precision"):
+    for name in ("auto", "from_scratch", "train_batchnorm", "shuffle", "mixed_precision"):
         if not isinstance(getattr(r, name), bool):
             raise _fail(name, "true or false", getattr(r, name))
+    if r.from_scratch and r.freeze != "none":
+        raise InvalidOptionError(
+            f"from_scratch=True trains freshly initialized weights, so nothing of the backbone "
+            f"may stay frozen: pass freeze='none' (and train_batchnorm=True for a network with "
+            f"BatchNorm). Received: freeze={r.freeze!r}"
+        )
     if r.jit_compile not in (True, False, "auto"):
         raise _fail("jit_compile", "true, false or 'auto'", r.jit_compile)
     if r.seed is not None and not _is_int(r.seed):
