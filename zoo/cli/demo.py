@@ -12,7 +12,7 @@ __all__ = ["demo_cmd"]
 @main.command("demo")
 @click.option("--out", default="zoo-demo", show_default=True, help="Directory for the outputs.")
 def demo_cmd(out: str) -> None:
-    """Fine-tune your own pretrained CNN (digits 0-4) to digits 5-9 with 5% of the labels."""
+    """Fine-tune your own MNIST-pretrained CNN to scikit-learn's digits with 5 labels each."""
     quiet_tensorflow()
     from zoo.cli.demo_run import run_demo
 

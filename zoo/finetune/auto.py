@@ -17,10 +17,12 @@ chooses only the others:
    backbone; the head trains at 10x the recipe's rate (a linear model on cached features),
    unless ``learning_rate`` was given. Small images are probed as raw pixels too: when they
    probe as well as the best cut, the whole network from fresh weights
-   (``from_scratch=True``) is a candidate, the baseline transfer has to beat. Epochs of the search are at least ``_EPOCH_STEPS`` steps (``epoch_steps``:
-   small data repeats, so Keras's per-epoch cost is paid every 50 steps, not every 2); each
-   phase has early stopping on validation loss and a step budget (``epochs``, when given,
-   is the upper bound), while the ``time_budget`` lasts.
+   (``from_scratch=True``) is a candidate, the baseline transfer has to beat. Epochs of the
+   search are at least ``_EPOCH_STEPS`` steps (``epoch_steps``: small data repeats, so
+   Keras's per-epoch cost is paid every 50 steps, not every 2); each phase has early
+   stopping on validation loss (watching only after ``_TINY_MIN_STEPS`` when the
+   validation images are few) and a step budget (``epochs``, when given, is the upper
+   bound), while the ``time_budget`` lasts.
 4. **the final run**: the best trial's plain :class:`~zoo.finetune.recipe.Recipe`
    (``auto=False``, the epochs early stopping found, the seed) runs on the user's data as
    given, the carved validation images included. That recipe is ``result.recipe`` and the
@@ -74,6 +76,10 @@ _PIXELS = 4096
 PIXELS = "input pixels"  # the probe's name in the trials table
 _EPOCHS = (3, 80)  # every phase, in epochs
 _PATIENCE_STEPS, _PATIENCE_EPOCHS = 100, (2, 10)  # early stopping on validation loss
+# with fewer than _TINY validation images per class the validation loss is noise (10 images:
+# on mnist5k the all-layers trial stopped after 50 steps): each phase trains at least this
+# many steps before early stopping watches it
+_TINY_MIN_STEPS = 200
 _DEEP = 6  # weighted layers from which "top layers" is a candidate too
 # the head trains on cached features: a linear model, for which Adam at 1e-3 needs far more
 # than _HEAD_STEPS steps (on mnist5k's features, 200 steps at 1e-3 reach 0.82 where 1e-2
@@ -178,7 +184,9 @@ def run_auto(tuner: Finetuner, train_data: object, validation_data: object) -> F
     cut_backbone = backbone.at_cut(best_cut) if backbone.model is not None else backbone
     cut_layer = best_cut if backbone.model is not None else None
     pending = []
-    for variant in _variants(tuner, recipe, cut_backbone, cut_layer, len(split.train), restart):
+    tiny = len(splits) > 1  # the validation images are few: see stratified_splits
+    variants = _variants(tuner, recipe, cut_backbone, cut_layer, len(split.train), restart, tiny)
+    for variant in variants:
         trial_recipe = _fixed(recipe, variant, tuner.explicit)
         if trial_recipe not in pending:
             pending.append(trial_recipe)
@@ -361,10 +369,12 @@ def _variants(
     cut: str | None,
     count: int,
     restart: bool = False,
+    tiny: bool = False,
 ) -> list[dict[str, Any]]:
     """The candidates, cheapest first: frozen head, all layers (the recipe's rate, then 10x
     lower), for a deep backbone its top third of layers (10x lower), and with ``restart``
-    the whole network from fresh weights (the baseline transfer has to beat)."""
+    the whole network from fresh weights (the baseline transfer has to beat). With ``tiny``
+    validation, early stopping starts watching after ``_TINY_MIN_STEPS``."""
     # explicit epochs count passes over the user's data: the search does not redefine them
     epoch_steps = recipe.epoch_steps
     if not {"epoch_steps", "epochs"} & tuner.explicit:
@@ -374,7 +384,11 @@ def _variants(
     head_epochs = min(bound or 10**6, _epochs(_HEAD_STEPS, per_epoch, _EPOCHS))
     full_epochs = min(bound or 10**6, _epochs(_FULL_STEPS, per_epoch, _EPOCHS))
     patience = _epochs(_PATIENCE_STEPS, per_epoch, _PATIENCE_EPOCHS)
-    stop = {"patience": patience, "restore_best_weights": True}
+    stop: dict[str, Any] = {"patience": patience, "restore_best_weights": True}
+    if tiny:
+        # Keras watches epoch indices >= start_from_epoch: the first watched is the one that
+        # completes _TINY_MIN_STEPS
+        stop["start_from_epoch"] = _epochs(_TINY_MIN_STEPS, per_epoch, (1, _EPOCHS[1])) - 1
     lr = recipe.learning_rate
     base: dict[str, Any] = {
         "feature_layer": cut,
@@ -490,10 +504,15 @@ def _run_trial(
     t0 = time.perf_counter()
     result = Finetuner(backbone, num_classes=num_classes, recipe=run).fit(train, val)
     best: dict[str, int] = {}
+    # the epochs early stopping watched (and restored the best of): from start_from_epoch on
+    stopping = recipe.early_stopping if isinstance(recipe.early_stopping, dict) else {}
+    watched = int(stopping.get("start_from_epoch", 0))
     for phase in ("head", "finetune"):
         record = result.phase(phase)
-        if record is not None and record.history.get("val_loss"):
-            best[phase] = int(np.argmin(record.history["val_loss"])) + 1
+        losses = record.history.get("val_loss", []) if record is not None else []
+        if losses:
+            first = min(watched, len(losses) - 1)  # none watched: the last epoch's weights
+            best[phase] = first + int(np.argmin(losses[first:])) + 1
     per_epoch = _per_epoch(len(train[1]), recipe)
     cut = recipe.feature_layer or backbone.feature_layer or "features"
     note = "cut short by the time budget" if stop.hit else ""
