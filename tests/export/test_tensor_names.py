@@ -114,3 +114,20 @@ def test_stripping_twice_changes_nothing_more(both: tuple[ExportReport, Path, Pa
     assert tensor_names(again) == tensor_names(flat)
     assert [d for d, _ in _buffers(again)] == [d for d, _ in _buffers(flat)]
     assert abs(len(again) - len(flat)) < BUFFER_ALIGNMENT * 4
+
+
+def test_a_file_with_constants_outside_the_flatbuffer_is_left_as_written(
+    both: tuple[ExportReport, Path, Path],
+) -> None:
+    import flatbuffers
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    _, _, kept = both
+    model = schema.ModelT.InitFromPackedBuf(bytearray((kept / "model.tflite").read_bytes()), 0)
+    last = model.buffers[-1]
+    last.offset, last.size, last.data = 1 << 31, len(last.data), None  # the >2 GB layout
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    flat = bytes(builder.Output())
+    assert strip_tensor_names(flat) == flat
+    assert all(tensor_names(flat)[0])
