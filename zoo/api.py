@@ -541,7 +541,8 @@ def export(
         trust: allow Lambda layers and arbitrary callables in a model file.
         session: the Session that loads a model file.
         **options: ``verify``, ``samples``, ``representative``, ``tolerances``,
-            ``timing_runs``, ``seed`` of :func:`zoo.export.exporter.export`.
+            ``timing_runs``, ``seed``, ``keep_tensor_names`` of
+            :func:`zoo.export.exporter.export`.
 
     Returns:
         The :class:`~zoo.export.ExportReport`; ``report.ok`` is False when a file failed

@@ -77,6 +77,20 @@ def test_export_json_default_formats_in_litert(
     assert tuple(interpreter.get_input_details()[0]["shape"][1:]) == (16, 16, 3)
 
 
+def test_export_keep_tensor_names_keeps_every_tflite_name(
+    zoo_cli: Zoo, model_file: Path, tmp_path: Path
+) -> None:
+    from zoo.export.flatbuffer import tensor_names
+
+    names = {}
+    for flags in ((), ("--keep-tensor-names",)):
+        out = tmp_path / ("kept" if flags else "default")
+        zoo_cli("export", str(model_file), str(out), "--format", "tflite", "--no-verify", *flags)
+        (names[bool(flags)],) = tensor_names((out / "model.tflite").read_bytes())
+    assert len(names[True]) == len(names[False]) and all(names[True])
+    assert [n for n in names[False] if n] == ["serve_image:0", "StatefulPartitionedCall:0"]
+
+
 def test_export_exits_1_when_a_file_fails_its_tolerance(
     zoo_cli: Zoo, model_file: Path, photos: Path, tmp_path: Path
 ) -> None:

@@ -152,6 +152,12 @@ def _tolerance(
 )
 @click.option("--no-verify", is_flag=True, help="Write the files without checking them.")
 @click.option(
+    "--keep-tensor-names",
+    is_flag=True,
+    help="Keep every tensor's name in the TFLite files (the TF ops fused into it, for "
+    "debuggers and Netron); by default only the input and output keep theirs.",
+)
+@click.option(
     "--trust", is_flag=True, help="Allow Lambda layers and arbitrary callables in the file."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
@@ -167,6 +173,7 @@ def export_cmd(
     max_diff: dict[str, dict[str, float]],
     min_agreement: dict[str, dict[str, float]],
     no_verify: bool,
+    keep_tensor_names: bool,
     trust: bool,
     as_json: bool,
 ) -> None:
@@ -194,6 +201,8 @@ def export_cmd(
     from zoo import api
 
     options: dict[str, Any] = {"verify": not no_verify}
+    if keep_tensor_names:
+        options["keep_tensor_names"] = True
     tolerances = {
         name: {**max_diff.get(name, {}), **min_agreement.get(name, {})}
         for name in {**max_diff, **min_agreement}
