@@ -103,6 +103,29 @@ def test_tflite_files_are_what_their_names_say(tiny: Any, full: tuple[ExportRepo
     assert np.mean(probs.argmax(1) == expected.argmax(1)) >= 0.9
 
 
+def test_predict_reads_int8_probabilities_as_probabilities(
+    tiny: Any, full: tuple[ExportReport, Path]
+) -> None:
+    """An int8 softmax comes in steps of 1/256: its rows may sum to 1 +- classes/512. zoo
+    predict's runner allows that much (a float file keeps 1e-3), so it neither warns nor
+    softmaxes the probabilities a second time (which turned 0.68 into 0.46)."""
+    import warnings
+
+    import zoo
+    from zoo.workflows.runner import open_model
+
+    _, out = full
+    x, _ = blobs(32, SHAPE, seed=7)
+    int8 = open_model(out / "model_int8.tflite")
+    assert int8.tolerance == pytest.approx(3 * (1 / 256) / 2 + 1e-3)
+    assert open_model(out / "model.tflite").tolerance == pytest.approx(1e-3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", zoo.ZooWarning)
+        probs = int8(x)
+    np.testing.assert_array_equal(probs, np.asarray(int8.call(x), dtype="float64"))  # as given
+    assert np.abs(probs - tiny.predict(x, verbose=0)).max() < 0.1
+
+
 def test_onnx_file_runs_in_onnxruntime(tiny: Any, full: tuple[ExportReport, Path]) -> None:
     import onnxruntime as ort
 

@@ -54,6 +54,9 @@ class Runner:
     input_shape: tuple[int | None, int | None, int | None]  # (H, W, C) without the batch
     call: Any  # numpy (N, H, W, C) float32 -> numpy (N, classes)
     labels: tuple[str, ...] | None = None  # class names, when known
+    #: how far a row of probabilities may sum from 1: more for a quantized softmax, whose
+    #: probabilities come in steps (1/256 for int8: 10 classes may sum to 1 +- 0.02)
+    tolerance: float = 1e-3
     _warned: bool = False
 
     def __call__(self, pixels: np.ndarray) -> np.ndarray:
@@ -70,7 +73,7 @@ class Runner:
                 source=self.source,
             )
         sums = out.sum(axis=1)
-        if (out < -1e-6).any() or not np.allclose(sums, 1.0, atol=1e-3):
+        if (out < -1e-6).any() or not np.allclose(sums, 1.0, atol=self.tolerance):
             if not self._warned:
                 warnings.warn(
                     f"{self.source} does not output probabilities (rows do not sum to 1); "
@@ -276,7 +279,30 @@ def _tflite_runner(path: Path, labels: tuple[str, ...] | None) -> Runner:
         return np.asarray((result - out_zero) * out_scale if out_scale else result)
 
     shape = detail.get("shape_signature", detail["shape"])
-    return Runner(str(path), "tflite", _shape(shape), call, labels)
+    tolerance = _quantized_sum_tolerance(interpreter, output)
+    return Runner(str(path), "tflite", _shape(shape), call, labels, tolerance)
+
+
+def _quantized_sum_tolerance(interpreter: Any, output: dict[str, Any]) -> float:
+    """How far from 1 the rows of a TFLite model's probabilities may sum.
+
+    A fully integer model computes its softmax in int8 (steps of 1/256) and dequantizes the
+    result: each of the ``classes`` probabilities is rounded by up to half a step. The step
+    is the scale of what the output's ``DEQUANTIZE`` reads (or of the output itself when it
+    is quantized); a float model has neither and keeps the float tolerance.
+    """
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    step = float(output.get("quantization", (0.0, 0))[0] or 0.0)
+    try:
+        ops = interpreter._get_ops_details()  # LiteRT and tf.lite both have it
+    except AttributeError:
+        ops = []
+    for op in ops:
+        if op.get("op_name") == "DEQUANTIZE" and output["index"] in list(op["outputs"]):
+            source = tensors.get(int(op["inputs"][0]), {})
+            step = max(step, float(source.get("quantization", (0.0, 0))[0] or 0.0))
+    classes = int(output["shape"][-1])
+    return max(1e-3, classes * step / 2 + 1e-3)
 
 
 def _onnx_runner(path: Path, labels: tuple[str, ...] | None) -> Runner:
