@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zoo.download.fetcher import fetch, require_pins
-from zoo.download.lockfile import LOCKFILE_NAME, LockEntry, LockFile
+from zoo.download.lockfile import LOCKFILE_NAME, LockEntry, LockFile, project_directory
 from zoo.errors import InvalidOptionError
 from zoo.host.provider import Artifact
 from zoo.registry import load_registry_file
@@ -110,8 +110,9 @@ def prefetch(
         ['3f2a....weights.h5']
     """
     planned = plan(names, session=session)
-    require_pins([p.artifact for p in planned], require=require_hashes)
-    return [_fetch(p, require_hashes, progress, True) for p in planned]
+    with project_directory((session or default_session()).cwd):  # its zoo.lock pins them
+        require_pins([p.artifact for p in planned], require=require_hashes)
+        return [_fetch(p, require_hashes, progress, True) for p in planned]
 
 
 def lock_project(

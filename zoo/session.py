@@ -199,8 +199,11 @@ class Session:
         its plugin (``.model``, ``.provider``, ``.plugin``) where the raiser left them unset:
         shared code (downloads, SavedModel loading) does not know who called it.
         """
+        from zoo.download.lockfile import project_directory
+
         try:
-            return self._load(spec, provider, obj)
+            with project_directory(self._cwd):  # this project's zoo.lock pins the downloads
+                return self._load(spec, provider, obj)
         except ZooError as exc:
             if exc.model is None:
                 exc.model = spec.name

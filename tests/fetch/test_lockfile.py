@@ -179,3 +179,30 @@ def test_an_unreachable_remote_registry_falls_back_to_the_cached_copy(
     zoo.session.reset()
     with pytest.warns(zoo.ZooWarning, match="using the cached copy"):
         assert zoo.get_spec("remote_net")
+
+
+def test_a_sessions_project_lock_pins_its_downloads_wherever_the_process_runs(
+    server: Server, isolated: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """zoo.lock(session=...) writes <session.cwd>/zoo.lock; the same session's fetches and
+    loads are checked against that file, not against the process's working directory (before,
+    the pins were read from the process's directory and silently not applied)."""
+    from zoo.session import Session
+
+    project = isolated / "project"
+    project.mkdir()
+    u1, _ = _project(project, server)
+    session = Session(cwd=project)
+    lock_project(session=session)
+    assert (project / "zoo.lock").is_file() and not (isolated / "zoo.lock").exists()
+    elsewhere = isolated / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    shutil.rmtree(zoo.download.fetcher.cache_root())
+    server.route("/one.weights.h5", payload(10_000, seed=9))  # changed upstream after locking
+    with pytest.raises(IntegrityError) as info:
+        prefetch(["net_one"], session=session)
+    assert info.value.expected == sha(W1)
+    with pytest.raises(IntegrityError):
+        session.load_backbone("net_one")
+    zoo.download.fetcher.fetch(u1)  # outside the session: no project, no pin (as before)

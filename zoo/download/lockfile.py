@@ -24,9 +24,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import json
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +36,7 @@ from typing import Any
 from zoo.errors import LockFileError
 from zoo.spec import SHA256_RE
 
-__all__ = ["LOCKFILE_NAME", "LockEntry", "LockFile", "active_lockfile"]
+__all__ = ["LOCKFILE_NAME", "LockEntry", "LockFile", "active_lockfile", "project_directory"]
 
 LOCKFILE_NAME = "zoo.lock"
 _KINDS = ("weights", "model", "registry")
@@ -161,9 +163,25 @@ def _entry(item: Any, where: str, name: str) -> LockEntry:
 _CACHE: dict[str, tuple[int, int, LockFile]] = {}
 
 
+#: the project whose zoo.lock pins downloads (a Session's cwd); None: the working directory
+_PROJECT: contextvars.ContextVar[Path | None] = contextvars.ContextVar("zoo_project", default=None)
+
+
+@contextlib.contextmanager
+def project_directory(path: Path | None) -> Iterator[None]:
+    """Inside the block, downloads are pinned by ``path / zoo.lock`` (a Session's project),
+    not by the process's working directory; ``None`` keeps the working directory."""
+    token = _PROJECT.set(path)
+    try:
+        yield
+    finally:
+        _PROJECT.reset(token)
+
+
 def active_lockfile(cwd: Path | None = None) -> LockFile | None:
-    """The ``zoo.lock`` of the working directory, or None (re-read only when it changes)."""
-    path = (cwd or Path.cwd()) / LOCKFILE_NAME
+    """The project's ``zoo.lock`` (``cwd``, else :func:`project_directory`'s, else the working
+    directory's), or None; re-read only when it changes."""
+    path = (cwd or _PROJECT.get() or Path.cwd()) / LOCKFILE_NAME
     try:
         st = path.stat()
     except OSError:
