@@ -173,7 +173,9 @@ def run_auto(tuner: Finetuner, train_data: object, validation_data: object) -> F
         raise FinetuneError(no_signal_message(backbone.name, feats[0]))
     best_cut = max(scores, key=lambda c: scores[c])
     # the features separate the classes no better than the pixels: try fresh weights too
+    # (not when both are perfect: then fresh weights have nothing to show on validation)
     restart = pixel_score is not None and pixel_score >= scores[best_cut]
+    restart = restart and not (pixel_score == scores[best_cut] == 1.0)
 
     split = splits[0]
     fit_train = (x[split.train], y[split.train])
