@@ -45,9 +45,14 @@ def strip_tensor_names(flat: bytes) -> bytes:
     Kept: the names of each subgraph's input and output tensors, the signature defs (the
     signature runner's names), operators, buffers (byte for byte), quantization parameters,
     metadata and the model description. A file whose constants live outside the flatbuffer
-    (the converter's layout for models over 2 GB) is returned as it is.
+    (the converter's layout for models over 2 GB) is returned as it is, and so is every file
+    when this TensorFlow lacks the generated TFLite schema (a private module): names cost
+    size, never correctness.
     """
-    schema = _schema()
+    try:
+        schema = _schema()
+    except ImportError:
+        return flat
     model = schema.ModelT.InitFromPackedBuf(bytearray(flat), 0)
     if any(b.offset for b in model.buffers or []) or model.externalBuffers:
         return flat  # constants outside the flatbuffer (a file over 2 GB): left as written
