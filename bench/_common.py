@@ -1,4 +1,4 @@
-"""Timing helpers shared by the benchmarks: interleaved repeats, medians, one report format."""
+"""Helpers shared by the benchmarks: interleaved repeats, medians, one report format, data."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass
@@ -66,3 +67,12 @@ def run_process(argv: Sequence[str], env: dict[str, str] | None = None) -> Calla
 def python(code: str) -> list[str]:
     """argv for ``python -c code`` with this interpreter."""
     return [sys.executable, "-c", code]
+
+
+def digits() -> tuple[Any, Any]:
+    """scikit-learn's 1,797 8x8 digits as raw [0, 255] grayscale images (N, 8, 8, 1), labels."""
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    x = (data.images * (255.0 / 16.0)).astype("float32")[..., None]
+    return x, data.target.astype("int64")

@@ -63,7 +63,7 @@ def _digits(size: int) -> tuple[Any, Any, Any, Any]:
     import numpy as np
     import tensorflow as tf
 
-    from zoo.cli.demo_run import digits
+    from bench._common import digits
 
     images, y = digits()
     x = tf.image.resize(np.repeat(images, 3, axis=-1), (size, size)).numpy().round()

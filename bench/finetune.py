@@ -41,7 +41,7 @@ def _data(size: int) -> tuple[Any, Any, Any, Any]:
     if not os.path.exists(path):
         import tensorflow as tf
 
-        from zoo.cli.demo_run import digits
+        from bench._common import digits
 
         images, y = digits()
         x = tf.image.resize(np.repeat(images, 3, axis=-1), (size, size)).numpy()
