@@ -3,7 +3,8 @@
 Two fine-tuned models, each exported to every format by ``zoo.export`` and run in its own
 runtime (LiteRT, onnxruntime, the loaded SavedModel) on the held-out digits:
 
-- ``keras.applications`` MobileNetV2 (alpha 0.35, or ``BENCH_MOBILENET_ALPHA``; weights=None)
+- ``keras.applications`` MobileNetV2 (alpha 0.35, or ``BENCH_MOBILENET_ALPHA``; weights=None;
+  ``BENCH_KERAS_MODEL=resnet50`` or another registry name measures that network instead)
   at 96x96 RGB, fine-tuned end to end by ``zoo.finetune`` (BatchNorm training: there are no
   pretrained statistics);
 - a local CNN (a ``.keras`` file loaded through the local provider) at 32x32, fine-tuned the
@@ -39,6 +40,9 @@ _TMP = os.environ.get("TMPDIR", "/tmp")
 #: its per-channel int8 scales are a large share of the file. BENCH_MOBILENET_ALPHA=1.0
 #: measures the standard width.
 ALPHA = float(os.environ.get("BENCH_MOBILENET_ALPHA", "0.35"))
+#: the registry name of the keras.applications backbone (BENCH_KERAS_MODEL=resnet50: a network
+#: of full convolutions, where int8's per-channel parameters are a smaller share of the file)
+KERAS_MODEL = os.environ.get("BENCH_KERAS_MODEL", "mobilenet_v2")
 
 
 @dataclass
@@ -105,13 +109,12 @@ def _finetuned(which: str) -> tuple[Any, tuple[Any, Any, Any, Any]]:
     common = {
         "recipe": "classic", "freeze": "none", "train_batchnorm": True, "verbose": 0, "seed": 0
     }  # fmt: skip
-    if which == "mobilenet_v2":
+    if which == KERAS_MODEL:
         import keras
 
         data = _digits(96)
-        backbone = zoo.load_backbone(
-            "mobilenet_v2", weights=None, input_shape=(96, 96, 3), alpha=ALPHA
-        )
+        width = {"alpha": ALPHA} if which == "mobilenet_v2" else {}
+        backbone = zoo.load_backbone(which, weights=None, input_shape=(96, 96, 3), **width)
         for layer in backbone.model.layers:
             if isinstance(layer, keras.layers.BatchNormalization):
                 # no pretrained statistics: with the default 0.99 the moving averages are
@@ -185,7 +188,7 @@ def run() -> Iterator[Any]:
 
     with open("/proc/loadavg") as f:
         yield Line(f"# load average before: {f.read().split()[:3]} (2 cores, shared)")
-    for which in ("mobilenet_v2", "local_cnn"):
+    for which in (KERAS_MODEL, "local_cnn"):
         result, (x, y, xv, yv) = _finetuned(which)
         out = tempfile.mkdtemp(prefix=f"zoo-bench-export-{which}-", dir=_TMP)
         report = zoo.export(
