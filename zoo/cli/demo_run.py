@@ -106,13 +106,16 @@ def sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
     return x, data.target.astype("int64")
 
 
-def small_cnn(classes: int) -> keras.Model:
-    """The demo's network: two conv blocks, flattened, a 64-wide Dense, the classifier."""
+def small_cnn(
+    classes: int, shape: tuple[int, ...] = (28, 28, 1), name: str = MODEL_NAME
+) -> keras.Model:
+    """The demo's network (and bench.quality's seed CNN): two conv blocks, flattened, a
+    64-wide Dense, the classifier."""
     import keras
 
     return keras.Sequential(
         [
-            keras.Input((28, 28, 1), name="digit"),
+            keras.Input(shape, name="digit"),
             keras.layers.Rescaling(1 / 255.0, name="unit"),
             keras.layers.Conv2D(16, 3, activation="relu", name="conv1"),
             keras.layers.MaxPooling2D(name="pool1"),
@@ -122,7 +125,7 @@ def small_cnn(classes: int) -> keras.Model:
             keras.layers.Dense(64, activation="relu", name="hidden"),
             keras.layers.Dense(classes, activation="softmax", name="predictions"),
         ],
-        name=MODEL_NAME,
+        name=name,
     )
 
 
