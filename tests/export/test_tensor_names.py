@@ -1,9 +1,11 @@
-"""TFLite files without the converter's intermediate tensor names: smaller, the same model.
+"""Compacted TFLite files (no intermediate tensor names, each quantization vector stored
+once): smaller, the same model.
 
 Each TFLite format is written twice (the default, names stripped, and
 ``keep_tensor_names=True``) and the two files are compared by hand: the names, every constant
 buffer byte for byte, the ``serve`` signature, and the outputs in LiteRT and ``zoo predict``'s
-runner, which must be identical, not merely close.
+runner, which must be identical, not merely close. The shared quantization vectors are checked
+against the converter's layout (one vector per tensor) the same way.
 """
 
 from __future__ import annotations
@@ -18,7 +20,12 @@ import zoo
 from tests.export.conftest import SHAPE
 from tests.finetune.util import blobs
 from zoo.export import FORMATS, ExportReport
-from zoo.export.flatbuffer import BUFFER_ALIGNMENT, strip_tensor_names, tensor_names
+from zoo.export.flatbuffer import (
+    BUFFER_ALIGNMENT,
+    compact,
+    quantization_vectors,
+    tensor_names,
+)
 
 TFLITE = [name for name in FORMATS if name.startswith("tflite")]
 
@@ -110,7 +117,7 @@ def test_the_serve_signature_and_the_outputs_are_unchanged(
 def test_stripping_twice_changes_nothing_more(both: tuple[ExportReport, Path, Path]) -> None:
     _, stripped, _ = both
     flat = (stripped / "model_int8.tflite").read_bytes()
-    again = strip_tensor_names(flat)
+    again = compact(flat)
     assert tensor_names(again) == tensor_names(flat)
     assert [d for d, _ in _buffers(again)] == [d for d, _ in _buffers(flat)]
     assert abs(len(again) - len(flat)) < BUFFER_ALIGNMENT * 4
@@ -129,5 +136,56 @@ def test_a_file_with_constants_outside_the_flatbuffer_is_left_as_written(
     builder = flatbuffers.Builder(1024)
     builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     flat = bytes(builder.Output())
-    assert strip_tensor_names(flat) == flat
+    assert compact(flat) == flat
     assert all(tensor_names(flat)[0])
+
+
+def _one_vector_per_tensor(flat: bytes) -> bytes:
+    """``flat`` packed by the generated schema code: every tensor writes its own quantization
+    vectors, as the converter does."""
+    import flatbuffers
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    builder = flatbuffers.Builder(len(flat))
+    model = schema.ModelT.InitFromPackedBuf(bytearray(flat), 0)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+def _quantization(flat: bytes) -> list[tuple[Any, ...]]:
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    model = schema.ModelT.InitFromPackedBuf(bytearray(flat), 0)
+    out = []
+    for tensor in model.subgraphs[0].tensors:
+        q = tensor.quantization
+        if q is None:
+            out.append(())
+            continue
+        vectors = (q.min, q.max, q.scale, q.zeroPoint)
+        out.append((*(None if v is None else list(v) for v in vectors), q.quantizedDimension))
+    return out
+
+
+def test_each_quantization_vector_is_stored_once_and_reads_the_same(
+    both: tuple[ExportReport, Path, Path],
+) -> None:
+    from ai_edge_litert.interpreter import Interpreter
+
+    _, _, kept = both
+    plain = _one_vector_per_tensor((kept / "model_int8.tflite").read_bytes())
+    count, places = quantization_vectors(plain)["zeroPoint"]
+    assert count == places > 4  # the converter's layout: one zero-point vector per tensor
+    shared = compact(plain, keep_tensor_names=True)
+    count, places = quantization_vectors(shared)["zeroPoint"]
+    assert count == quantization_vectors(plain)["zeroPoint"][0] and places <= count / 2
+    assert len(shared) < len(plain)
+    assert _quantization(shared) == _quantization(plain)  # every tensor keeps its own values
+    assert tensor_names(shared) == tensor_names(plain)
+    x, _ = blobs(16, SHAPE, seed=4)
+    outputs = []
+    for flat in (plain, shared):
+        runner = Interpreter(model_content=flat).get_signature_runner("serve")
+        outputs.append(runner(image=x.astype("float32"))["output_0"])
+    np.testing.assert_array_equal(outputs[0], outputs[1])
+    assert len(set(outputs[0].argmax(1))) > 1  # a model that tells inputs apart

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from zoo.errors import ExportError, UnsupportedOpError
-from zoo.export.flatbuffer import strip_tensor_names
+from zoo.export.flatbuffer import compact
 from zoo.export.runtimes import require
 
 if TYPE_CHECKING:
@@ -107,9 +107,10 @@ def write_tflite(
         representative: images (N, H, W, C) int8 calibration runs on (int8 only).
         keep_tensor_names: keep the converter's name of every tensor (the TF ops fused into
             it: what a debugger or Netron shows). By default only the input and output
-            tensors keep theirs (:func:`~zoo.export.flatbuffer.strip_tensor_names`): the
-            file computes the same and is ~46 KB smaller for a MobileNetV2; the ``serve``
-            signature and its ``image`` / ``output_0`` names stay.
+            tensors keep theirs: the file computes the same and is ~46 KB smaller for a
+            MobileNetV2; the ``serve`` signature and its ``image`` / ``output_0`` names stay.
+            Either way each distinct quantization vector is stored once
+            (:func:`~zoo.export.flatbuffer.compact`).
     """
     import tensorflow as tf
 
@@ -140,7 +141,7 @@ def write_tflite(
         raise ExportError(
             f"{variant}: TFLite conversion failed ({type(exc).__name__}: {_first_line(exc)})"
         ) from exc
-    path.write_bytes(flat if keep_tensor_names else strip_tensor_names(flat))
+    path.write_bytes(compact(flat, keep_tensor_names=keep_tensor_names))
 
 
 def write_onnx(model: keras.Model, path: Path, opset: int = ONNX_OPSET) -> None:
