@@ -1,5 +1,8 @@
 """Ctrl-C in `zoo finetune`: exit 130, and with --checkpoint how to resume (issue 13 item 3);
-and a real console run prints tfzoo's warnings as one ``Warning:`` line."""
+and a real console run prints tfzoo's warnings as one ``Warning:`` line.
+
+The SIGINT comes while a phase trains, so it is deferred to the next batch boundary
+(zoo/finetune/interrupts.py; tests/finetune/test_interrupts.py tests that in-process)."""
 
 from __future__ import annotations
 
@@ -11,6 +14,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from zoo.finetune.interrupts import MESSAGE
 
 
 def _images(root: Path) -> Path:
@@ -74,6 +79,7 @@ def test_ctrl_c_exits_130_and_says_how_to_resume(tmp_path: Path) -> None:
     assert "Interrupted." in err and "Aborted!" not in err
     assert f"resume from the checkpoint in {checkpoint}" in err
     assert "Traceback" not in err
+    assert MESSAGE in err  # deferred to a batch boundary, not raised inside TensorFlow
     # the load's warning that raw preprocessing is a guess: one line, no Python source line
     lines = err.splitlines()
     warned = [line for line in lines if "nothing in the model scales" in line]

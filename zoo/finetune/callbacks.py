@@ -8,6 +8,9 @@ model's weights and its record in ``state.json``; a rerun with the same director
 ``state.json`` also keeps a fingerprint of the run (the recipe's training fields, the data,
 the model and the number of classes), written before the first epoch: a rerun with a changed
 recipe or different data is refused instead of mixing two runs in one directory (F32).
+
+Every phase ends its callbacks with :class:`StopOnInterrupt`: a Ctrl-C during ``fit`` stops at
+the next batch or epoch boundary (see ``zoo.finetune.interrupts``).
 """
 
 from __future__ import annotations
@@ -21,12 +24,20 @@ from typing import TYPE_CHECKING, Any
 import keras
 
 from zoo.errors import FinetuneError, TrainingDivergedError
+from zoo.finetune import interrupts
 from zoo.finetune.result import PhaseResult
 
 if TYPE_CHECKING:
     from zoo.finetune.recipe import Recipe
 
-__all__ = ["DivergenceGuard", "RunState", "phase_callbacks", "recipe_fingerprint"]
+__all__ = [
+    "DivergenceGuard",
+    "RunState",
+    "StopOnInterrupt",
+    "phase_callbacks",
+    "recipe_fingerprint",
+    "restored_earlier_weights",
+]
 
 #: Recipe fields that say where to write or how loudly, not what is trained: changing them
 #: between a run and its resumption is fine.
@@ -67,6 +78,36 @@ class DivergenceGuard(keras.callbacks.Callback):  # type: ignore[misc]
             )
 
 
+class StopOnInterrupt(keras.callbacks.Callback):  # type: ignore[misc]
+    """Raises KeyboardInterrupt at the first boundary after a Ctrl-C that was deferred.
+
+    Checked at each training and validation batch end and at each epoch end; it must be the
+    last callback, so that the others have handled that batch or saved that epoch first.
+    Inside no :func:`zoo.finetune.interrupts.deferred` block (or in another thread), it
+    does nothing.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.request: interrupts.Request | None = None
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self.request = interrupts.active()  # looked up once, not per batch
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self._check()
+
+    def on_test_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        self._check()  # validation can be long too
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._check()  # after BackupAndRestore and CSVLogger saved this epoch
+
+    def _check(self) -> None:
+        if self.request is not None and self.request.pressed:
+            raise KeyboardInterrupt
+
+
 def phase_callbacks(
     recipe: Recipe,
     phase: str,
@@ -75,7 +116,10 @@ def phase_callbacks(
     validation: bool,
     checkpoint_dir: Path | None,
 ) -> list[keras.callbacks.Callback]:
-    """The callbacks of one training phase, in the order Keras should run them."""
+    """The callbacks of one training phase, in the order Keras should run them.
+
+    Run them inside :func:`zoo.finetune.interrupts.deferred` for clean stops on Ctrl-C.
+    """
     callbacks: list[keras.callbacks.Callback] = [DivergenceGuard(phase, learning_rate)]
     if checkpoint_dir is not None:
         callbacks.append(keras.callbacks.BackupAndRestore(str(checkpoint_dir / f"{phase}_backup")))
@@ -95,7 +139,19 @@ def phase_callbacks(
     if recipe.tensorboard_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(str(Path(recipe.tensorboard_dir) / phase)))
     callbacks.extend(recipe.callbacks)
+    callbacks.append(StopOnInterrupt())  # last: the others handle a batch or epoch first
     return callbacks
+
+
+def restored_earlier_weights(callbacks: list[keras.callbacks.Callback], epochs: list[int]) -> bool:
+    """Whether an EarlyStopping callback put back the weights of an epoch before the last."""
+    return any(
+        isinstance(cb, keras.callbacks.EarlyStopping)
+        and cb.restore_best_weights
+        and cb.best_weights is not None
+        and getattr(cb, "best_epoch", None) != epochs[-1]
+        for cb in callbacks
+    )
 
 
 def _plain(value: Any) -> Any:

@@ -34,8 +34,13 @@ import tensorflow as tf
 
 from zoo.errors import ExportError, InvalidOptionError, MissingDependencyError, ZooWarning
 from zoo.export.report import ExportReport
-from zoo.finetune import distribute, features
-from zoo.finetune.callbacks import RunState, phase_callbacks, recipe_fingerprint
+from zoo.finetune import distribute, features, interrupts
+from zoo.finetune.callbacks import (
+    RunState,
+    phase_callbacks,
+    recipe_fingerprint,
+    restored_earlier_weights,
+)
 from zoo.finetune.data import (
     Data,
     augmentation_layers,
@@ -372,7 +377,9 @@ class Finetuner:
                 )
             result.feature_cache = mode
             result.phases.append(PhaseResult("features", time.perf_counter() - start))
-        phase, current = self._train(
+        return self._train(
+            built,
+            result,
             model,
             train,
             val,
@@ -382,10 +389,6 @@ class Finetuner:
             state,
             cached=mode is not None,
         )
-        result.phases.append(phase)
-        if state is not None:
-            state.finish(phase, built.model)
-        return current
 
     def _phase_finetune(
         self, built: _Built, result: FinetuneResult, state: RunState | None
@@ -397,7 +400,9 @@ class Finetuner:
         unfreeze(
             built.backbone.features, recipe.unfreeze_top, train_batchnorm=recipe.train_batchnorm
         )
-        phase, current = self._train(
+        return self._train(
+            built,
+            result,
             built.model,
             built.train,
             built.val,
@@ -406,13 +411,11 @@ class Finetuner:
             recipe.unfreeze_epochs,
             state,
         )
-        result.phases.append(phase)
-        if state is not None:
-            state.finish(phase, built.model)
-        return current
 
     def _train(
         self,
+        built: _Built,
+        result: FinetuneResult,
         model: keras.Model,
         train: Data,
         val: Data | None,
@@ -422,11 +425,12 @@ class Finetuner:
         state: RunState | None,
         *,
         cached: bool = False,
-    ) -> tuple[PhaseResult, bool]:
-        """Compile ``model`` afresh (trainable flags changed) and fit it.
+    ) -> bool:
+        """Compile ``model`` afresh (trainable flags changed), fit it, record the phase in
+        ``result`` (and ``state``); Ctrl-C stops at a batch boundary (``interrupts``).
 
-        Returns the phase's record, and whether the last epoch of its history shows the
-        final weights (False when early stopping restored an earlier epoch's, or no epoch ran).
+        Returns whether the last epoch of its history shows the final weights (False when
+        early stopping restored an earlier epoch's, or no epoch ran).
         """
         recipe = self.recipe
         train = repeated(train, recipe.epoch_steps, recipe.batch_size, recipe.cache_memory_limit)
@@ -464,35 +468,41 @@ class Finetuner:
                 state.directory if state is not None else "",
             )
         start = time.perf_counter()
-        try:
-            with label_errors():
-                history = model.fit(
-                    **train.fit_args(recipe.batch_size),
-                    validation_data=val.validation_arg() if val is not None else None,
-                    epochs=epochs,
-                    shuffle=recipe.shuffle and train.is_array,  # datasets: Keras ignores it
-                    callbacks=callbacks,
-                    verbose=recipe.verbose,
-                )
-        finally:
-            # BackupAndRestore sets the epoch to start from on the model and Keras never
-            # clears it: the next phase's fit on the same model would start there too and
-            # skip epochs (F32)
-            model._initial_epoch = None
-        seconds = time.perf_counter() - start
-        logged = state.history(name) if state is not None else None
-        phase = PhaseResult(
-            name=name,
-            seconds=seconds,
-            epochs=len(next(iter(logged.values()))) if logged else len(history.epoch),
-            history=logged or {k: [float(v) for v in vs] for k, vs in history.history.items()},
-            learning_rate=learning_rate,
-            trainable_weights=len(model.trainable_weights),
-            resumed_from=resumed_from,
-        )
-        # a resumed fit that ran no epoch leaves the log's last row unconfirmed
-        current = bool(history.epoch) and not _restored_earlier_weights(callbacks, history.epoch)
-        return phase, current
+        # the first Ctrl-C stops at the next batch boundary (StopOnInterrupt); one after the
+        # last check is raised as the block ends, once this phase is saved
+        with interrupts.deferred():
+            try:
+                with label_errors():
+                    history = model.fit(
+                        **train.fit_args(recipe.batch_size),
+                        validation_data=val.validation_arg() if val is not None else None,
+                        epochs=epochs,
+                        shuffle=recipe.shuffle and train.is_array,  # datasets: Keras ignores it
+                        callbacks=callbacks,
+                        verbose=recipe.verbose,
+                    )
+            finally:
+                # BackupAndRestore sets the epoch to start from on the model and Keras never
+                # clears it: the next phase's fit on the same model would start there too and
+                # skip epochs (F32)
+                model._initial_epoch = None
+            seconds = time.perf_counter() - start
+            logged = state.history(name) if state is not None else None
+            phase = PhaseResult(
+                name=name,
+                seconds=seconds,
+                epochs=len(next(iter(logged.values()))) if logged else len(history.epoch),
+                history=logged or {k: [float(v) for v in vs] for k, vs in history.history.items()},
+                learning_rate=learning_rate,
+                trainable_weights=len(model.trainable_weights),
+                resumed_from=resumed_from,
+            )
+            # a resumed fit that ran no epoch leaves the log's last row unconfirmed
+            current = bool(history.epoch) and not restored_earlier_weights(callbacks, history.epoch)
+            result.phases.append(phase)
+            if state is not None:
+                state.finish(phase, built.model)
+        return current
 
     def _build_before_fit(self, model: keras.Model, data: Data) -> None:
         """The MultiWorkerMirroredStrategy workaround; draws a batch only for that strategy."""
@@ -584,14 +594,3 @@ def _explicit_fields(registry: Mapping[str, Any] | None, recipe: object) -> set[
     elif isinstance(recipe, Mapping):
         fields |= set(recipe)
     return fields - {"auto"}
-
-
-def _restored_earlier_weights(callbacks: list[keras.callbacks.Callback], epochs: list[int]) -> bool:
-    """Whether an EarlyStopping callback put back the weights of an epoch before the last."""
-    return any(
-        isinstance(cb, keras.callbacks.EarlyStopping)
-        and cb.restore_best_weights
-        and cb.best_weights is not None
-        and getattr(cb, "best_epoch", None) != epochs[-1]
-        for cb in callbacks
-    )
