@@ -103,20 +103,70 @@ def test_tflite_files_are_what_their_names_say(tiny: Any, full: tuple[ExportRepo
     assert np.mean(probs.argmax(1) == expected.argmax(1)) >= 0.9
 
 
+def test_int8_keeps_the_input_scaling_and_the_softmax_in_float(tmp_path: Path) -> None:
+    """Everything with weights is int8; the input's scaling before it (x / 127.5 - 1, whose
+    offset the converter cannot fold into the convolution) and the softmax after it run in
+    float (formats._int8), so the probabilities are not in steps of 1/256 and sum to 1, and
+    zoo predict's runner keeps the float tolerance."""
+    import keras
+    from ai_edge_litert.interpreter import Interpreter
+
+    from tests.export.conftest import tiny_classifier
+    from zoo.workflows.runner import open_model
+
+    model = tiny_classifier(extra=keras.layers.Rescaling(2.0, offset=-1.0, name="to_unit"))
+    x, y = blobs(160, SHAPE, seed=1)
+    report = zoo.export(model, tmp_path, ["tflite_int8"], data=(x, y), timing_runs=0)
+    assert report["tflite_int8"].status == "ok", report["tflite_int8"].problems
+    interpreter = Interpreter(model_path=str(tmp_path / "model_int8.tflite"))
+    interpreter.allocate_tensors()
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    ops = [op for op in interpreter._get_ops_details() if op["op_name"] != "DELEGATE"]
+
+    def dtype(op: dict[str, Any]) -> Any:
+        return tensors[int(op["outputs"][0])]["dtype"]
+
+    names = [op["op_name"] for op in ops]
+    first = names.index("QUANTIZE")
+    assert first >= 1 and set(names[:first]) <= {"MUL", "ADD"}  # the scaling, in float
+    assert all(dtype(op) == np.float32 for op in ops[:first])
+    assert names[-2:] == ["DEQUANTIZE", "SOFTMAX"] and dtype(ops[-1]) == np.float32
+    weighted = [op for op in ops if op["op_name"] in ("CONV_2D", "FULLY_CONNECTED")]
+    assert len(weighted) == 2 and all(dtype(op) == np.int8 for op in weighted)
+    x, _ = blobs(32, SHAPE, seed=7)
+    int8 = open_model(tmp_path / "model_int8.tflite")
+    assert int8.tolerance == pytest.approx(1e-3)
+    probs = int8(x)
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-5)
+    assert len(np.unique(np.round(probs * 256, 3) % 1)) > 1  # not on the 1/256 grid
+    assert np.abs(probs - model.predict(x, verbose=0)).max() < 0.1
+
+
 def test_predict_reads_int8_probabilities_as_probabilities(
-    tiny: Any, full: tuple[ExportReport, Path]
+    tiny: Any, full: tuple[ExportReport, Path], tmp_path: Path
 ) -> None:
-    """An int8 softmax comes in steps of 1/256: its rows may sum to 1 +- classes/512. zoo
-    predict's runner allows that much (a float file keeps 1e-3), so it neither warns nor
-    softmaxes the probabilities a second time (which turned 0.68 into 0.46)."""
+    """A file with an int8 softmax (what a plain TFLite conversion writes) gives steps of
+    1/256: its rows may sum to 1 +- classes/512. zoo predict's runner allows that much (a
+    float file keeps 1e-3), so it neither warns nor softmaxes the probabilities a second
+    time (which turned 0.68 into 0.46)."""
     import warnings
+
+    import tensorflow as tf
 
     import zoo
     from zoo.workflows.runner import open_model
 
     _, out = full
     x, _ = blobs(32, SHAPE, seed=7)
-    int8 = open_model(out / "model_int8.tflite")
+    converter = tf.lite.TFLiteConverter.from_saved_model(
+        str(out / FORMATS["saved_model"].filename), signature_keys=["serve"]
+    )
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([x[i : i + 1]] for i in range(len(x)))
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    path = tmp_path / "plain_int8.tflite"
+    path.write_bytes(converter.convert())
+    int8 = open_model(path)
     assert int8.tolerance == pytest.approx(3 * (1 / 256) / 2 + 1e-3)
     assert open_model(out / "model.tflite").tolerance == pytest.approx(1e-3)
     with warnings.catch_warnings():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import warnings
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from zoo.errors import ExportError, UnsupportedOpError
-from zoo.export.flatbuffer import compact
+from zoo.export.flatbuffer import compact, float_edges
 from zoo.export.runtimes import require
 
 if TYPE_CHECKING:
@@ -129,11 +130,11 @@ def write_tflite(
                 yield [images[i : i + 1]]
 
         converter.representative_dataset = samples
-        # every op in int8; input and output stay float so the file takes raw pixels like
-        # the others (the quantize / dequantize at the edges is one op each)
+        # every op in int8 (but the input's scaling and a final softmax, _int8); input and
+        # output stay float so the file takes raw pixels like the others
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     try:
-        flat = converter.convert()
+        flat = _int8(converter, samples) if variant == "tflite_int8" else converter.convert()
     except Exception as exc:  # the converter raises many kinds of errors
         ops = _tflite_ops(str(exc))
         if ops:
@@ -142,6 +143,34 @@ def write_tflite(
             f"{variant}: TFLite conversion failed ({type(exc).__name__}: {_first_line(exc)})"
         ) from exc
     path.write_bytes(compact(flat, keep_tensor_names=keep_tensor_names))
+
+
+def _int8(converter: Any, samples: Any) -> bytes:
+    """The int8 flatbuffer with its float edges (:func:`~zoo.export.flatbuffer.float_edges`)
+    left in float, through TensorFlow's selective quantization (the quantization debugger's
+    ``denylisted_nodes``): one calibration, as a plain conversion has.
+
+    A TensorFlow without the debugger, or a model with no such edge, converts as usual.
+    """
+    import tensorflow as tf
+
+    debugger_api = getattr(tf.lite.experimental, "QuantizationDebugger", None)
+    if debugger_api is None:
+        return bytes(converter.convert())
+    try:
+        with warnings.catch_warnings():
+            # the debugger runs its model in tf.lite.Interpreter, which warns it is deprecated
+            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+            debugger = debugger_api(converter=converter, debug_dataset=samples)
+            edges = float_edges(debugger.calibrated_model)
+            if edges:
+                debugger.options = tf.lite.experimental.QuantizationDebugOptions(
+                    denylisted_nodes=edges
+                )
+            return bytes(debugger.get_nondebug_quantized_model())
+    except Exception:  # the plain conversion says what went wrong, if anything
+        converter._experimental_calibrate_only = False  # set by the debugger
+        return bytes(converter.convert())
 
 
 def write_onnx(model: keras.Model, path: Path, opset: int = ONNX_OPSET) -> None:
