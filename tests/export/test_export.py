@@ -256,3 +256,28 @@ def test_recipe_takes_the_new_format_names() -> None:
     assert recipe.export_formats == ("onnx", "tflite_int8", "tflite_float16")
     with pytest.raises(zoo.InvalidOptionError, match="tflite_int8"):
         zoo.Recipe(export_formats=["tflite8"])
+
+
+@pytest.mark.parametrize("debugger", ["missing", "fails"])
+def test_int8_without_selective_quantization_converts_plainly(
+    tiny: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, debugger: str
+) -> None:
+    """A TensorFlow without the quantization debugger, or one where it fails, still writes a
+    verified int8 file: the plain conversion's (int8 softmax included)."""
+    import tensorflow as tf
+    from ai_edge_litert.interpreter import Interpreter
+
+    def broken(**kwargs: Any) -> None:
+        kwargs["converter"]._experimental_calibrate_only = True  # what the real one sets first
+        raise RuntimeError("debugger failed")
+
+    if debugger == "missing":
+        monkeypatch.delattr(tf.lite.experimental, "QuantizationDebugger")
+    else:
+        monkeypatch.setattr(tf.lite.experimental, "QuantizationDebugger", broken)
+    x, y = blobs(160, SHAPE, seed=1)
+    report = zoo.export(tiny, tmp_path, ["tflite_int8"], data=(x, y), timing_runs=0)
+    assert report["tflite_int8"].status == "ok", report["tflite_int8"].problems
+    interpreter = Interpreter(model_path=str(tmp_path / "model_int8.tflite"))
+    names = [op["op_name"] for op in interpreter._get_ops_details() if op["op_name"] != "DELEGATE"]
+    assert names[-2:] == ["SOFTMAX", "DEQUANTIZE"]  # the int8 softmax of a plain conversion
