@@ -160,15 +160,22 @@ def test_export_refuses_code_in_the_file_unless_trusted(zoo_cli: Zoo, tmp_path: 
 def test_finetune_export_onnx_and_int8_on_its_own_data(
     zoo_cli: Zoo, model_file: Path, photos: Path, tmp_path: Path
 ) -> None:
-    """int8 calibrates on the fine-tune's training images: 24 are too few, so it says so,
-    exits 1, and still writes the other formats."""
+    """int8 calibrates on the fine-tune's training images: 24 are too few, so it says so and
+    exits 1 before training (refused after it, the trained model would be lost), with the
+    auto and the classic recipe."""
     out = tmp_path / "out"
-    result = zoo_cli(
-        "finetune", str(model_file), "--data", str(photos), "--epochs", "1", "--export",
-        str(out), "--format", "onnx", "--format", "tflite", "--quantize", "int8", code=1,
-    )  # fmt: skip
-    assert "at least 100 representative images" in result.stderr
-    assert "received 24" in result.stderr and "fine-tuned tiny" in result.stdout
+    for recipe in ("auto", "classic"):
+        result = zoo_cli(
+            "finetune", str(model_file), "--data", str(photos), "--epochs", "1", "--export",
+            str(out), "--format", "onnx", "--format", "tflite", "--quantize", "int8",
+            "--recipe", recipe, code=1,
+        )  # fmt: skip
+        assert "at least 100 representative images" in result.stderr
+        # the 32 images (the classic recipe's validation split takes 8 of them later)
+        assert "the training data has 32; nothing was trained" in result.stderr
+        assert "--representative 32" in result.stderr
+        assert "fine-tuned" not in result.stdout and "Epoch" not in result.stdout
+        assert not out.exists()
     data = zoo_cli.json(
         "finetune", str(model_file), "--data", str(photos), "--epochs", "1", "--export",
         str(out), "--format", "onnx", "--quantize", "float16", "--format", "tflite",

@@ -79,6 +79,35 @@ def test_too_few_representative_images_for_int8_says_how_many(tiny: Any, tmp_pat
     assert report.representative == 12 and report["tflite_int8"].path
 
 
+def test_a_fine_tune_with_too_few_images_for_int8_keeps_its_other_formats(
+    tmp_path: Path,
+) -> None:
+    """120 images, 96 after the validation split: the fine-tune's check before training sees
+    the dataset's upper bound (2 batches of 64: 128) and lets it train; the export then
+    refuses int8 (96 < 100) but still writes and checks the float file, so the trained model
+    is not lost (zoo.export(write_others=True))."""
+    from tests.export.conftest import write_class_folders
+
+    folders = write_class_folders(tmp_path / "photos", 40)
+    model = tmp_path / "tiny.keras"
+    tiny_classifier().save(model)
+    out = tmp_path / "out"
+    with pytest.warns(zoo.ZooWarning, match="at least 100 representative images"):
+        result = zoo.finetune(
+            str(model), str(folders), recipe="classic", epochs=1, batch_size=64,
+            validation_split=0.2, export_dir=str(out),
+            export_formats=("tflite", "tflite_int8"), verbose=0,
+        )  # fmt: skip
+    assert "received 96" in result.export_error and "were written: tflite" in result.export_error
+    report = result.export_report
+    assert report is not None and report["tflite"].status == "ok"
+    assert report["tflite_int8"].status == "error" and report["tflite_int8"].path is None
+    assert (out / "model.tflite").is_file() and not (out / "model_int8.tflite").exists()
+    with pytest.raises(zoo.ExportError, match="received 12"):  # alone: nothing is written
+        zoo.export(str(model), tmp_path / "alone", ["tflite", "tflite_int8"], data=blobs(12, SHAPE))
+    assert not (tmp_path / "alone").exists()
+
+
 def test_outside_tolerance_is_written_marked_failed_and_warned(tiny: Any, tmp_path: Path) -> None:
     x, y = blobs(120, SHAPE)
     with pytest.warns(zoo.ZooWarning, match="verification failed for tflite_int8"):

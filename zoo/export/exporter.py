@@ -13,7 +13,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +30,7 @@ from zoo.export.verify import reference, verify_file
 if TYPE_CHECKING:
     import keras
 
-__all__ = ["export"]
+__all__ = ["export", "refuse_short_calibration"]
 
 #: int8 calibration wants at least this many images by default (TFLite's guide: ~100-500).
 MIN_REPRESENTATIVE = 100
@@ -38,6 +38,20 @@ MIN_REPRESENTATIVE = 100
 #: of a deep network settle slowly (MobileNetV2 in bench/export.py: 500 images give 97-98%
 #: top-1 agreement with Keras, all 1,437 give 99%); the time it takes grows with the count.
 MAX_REPRESENTATIVE = 1000
+
+
+def refuse_short_calibration(formats: Iterable[str], count: int | None) -> None:
+    """Before a fine-tune trains: raise ExportError when its export asks for tflite_int8 and
+    its ``count`` training images are fewer than int8 calibrates on (None: not known yet,
+    the export checks). Refused after training, the trained model would be lost."""
+    if "tflite_int8" not in formats or count is None or count >= MIN_REPRESENTATIVE:
+        return
+    raise ExportError(
+        f"tflite_int8 needs at least {MIN_REPRESENTATIVE} representative images to calibrate "
+        f"on, and the training data has {count}; nothing was trained. Add training images, "
+        "or export without int8 and convert later with zoo export MODEL_FILE OUT --quantize "
+        f"int8 --data DIR --representative {max(count, 1)}"
+    )
 
 
 def export(
@@ -55,6 +69,7 @@ def export(
     timing_runs: int = 10,
     seed: int = 0,
     keep_tensor_names: bool = False,
+    write_others: bool = False,
 ) -> ExportReport:
     """Write ``model`` in each format into ``directory``, check each against ``model``.
 
@@ -81,6 +96,9 @@ def export(
             fused into it, for debuggers and Netron). By default only the inputs and outputs
             keep theirs: the files compute the same, are smaller (~46 KB for a MobileNetV2),
             and keep their ``serve`` signature.
+        write_others: when int8 has too few images to calibrate on, write and check the
+            other formats before raising (a fine-tune's export: its model exists nowhere
+            else); by default nothing is written.
 
     Returns:
         The ExportReport (also written as ``export_report.json``); ``report.ok`` is False
@@ -108,7 +126,13 @@ def export(
         if data is not None
         else None
     )
-    calibration = _calibration(names, train, representative, data)
+    short: ExportError | None = None
+    try:
+        calibration = _calibration(names, train, representative, data)
+    except ExportError as exc:
+        if not write_others or names == ("tflite_int8",):
+            raise
+        calibration, short = None, exc
     held_out = _held_out(train, validation_data, shape, samples, seed)
     names_out = _class_names(class_names, held_out, train, num_classes)
     out = Path(directory)
@@ -116,7 +140,13 @@ def export(
 
     reports: dict[str, FormatReport] = {}
     errors: dict[str, ExportError] = {}
-    _write_all(model, out, names, names_out, calibration, reports, errors, keep_tensor_names)
+    if short is not None:
+        errors["tflite_int8"] = short
+        reports["tflite_int8"] = FormatReport(
+            "tflite_int8", None, FORMATS["tflite_int8"].runtime, "error", problems=[str(short)]
+        )
+    writing = tuple(n for n in names if n not in errors)
+    _write_all(model, out, writing, names_out, calibration, reports, errors, keep_tensor_names)
     if class_names is not None or held_out.class_names is not None or (train and train.class_names):
         (out / "labels.txt").write_text("".join(f"{n}\n" for n in names_out))
 

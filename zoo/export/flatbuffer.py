@@ -71,9 +71,7 @@ def float_edges(flat: bytes) -> list[str]:
     """
     schema = _schema()
     model = schema.Model.GetRootAs(flat, 0)
-    codes = {
-        getattr(schema.BuiltinOperator, name): name for name in (*_SCALING_OPS, "SOFTMAX")
-    }
+    codes = {getattr(schema.BuiltinOperator, name): name for name in (*_SCALING_OPS, "SOFTMAX")}
     subgraph = model.Subgraphs(0)
 
     def code(op: Any) -> int:

@@ -44,6 +44,7 @@ import keras
 import numpy as np
 
 from zoo.errors import FinetuneError, ZooWarning
+from zoo.export.exporter import refuse_short_calibration
 from zoo.finetune.data import Data, load_data
 from zoo.finetune.features import feature_signal, no_signal_message
 from zoo.finetune.result import FinetuneResult, PhaseResult, Trial
@@ -122,6 +123,7 @@ def run_auto(tuner: Finetuner, train_data: object, validation_data: object) -> F
     train, val, num_classes = load_data(
         train_data, validation_data, backbone, recipe, tuner.num_classes
     )
+    refuse_short_calibration(recipe.export_formats if recipe.export_dir else (), train.count)
     arrays = _arrays(train, recipe)
     if isinstance(arrays, str):
         return _classic(tuner, recipe, train_data, validation_data, arrays)

@@ -33,6 +33,7 @@ import numpy as np
 import tensorflow as tf
 
 from zoo.errors import ExportError, InvalidOptionError, MissingDependencyError, ZooWarning
+from zoo.export.exporter import refuse_short_calibration
 from zoo.export.report import ExportReport
 from zoo.finetune import distribute, features, interrupts
 from zoo.finetune.callbacks import (
@@ -242,6 +243,7 @@ class Finetuner:
                 validation_data=_images(built.val, 256) if built.val is not None else None,
                 class_names=result.class_names,
                 verify=verify,
+                write_others=True,
             )
         except ExportError as exc:
             result.export_error = str(exc)
@@ -278,6 +280,7 @@ class Finetuner:
         train, val, num_classes = load_data(
             train_data, validation_data, backbone, recipe, self.num_classes
         )
+        refuse_short_calibration(recipe.export_formats if recipe.export_dir else (), train.count)
         if recipe.seed is not None:  # again: loading or cloning may have drawn numbers
             keras.utils.set_random_seed(recipe.seed)
         head = head_layers(
