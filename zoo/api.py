@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from zoo.session import Session, default_session
 from zoo.spec import ModelSpec
@@ -530,9 +530,10 @@ def export(
 
     Args:
         model: a ``keras.Model``, a :class:`~zoo.FinetuneResult` (its model and class
-            names), a :class:`~zoo.Backbone`, or a saved model file (``.keras``/``.h5``,
-            loaded through the local provider's safety checks; ``labels.txt`` beside it
-            names the classes).
+            names), a :class:`~zoo.Backbone` (its whole model, its ``input_spec``'s
+            preprocessing in front: the files take raw pixels), or a saved model file
+            (``.keras``/``.h5``, loaded through the local provider's safety checks, the same
+            way; ``labels.txt`` beside it names the classes).
         directory: where the files go.
         formats: names of ``zoo.export.FORMATS``.
         data: training images (a directory of class folders, an array or ``(x, y)``).
@@ -558,11 +559,12 @@ def export(
         >>> report.ok, report["tflite_int8"].agreement
     """
     from zoo.export.exporter import export as _export
+    from zoo.model.head import pixels_model
 
     keras_model: Any = model
     if isinstance(model, str | Path):
         path = Path(model)
-        keras_model = _session(session).load_backbone(str(path), trust=trust).model
+        keras_model = pixels_model(_session(session).load_backbone(str(path), trust=trust))
         labels = path.parent / "labels.txt"
         if class_names is None and labels.is_file():
             class_names = labels.read_text().split("\n")[:-1]
@@ -571,7 +573,7 @@ def export(
             class_names = list(getattr(model, "class_names", ()))
         keras_model = model.model
     elif hasattr(model, "features") and hasattr(model, "model"):  # a Backbone
-        keras_model = model.model
+        keras_model = pixels_model(cast("Backbone", model))  # exports take raw pixels
     return _export(
         keras_model,
         directory,

@@ -281,3 +281,23 @@ def test_int8_without_selective_quantization_converts_plainly(
     interpreter = Interpreter(model_path=str(tmp_path / "model_int8.tflite"))
     names = [op["op_name"] for op in interpreter._get_ops_details() if op["op_name"] != "DELEGATE"]
     assert names[-2:] == ["SOFTMAX", "DEQUANTIZE"]  # the int8 softmax of a plain conversion
+
+
+def test_a_backbone_exports_with_its_preprocessing(tiny: Any, tmp_path: Path) -> None:
+    """Every format takes raw pixels: a Backbone (or a model file) whose input_spec scales
+    them is exported with that scaling in front of its model, not its bare model (which
+    would read raw pixels as scaled ones, silently)."""
+    import keras
+
+    path = tmp_path / "tiny.keras"
+    tiny.save(path)
+    backbone = zoo.load_backbone(str(path), preprocessing="tf")  # x / 127.5 - 1 first
+    assert not backbone.input_spec.is_identity
+    x, y = blobs(16, SHAPE, seed=5)
+    report = zoo.export(backbone, tmp_path / "out", ["keras"], data=(x, y), timing_runs=0)
+    assert report.ok
+    exported = keras.saving.load_model(tmp_path / "out" / "model.keras")
+    want = np.asarray(backbone.model(backbone.preprocess(x), training=False))
+    got = np.asarray(exported(x, training=False))
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    assert np.abs(np.asarray(backbone.model(x, training=False)) - want).max() > 1e-2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
     from zoo.model.backbone import Backbone
     from zoo.spec import InputSpec
 
-__all__ = ["build_classifier", "fit_layers", "head_layers"]
+__all__ = ["build_classifier", "fit_layers", "head_layers", "pixels_model"]
 
 
 def head_layers(
@@ -155,3 +156,31 @@ def build_classifier(
     safe = re.sub(r"[^A-Za-z0-9_]", "_", backbone.name)
     model_name = name or f"{safe}_classifier"
     return keras.Model(inputs, x, name=model_name)
+
+
+def pixels_model(backbone: Backbone) -> keras.Model:
+    """The backbone's whole model (its own classifier) taking raw [0, 255] pixels: its
+    preprocessing (``input_spec``) as a layer in front, as every export format takes raw
+    pixels. ``backbone.model`` alone expects what the preprocessing gives: exported as it is,
+    a keras.applications model would silently misread every image.
+
+    Raises:
+        InvalidOptionError: the backbone has no whole Keras model (a SavedModel or Hub graph).
+    """
+    model = backbone.model
+    if model is None:
+        raise InvalidOptionError(
+            f"{backbone.name} has no Keras model of its own to export (a SavedModel or Hub "
+            "graph gives only its features): fine-tune it and export the result, or convert "
+            "the original file"
+        )
+    spec = backbone.input_spec
+    inputs = keras.Input(shape=spec.shape, dtype=spec.dtype, name="image")
+    x = inputs
+    if not spec.is_identity:
+        x = Preprocess.from_input_spec(spec, name="preprocess")(x)
+    with warnings.catch_warnings():
+        # a Keras 2 file's model takes a list of one input; the one tensor is the same
+        warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
+        outputs = model(x, training=False)
+    return keras.Model(inputs, outputs, name=re.sub(r"[^A-Za-z0-9_]", "_", model.name))
