@@ -129,3 +129,31 @@ def test_predict_takes_a_finetune_result_with_its_class_names(
     labels = {Path(p.source).name: p.label for p in report.predictions}
     assert labels.pop("really_blue.png") == "blue" and set(labels.values()) == {"red"}
     assert report.kind == "keras" and len(report.predictions) == 5
+
+
+def test_a_model_file_that_scales_nothing_is_said_to_get_raw_pixels(tmp_path: Path) -> None:
+    """A .keras file whose image goes straight into a Conv2D does not say what range it was
+    trained on: predict feeds it 0-255 and says so (not for one that scales, nor for a
+    tfzoo export, whose range was settled when it was made)."""
+    import warnings
+
+    import keras
+
+    from tests.workflows.conftest import colour_model
+    from zoo.workflows.runner import open_model
+
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Conv2D(3, 1, name="first")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    plain = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(x))
+    plain.save(tmp_path / "plain.keras")
+    with pytest.warns(zoo.ZooWarning, match=r"plain.keras: .*Conv2D 'first'.*preprocessing="):
+        open_model(tmp_path / "plain.keras")
+    colour_model().save(tmp_path / "scaled.keras")
+    (tmp_path / "export").mkdir()
+    plain.save(tmp_path / "export" / "model.keras")
+    (tmp_path / "export" / "export_report.json").write_text("{}")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", zoo.ZooWarning)
+        open_model(tmp_path / "scaled.keras")
+        open_model(tmp_path / "export" / "model.keras")

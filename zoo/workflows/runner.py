@@ -149,6 +149,7 @@ def open_model(
         import zoo.savedmodel.hub_layer  # noqa: F401
 
         loaded = keras.saving.load_model(str(path), compile=False, safe_mode=not trust)
+        _warn_if_unscaled(loaded, path)
         return _keras_runner(loaded, str(path), labels)
     if suffix == ".tflite":
         return _tflite_runner(path, labels)
@@ -158,6 +159,24 @@ def open_model(
         f"{path} is not a model tfzoo can run: expected an export directory, a SavedModel "
         "directory, or a .keras, .h5, .tflite or .onnx file",
         source=str(path),
+    )
+
+
+def _warn_if_unscaled(model: Any, path: Path) -> None:
+    """Say so when nothing in a model file (not a tfzoo export: no export_report.json beside
+    it, where the range was settled when it was made) scales the raw pixels it is fed."""
+    from zoo.model.scaling import unscaled_entry
+
+    entry = unscaled_entry(model)
+    if entry is None or (path.parent / "export_report.json").is_file():
+        return
+    warnings.warn(
+        f"{path.name}: nothing in the model scales its input (the image goes straight into "
+        f"{type(entry).__name__} {entry.name!r}), so it is fed pixels unchanged (0-255). If it "
+        "was trained on scaled pixels, export it with them first: zoo.export(zoo.load_backbone"
+        "(path, preprocessing='unit' or 'tf' ...), OUT, ['keras']), then predict with OUT",
+        ZooWarning,
+        stacklevel=4,
     )
 
 
