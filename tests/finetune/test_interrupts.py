@@ -7,6 +7,7 @@ middle of a phase, and Python runs the process's handler right after, as for a C
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 from collections.abc import Iterator
@@ -14,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 import pytest
 
 import zoo
 from tests.finetune.util import FAST, blobs, fixed_backbone
+from zoo.errors import FinetuneError
 from zoo.finetune import interrupts
 
 #: 64 images in batches of 16 through the whole model (no feature cache): 4 steps per epoch,
@@ -86,6 +89,53 @@ def test_the_first_ctrl_c_stops_at_the_batch_boundary_and_the_run_resumes(
     assert head.resumed_from == 1  # after the one epoch that was backed up
     assert head.epochs == 3 and len(head.history["loss"]) == 3
     assert resumed.metrics
+
+
+class CtrlCInFinalRun(CtrlC):
+    """Ctrl-C at the first training batch after the auto search wrote its choice."""
+
+    def __init__(self, record: Path) -> None:
+        super().__init__(epoch=-1, batch=-1)
+        self.record = record
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        if not self.sent and self.record.exists():
+            self.at = (self.epoch, batch)
+        super().on_train_batch_end(batch, logs)
+
+
+def test_an_auto_run_without_a_seed_resumes_its_final_run_without_searching_again(
+    tmp_path: Path,
+) -> None:
+    x, y = blobs(48)
+    checkpoint = tmp_path / "ck"
+    # no seed: the search draws one, and the resumed run must not draw another
+    recipe = {"verbose": 0, "batch_size": 16, "epochs": 3, "checkpoint_dir": str(checkpoint)}
+    ctrl_c = CtrlCInFinalRun(checkpoint / "search.json")
+    with pytest.raises(KeyboardInterrupt):
+        zoo.finetune(fixed_backbone(), (x, y), callbacks=[ctrl_c], **recipe)
+    assert ctrl_c.sent and ctrl_c.batches_after == 0
+    record = json.loads((checkpoint / "search.json").read_text())
+
+    resumed = zoo.finetune(fixed_backbone(), (x, y), **recipe)
+    search = resumed.phase("search")
+    assert search is not None and search.resumed and resumed.resumed
+    assert resumed.recipe.seed == record["recipe"]["seed"]
+    assert resumed.recipe.auto is False and resumed.recipe.checkpoint_dir == str(checkpoint)
+    assert [vars(t) for t in resumed.trials] == record["trials"]  # the search's, not a new one
+    assert sum(t.chosen for t in resumed.trials) == 1
+    # the final run is the chosen recipe's, as if it had never been interrupted
+    plain = zoo.finetune(
+        fixed_backbone(), (x, y), recipe=resumed.recipe.replace(checkpoint_dir=None)
+    )
+    np.testing.assert_allclose(
+        resumed.model.predict(x, verbose=0), plain.model.predict(x, verbose=0), atol=1e-5
+    )
+
+    with pytest.raises(FinetuneError, match=r"changed recipe \(learning_rate: 0.001 -> 0.05\)"):
+        zoo.finetune(fixed_backbone(), (x, y), **recipe, learning_rate=0.05)
+    with pytest.raises(FinetuneError, match="different data"):
+        zoo.finetune(fixed_backbone(), (x[:40], y[:40]), **recipe)
 
 
 def test_a_second_ctrl_c_raises_at_once() -> None:

@@ -86,7 +86,8 @@ def finetune_cmd(
     ctx = click.get_current_context()
     ctx.meta[INTERRUPT_HINT] = (
         "Run the same command again to resume from the checkpoint in "
-        f"{options['checkpoint_dir']} (it continues after the last finished epoch)."
+        f"{options['checkpoint_dir']} (it continues after the last finished epoch; "
+        "an auto recipe whose search had ended does not search again)."
         if options.get("checkpoint_dir") is not None
         else "Nothing was saved; pass --checkpoint DIR to make a run resumable."
     )

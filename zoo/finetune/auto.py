@@ -26,7 +26,9 @@ chooses only the others:
 4. **the final run**: the best trial's plain :class:`~zoo.finetune.recipe.Recipe`
    (``auto=False``, the epochs early stopping found, the seed) runs on the user's data as
    given, the carved validation images included. That recipe is ``result.recipe`` and the
-   export's ``recipe.yaml``: running it again gives the same model.
+   export's ``recipe.yaml``: running it again gives the same model. With ``checkpoint_dir``
+   the choice is kept there before the final run (``zoo.finetune.choice``): the same call
+   again resumes that run instead of searching again.
 
 A time budget too small for even the features pass says so and runs the classic recipe.
 """
@@ -38,6 +40,7 @@ import math
 import time
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import keras
@@ -45,6 +48,7 @@ import numpy as np
 
 from zoo.errors import FinetuneError, ZooWarning
 from zoo.export.exporter import refuse_short_calibration
+from zoo.finetune.choice import Choice, SearchRecord, final_recipe
 from zoo.finetune.data import Data, load_data
 from zoo.finetune.features import feature_signal, no_signal_message
 from zoo.finetune.result import FinetuneResult, PhaseResult, Trial
@@ -112,6 +116,10 @@ class _Split:
 def run_auto(tuner: Finetuner, train_data: object, validation_data: object) -> FinetuneResult:
     """Search, then run the chosen recipe; see the module docstring."""
     start = time.perf_counter()
+    record = _search_record(tuner, train_data, validation_data)
+    done = record.load(tuner.recipe) if record is not None else None
+    if done is not None:  # an earlier run of this call chose: its final run resumes
+        return _final_run(tuner, done, train_data, validation_data)
     recipe = tuner.recipe
     entropy = int(np.random.SeedSequence().entropy or 0)  # type: ignore[arg-type]
     seed = recipe.seed if recipe.seed is not None else entropy % 2**31
@@ -216,15 +224,31 @@ def run_auto(tuner: Finetuner, train_data: object, validation_data: object) -> F
     chosen_trial, chosen, best = max(runs, key=lambda run: _score(run[0]))
     chosen_trial.chosen = True
 
-    final = _final_recipe(recipe, chosen, best if carved else None)
+    final = final_recipe(recipe, chosen, best if carved else None)
     _restore(backbone, weights)
-    search_seconds = time.perf_counter() - search_start
+    choice = Choice(final, trials, time.perf_counter() - search_start)
+    if record is not None:
+        record.save(choice)
+    return _final_run(tuner, choice, train_data, validation_data)
+
+
+def _final_run(
+    tuner: Finetuner, choice: Choice, train_data: object, validation_data: object
+) -> FinetuneResult:
     runner = copy.copy(tuner)
-    runner.recipe = final
+    runner.recipe = choice.recipe
     result = runner.fit(train_data, validation_data)
-    result.trials = trials
-    result.phases.insert(0, PhaseResult("search", search_seconds))
+    result.trials = choice.trials
+    result.phases.insert(0, PhaseResult("search", choice.seconds, resumed=choice.resumed))
     return result
+
+
+def _search_record(tuner: Finetuner, train_data: object, validation: object) -> SearchRecord | None:
+    """The checkpoint directory's record of the search (None without ``checkpoint_dir``)."""
+    if tuner.recipe.checkpoint_dir is None:
+        return None
+    directory = Path(tuner.recipe.checkpoint_dir)
+    return SearchRecord(directory, tuner.fingerprint(train_data, validation))
 
 
 # -- data --------------------------------------------------------------------------------------
@@ -550,30 +574,6 @@ def _run_trial(
     )
     out.append((trial, recipe, best))
     return out
-
-
-def _final_recipe(recipe: Recipe, chosen: Recipe, best: dict[str, int] | None) -> Recipe:
-    """The chosen trial as the plain recipe the final run (and recipe.yaml) uses.
-
-    With carved validation (``best`` given) the final run trains on all the training
-    images for the epochs early stopping found, without early stopping (no validation data
-    is left to watch); with the user's validation data it is the trial's recipe itself.
-    """
-    final = chosen.replace(
-        verbose=recipe.verbose,
-        export_dir=recipe.export_dir,
-        checkpoint_dir=recipe.checkpoint_dir,
-        tensorboard_dir=recipe.tensorboard_dir,
-        callbacks=recipe.callbacks,
-        validation_split=recipe.validation_split,
-    )
-    if best is None:
-        return final
-    return final.replace(
-        epochs=best.get("head", chosen.epochs),
-        unfreeze_epochs=best.get("finetune", 0) if chosen.unfreeze_epochs else 0,
-        early_stopping=None,
-    )
 
 
 def _weights(backbone: Backbone) -> list[np.ndarray]:

@@ -31,17 +31,19 @@ if TYPE_CHECKING:
     from zoo.finetune.recipe import Recipe
 
 __all__ = [
+    "NOT_TRAINING",
     "DivergenceGuard",
     "RunState",
     "StopOnInterrupt",
     "phase_callbacks",
     "recipe_fingerprint",
+    "refuse_other_run",
     "restored_earlier_weights",
 ]
 
 #: Recipe fields that say where to write or how loudly, not what is trained: changing them
 #: between a run and its resumption is fine.
-_NOT_TRAINING = frozenset(
+NOT_TRAINING = frozenset(
     {
         "verbose",
         "callbacks",
@@ -172,7 +174,7 @@ def recipe_fingerprint(recipe: Recipe) -> dict[str, Any]:
     return {
         f.name: _plain(getattr(recipe, f.name))
         for f in dataclasses.fields(recipe)
-        if f.name not in _NOT_TRAINING
+        if f.name not in NOT_TRAINING
     }
 
 
@@ -208,29 +210,7 @@ class RunState:
             self.data["fingerprint"] = fingerprint
             self._write()
             return
-        what = []
-        old_recipe, new_recipe = old.get("recipe", {}), fingerprint.get("recipe", {})
-        changed = sorted(
-            k for k in set(old_recipe) | set(new_recipe) if old_recipe.get(k) != new_recipe.get(k)
-        )
-        if changed:
-            shown = ", ".join(
-                f"{k}: {_short(old_recipe.get(k))} -> {_short(new_recipe.get(k))}"
-                for k in changed[:5]
-            )
-            what.append(f"a changed recipe ({shown}{', ...' if len(changed) > 5 else ''})")
-        if old.get("data") != fingerprint.get("data"):
-            what.append("different data")
-        if old.get("model") != fingerprint.get("model"):
-            what.append(
-                f"another model ({_short(old.get('model'))} -> {_short(fingerprint.get('model'))})"
-            )
-        if what:
-            raise FinetuneError(
-                f"checkpoint directory {self.directory} belongs to another run: this one has "
-                f"{' and '.join(what)}. Resuming would mix two runs; pass a new checkpoint_dir, "
-                "or delete this one to start over"
-            )
+        refuse_other_run(self.directory, old, fingerprint)
 
     def _write(self) -> None:
         tmp = self.path.with_suffix(".tmp")
@@ -274,6 +254,31 @@ class RunState:
         keys = [k for k in (rows[0] if rows else {}) if k != "epoch"]
         # CSVLogger writes "NA" under val_* columns when there is no validation data
         return {k: [float(r[k]) for r in rows] for k in keys if rows[0][k] != "NA"}
+
+
+def refuse_other_run(directory: Path, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+    """FinetuneError when fingerprint ``new`` (``recipe``, ``data``, ``model``) is not the
+    ``old`` one a checkpoint directory was written with; it names what changed."""
+    what = []
+    old_recipe, new_recipe = old.get("recipe", {}), new.get("recipe", {})
+    changed = sorted(
+        k for k in set(old_recipe) | set(new_recipe) if old_recipe.get(k) != new_recipe.get(k)
+    )
+    if changed:
+        shown = ", ".join(
+            f"{k}: {_short(old_recipe.get(k))} -> {_short(new_recipe.get(k))}" for k in changed[:5]
+        )
+        what.append(f"a changed recipe ({shown}{', ...' if len(changed) > 5 else ''})")
+    if old.get("data") != new.get("data"):
+        what.append("different data")
+    if old.get("model") != new.get("model"):
+        what.append(f"another model ({_short(old.get('model'))} -> {_short(new.get('model'))})")
+    if what:
+        raise FinetuneError(
+            f"checkpoint directory {directory} belongs to another run: this one has "
+            f"{' and '.join(what)}. Resuming would mix two runs; pass a new checkpoint_dir, "
+            "or delete this one to start over"
+        )
 
 
 def _short(value: Any, limit: int = 40) -> str:

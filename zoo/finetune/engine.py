@@ -303,22 +303,22 @@ class Finetuner:
     def _run_state(
         self, chief: bool, workdir: Path, train_data: object, validation_data: object
     ) -> RunState | None:
-        recipe = self.recipe
-        if recipe.checkpoint_dir is None:
+        if self.recipe.checkpoint_dir is None:
             return None
-        if self._resolved is not None:
-            spec: ModelSpec | None = self._resolved[0]
-        else:
-            spec = self.source.spec if isinstance(self.source, Backbone) else None
+        # non-chief workers of a cluster keep their (identical) state to themselves
+        directory = Path(self.recipe.checkpoint_dir) if chief else workdir / "checkpoint"
+        return RunState(directory, self.fingerprint(train_data, validation_data))
+
+    def fingerprint(self, train_data: object, validation_data: object) -> dict[str, Any]:
+        """What this run trains (recipe, data, model): a checkpoint of another is refused."""
+        resolved: ModelSpec | None = self._resolved[0] if self._resolved is not None else None
+        spec = resolved or (self.source.spec if isinstance(self.source, Backbone) else None)
         model = f"{spec.name} ({spec.provider}:{spec.source})" if spec is not None else "?"
-        fingerprint = {
-            "recipe": recipe_fingerprint(recipe),
+        return {
+            "recipe": recipe_fingerprint(self.recipe),
             "data": data_fingerprint(train_data, validation_data),
             "model": f"{model}, num_classes={self.num_classes}",
         }
-        # non-chief workers of a cluster keep their (identical) state to themselves
-        directory = Path(recipe.checkpoint_dir) if chief else workdir / "checkpoint"
-        return RunState(directory, fingerprint)
 
     def load_backbone(self, strategy: tf.distribute.Strategy | None = None) -> Backbone:
         """The source as a Backbone (loaded from the resolved spec, or the one given)."""

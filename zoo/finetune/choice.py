@@ -1,0 +1,124 @@
+"""The auto recipe's choice: the final run's plain recipe, kept so a resumed run reuses it.
+
+With ``checkpoint_dir``, :func:`~zoo.finetune.auto.run_auto` writes ``search.json`` there as
+soon as its search has chosen, before the final run starts: the fingerprint of the run as it
+was asked for (the recipe with ``auto=True`` and the seed as given, the data, the model), the
+chosen plain recipe and the trials. The same call again finds it, says so, and goes straight
+to the final run, whose phases resume from ``state.json`` as any run's do; a changed recipe,
+other data or another model is refused, as ``state.json`` refuses them.
+
+Without it, a search interrupted in its final run searched again on resumption: the whole
+search's time once more, and with no ``seed=`` given another seed, another choice, and the
+checkpoint's own ``state.json`` refusing "a changed recipe (seed: ...)".
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from zoo.errors import FinetuneError
+from zoo.finetune.callbacks import NOT_TRAINING, refuse_other_run
+from zoo.finetune.result import Trial
+
+if TYPE_CHECKING:
+    from zoo.finetune.recipe import Recipe
+
+__all__ = ["SEARCH_FILE", "Choice", "SearchRecord", "final_recipe"]
+
+log = logging.getLogger(__name__)
+
+#: the search's record in a checkpoint directory (beside the final run's ``state.json``)
+SEARCH_FILE = "search.json"
+
+
+@dataclass
+class Choice:
+    """What a search chose: the final run's recipe, the trials that chose it, its seconds."""
+
+    recipe: Recipe
+    trials: list[Trial] = field(default_factory=list)
+    seconds: float = 0.0
+    resumed: bool = False  # read back from a checkpoint directory, not searched in this run
+
+
+def final_recipe(recipe: Recipe, chosen: Recipe, best: dict[str, int] | None) -> Recipe:
+    """The chosen trial as the plain recipe the final run (and recipe.yaml) uses.
+
+    With carved validation (``best`` given) the final run trains on all the training
+    images for the epochs early stopping found, without early stopping (no validation data
+    is left to watch); with the user's validation data it is the trial's recipe itself.
+    """
+    final = chosen.replace(
+        verbose=recipe.verbose,
+        export_dir=recipe.export_dir,
+        checkpoint_dir=recipe.checkpoint_dir,
+        tensorboard_dir=recipe.tensorboard_dir,
+        callbacks=recipe.callbacks,
+        validation_split=recipe.validation_split,
+    )
+    if best is None:
+        return final
+    return final.replace(
+        epochs=best.get("head", chosen.epochs),
+        unfreeze_epochs=best.get("finetune", 0) if chosen.unfreeze_epochs else 0,
+        early_stopping=None,
+    )
+
+
+class SearchRecord:
+    """``search.json`` of a checkpoint directory.
+
+    Args:
+        directory: the checkpoint directory.
+        fingerprint: the run as asked for (``recipe``, ``data``, ``model`` keys, as
+            :meth:`Finetuner.fingerprint` gives them).
+    """
+
+    def __init__(self, directory: Path, fingerprint: dict[str, Any]) -> None:
+        self.path = directory / SEARCH_FILE
+        self.fingerprint = fingerprint
+
+    def load(self, current: Recipe) -> Choice | None:
+        """The choice an earlier run of this same call made, or None if it made none.
+
+        ``current`` is the recipe as asked for: the training fields come from the record,
+        the others (where to write, how loudly, callbacks, Python objects the record could
+        not hold) from ``current``.
+        """
+        if not self.path.exists():
+            return None
+        try:
+            data = json.loads(self.path.read_text())
+            old, stored = data["fingerprint"], data["recipe"]
+            trials = [Trial(**t) for t in data["trials"]]
+            seconds = float(data["seconds"])
+        except (ValueError, OSError, KeyError, TypeError) as exc:
+            raise FinetuneError(
+                f"checkpoint directory {self.path.parent}: {SEARCH_FILE} is unreadable "
+                f"({type(exc).__name__}: {exc}); delete the directory to start over"
+            ) from None
+        refuse_other_run(self.path.parent, old, self.fingerprint)
+        training = {k: v for k, v in stored.items() if k not in NOT_TRAINING}
+        recipe = current.replace(_origin=str(self.path), **training)
+        log.info("resumed: the auto recipe's search finished before; its choice: %s", self.path)
+        return Choice(recipe, trials, seconds, resumed=True)
+
+    def save(self, choice: Choice) -> None:
+        """Write the choice (atomically): the recipe's plain fields, as ``recipe.yaml``."""
+        plain = yaml.safe_load(choice.recipe.to_yaml())
+        data = {
+            "fingerprint": self.fingerprint,
+            "recipe": plain,
+            "trials": [vars(t) for t in choice.trials],
+            "seconds": choice.seconds,
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=2))
+        tmp.replace(self.path)
