@@ -23,9 +23,9 @@ from zoo.errors import ExportError, InvalidOptionError, UnsupportedOpError, ZooW
 from zoo.export import formats as writers
 from zoo.export.names import DEFAULT_FORMATS, FORMATS, Tolerance, check_formats
 from zoo.export.report import ExportReport, FormatReport
-from zoo.export.runtimes import require
+from zoo.export.runtimes import Runner, require
 from zoo.export.samples import Samples, load_samples, noise
-from zoo.export.verify import reference, verify_file
+from zoo.export.verify import reference, time_all, verify_file
 
 if TYPE_CHECKING:
     import keras
@@ -90,7 +90,8 @@ def export(
         tolerances: per format, a :class:`Tolerance` or a mapping of its fields, replacing
             the format's default.
         timing_runs: calls timed at least per latency figure, more until they add up to
-            0.25 s (:func:`~zoo.export.verify.latency`); 0: no latency.
+            0.25 s, every runtime interleaved with the others
+            (:func:`~zoo.export.verify.latencies`); 0: no latency.
         seed: picks the samples.
         keep_tensor_names: keep the name of every tensor in the TFLite files (the TF ops
             fused into it, for debuggers and Netron). By default only the inputs and outputs
@@ -150,8 +151,10 @@ def export(
     if class_names is not None or held_out.class_names is not None or (train and train.class_names):
         (out / "labels.txt").write_text("".join(f"{n}\n" for n in names_out))
 
+    timed: list[tuple[FormatReport, Runner]] = []
     if verify:
-        expected, ref = reference(model, held_out, timing_runs)
+        expected, ref, run = reference(model, held_out)
+        timed.append((ref, run))
     else:  # nothing to compare with: the model is not run at all
         expected = np.zeros((0, num_classes), "float32")
         ref = FormatReport("keras (in memory)", None, "keras", "reference")
@@ -160,18 +163,15 @@ def export(
             continue
         path = out / FORMATS[name].filename
         if verify:
-            reports[name] = verify_file(
-                name,
-                path,
-                held_out,
-                expected,
-                ref.accuracy,
-                tols[name],
-                runs=timing_runs,
-                class_names=names_out,
+            reports[name], runner = verify_file(
+                name, path, held_out, expected, ref.accuracy, tols[name], class_names=names_out
             )
+            timed.extend([(reports[name], runner)] if runner is not None else [])
         else:
             reports[name] = FormatReport(name, str(path), FORMATS[name].runtime, "unverified")
+    if timing_runs and timed:  # every runtime at once: load on a shared CPU hits all alike
+        time_all(timed, held_out.images, timing_runs)
+    del timed  # the runtimes (interpreters, sessions, loaded models) go now
     report = ExportReport(
         model=model.name,
         directory=str(out),

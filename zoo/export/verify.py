@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +19,15 @@ from zoo.export.report import FormatReport
 from zoo.export.runtimes import Runner, load_runner
 from zoo.export.samples import Samples
 
-__all__ = ["disk_size", "latency", "predict", "reference", "verify_file"]
+__all__ = ["disk_size", "latencies", "latency", "predict", "reference", "time_all", "verify_file"]
 
 _BATCH = 32
 #: latency: time calls until they add up to this many seconds (after the asked-for runs) ...
 MIN_SECONDS = 0.25
 #: ... but never more calls than this
 MAX_CALLS = 2000
+#: latency: rounds of interleaved blocks (see latencies)
+ROUNDS = 5
 
 
 def disk_size(path: Path) -> int:
@@ -43,23 +46,47 @@ def predict(run: Runner, images: np.ndarray) -> np.ndarray:
 def latency(
     run: Runner, images: np.ndarray, batch: int, runs: int, *, min_seconds: float = MIN_SECONDS
 ) -> float:
-    """Median milliseconds of one call on ``batch`` images, after two untimed warm-up calls.
+    """Median milliseconds of one call on ``batch`` images: :func:`latencies` of one runner."""
+    return latencies({"": run}, images, batch, runs, min_seconds=min_seconds)[""]
 
-    At least ``runs`` calls are timed, and more until they add up to ``min_seconds`` (at most
-    :data:`MAX_CALLS`): a 0.1 ms TFLite call timed 20 times is 2 ms of samples, which one
-    burst of another process on a shared CPU skews; the same rule holds for every format,
-    so their ratios compare like with like.
+
+def latencies(
+    runners: Mapping[str, Runner],
+    images: np.ndarray,
+    batch: int,
+    runs: int,
+    *,
+    min_seconds: float = MIN_SECONDS,
+) -> dict[str, float]:
+    """Median milliseconds of one call of each runner on ``batch`` images, timed interleaved.
+
+    After two untimed warm-up calls each, :data:`ROUNDS` rounds; in each, every runner in
+    turn times a block of calls, so a burst of load on a shared CPU lands on all of them
+    alike instead of on whichever file was being timed then (timed one after another, a
+    float32 TFLite file's batch-1 median came out 1.5x its interleaved one, and the int8
+    file's ratio to it moved with it). Every runner gets the same rule: at least ``runs``
+    calls, more until they add up to ``min_seconds``, at most :data:`MAX_CALLS` (a 0.1 ms
+    TFLite call timed 20 times is 2 ms of samples, which one burst skews), each round a
+    :data:`ROUNDS`-th of it.
     """
     reps = -(-batch // len(images))
     x = np.ascontiguousarray(np.concatenate([images] * reps)[:batch])
-    for _ in range(2):  # warm-up: allocation, tracing, weight packing, first-call caches
-        run(x)
-    times: list[float] = []
-    while len(times) < max(1, runs) or (sum(times) < min_seconds and len(times) < MAX_CALLS):
-        start = time.perf_counter()
-        run(x)
-        times.append(time.perf_counter() - start)
-    return 1000.0 * statistics.median(times)
+    for run in runners.values():
+        for _ in range(2):  # warm-up: allocation, tracing, weight packing, first-call caches
+            run(x)
+    times: dict[str, list[float]] = {name: [] for name in runners}
+    order = list(runners)
+    for done in range(1, ROUNDS + 1):
+        calls = -(-max(1, runs) * done // ROUNDS)
+        seconds, cap = min_seconds * done / ROUNDS, -(-MAX_CALLS * done // ROUNDS)
+        for name in order:
+            run, timed = runners[name], times[name]
+            while len(timed) < calls or (sum(timed) < seconds and len(timed) < cap):
+                start = time.perf_counter()
+                run(x)
+                timed.append(time.perf_counter() - start)
+        order.reverse()  # no runner always right after the same one
+    return {name: 1000.0 * statistics.median(timed) for name, timed in times.items()}
 
 
 def _accuracy(probs: np.ndarray, labels: np.ndarray | None) -> float | None:
@@ -68,8 +95,9 @@ def _accuracy(probs: np.ndarray, labels: np.ndarray | None) -> float | None:
     return float(np.mean(np.argmax(probs, axis=1) == labels))
 
 
-def reference(model: Any, samples: Samples, runs: int) -> tuple[np.ndarray, FormatReport]:
-    """The Keras model's own probabilities and figures: what every file is compared with."""
+def reference(model: Any, samples: Samples) -> tuple[np.ndarray, FormatReport, Runner]:
+    """The Keras model's own probabilities and figures (what every file is compared with),
+    and its runner, for :func:`time_all`."""
     import keras
 
     def run(x: np.ndarray) -> np.ndarray:
@@ -82,10 +110,17 @@ def reference(model: Any, samples: Samples, runs: int) -> tuple[np.ndarray, Form
         runtime=f"keras {keras.__version__}",
         status="reference",
         accuracy=_accuracy(probs, samples.labels),
-        latency_ms_batch1=latency(run, samples.images, 1, runs) if runs else None,
-        latency_ms_batch32=latency(run, samples.images, _BATCH, runs) if runs else None,
     )
-    return probs, report
+    return probs, report, run
+
+
+def time_all(timed: list[tuple[FormatReport, Runner]], images: np.ndarray, runs: int) -> None:
+    """Fill in every report's batch-1 and batch-32 latency, all timed interleaved."""
+    runners = {str(i): run for i, (_, run) in enumerate(timed)}
+    batch1 = latencies(runners, images, 1, runs)
+    batch32 = latencies(runners, images, _BATCH, runs)
+    for i, (report, _) in enumerate(timed):
+        report.latency_ms_batch1, report.latency_ms_batch32 = batch1[str(i)], batch32[str(i)]
 
 
 def verify_file(
@@ -96,10 +131,11 @@ def verify_file(
     reference_accuracy: float | None,
     tolerance: Tolerance,
     *,
-    runs: int,
     class_names: list[str],
-) -> FormatReport:
-    """Run the file at ``path`` in its runtime on ``samples``; judge it against ``expected``."""
+) -> tuple[FormatReport, Runner | None]:
+    """Run the file at ``path`` in its runtime on ``samples``; judge it against ``expected``.
+
+    Also returns its runner for :func:`time_all` (None when its outputs are shaped wrong)."""
     run, runtime = load_runner(fmt, path)
     probs = predict(run, samples.images)
     report = FormatReport(
@@ -117,17 +153,14 @@ def verify_file(
     if probs.shape != expected.shape:
         report.status = "failed"
         report.problems.append(f"outputs shaped {probs.shape}, Keras gives {expected.shape}")
-        return report
+        return report, None
     report.max_abs_diff = float(np.max(np.abs(probs - expected))) if len(probs) else 0.0
     report.agreement = float(np.mean(np.argmax(probs, 1) == np.argmax(expected, 1)))
     report.accuracy = _accuracy(probs, samples.labels)
-    if runs:
-        report.latency_ms_batch1 = latency(run, samples.images, 1, runs)
-        report.latency_ms_batch32 = latency(run, samples.images, _BATCH, runs)
     if fmt == "saved_model":
         _check_signatures(path, samples, class_names, report)
     _judge(report, tolerance, reference_accuracy)
-    return report
+    return report, run
 
 
 def _judge(report: FormatReport, tol: Tolerance, reference_accuracy: float | None) -> None:
