@@ -99,7 +99,8 @@ WORKER = textwrap.dedent(
     result = zoo.finetune(
         "mobilenet", (x, y), weights=None, input_shape=(32, 32, 3), alpha=0.25,
         recipe="classic", epochs=2, unfreeze_epochs=1, unfreeze_top=3, strategy="multi_worker",
-        export_dir=sys.argv[1], export_formats=["keras"], verbose=0, seed=0, batch_size=16,
+        export_dir=f"{sys.argv[2]}/export{sys.argv[1]}", export_formats=["keras"], verbose=0,
+        seed=0, batch_size=16,
     )
     weights = result.model.get_layer("classifier").get_weights()
     digest = hashlib.sha256(b"".join(np.asarray(w).tobytes() for w in weights)).hexdigest()
@@ -119,15 +120,16 @@ def _free_ports(n: int) -> list[int]:
     return ports
 
 
-@pytest.mark.slow
-def test_multi_worker_mirrored_strategy_with_two_processes(tmp_path: Path) -> None:
+def _two_workers(code: str, *args: str) -> list[dict[str, object]]:
+    """Run ``code`` as worker 0 and 1 of a cluster on 127.0.0.1 (argv[1]: its index, then
+    ``args``); each must exit 0; their last stdout lines as JSON."""
     workers = [f"127.0.0.1:{port}" for port in _free_ports(2)]
     procs = []
     for index in range(2):
         tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
         procs.append(
             subprocess.Popen(
-                [sys.executable, "-c", WORKER, str(tmp_path / f"export{index}")],
+                [sys.executable, "-c", code, str(index), *args],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,
@@ -140,9 +142,63 @@ def test_multi_worker_mirrored_strategy_with_two_processes(tmp_path: Path) -> No
         stdout, stderr = proc.communicate(timeout=400)
         assert proc.returncode == 0, stderr[-3000:]
         outputs.append(_last_json(stdout))
-    chief, other = outputs
+    return outputs
+
+
+@pytest.mark.slow
+def test_multi_worker_mirrored_strategy_with_two_processes(tmp_path: Path) -> None:
+    chief, other = _two_workers(WORKER, str(tmp_path))
     assert chief["digest"] == other["digest"]  # synchronous training: one model
     assert chief["epochs"] == other["epochs"] == [2, 1]
     assert chief["exports"] == ["keras", "report"] and other["exports"] == []
     assert (tmp_path / "export0" / "model.keras").is_file()
     assert not (tmp_path / "export1").exists()  # only the chief writes
+
+
+AUTO_WORKER = textwrap.dedent(
+    """
+    import hashlib, json, sys
+    import numpy as np
+    import zoo
+    from tests.finetune.util import blobs
+
+    # the documented call: the auto recipe, the strategy by name, no seed; each process
+    # draws its own seed (a different one forced here), and worker 0's must win
+    index, model = int(sys.argv[1]), sys.argv[2]
+    draw = np.random.SeedSequence
+
+    def seed_sequence(*args, **kwargs):
+        return draw(*args, **kwargs) if args or kwargs else draw(5 if index == 0 else 0)
+
+    np.random.SeedSequence = seed_sequence
+    x, y = blobs(64, (32, 32, 3))
+    result = zoo.finetune(model, (x, y), strategy="multi_worker", epochs=2, batch_size=16,
+                          verbose=0, checkpoint_dir=sys.argv[3])
+    weights = result.model.trainable_weights
+    digest = hashlib.sha256(b"".join(np.asarray(w).tobytes() for w in weights)).hexdigest()
+    chosen = [(t.cut, t.trained, t.steps) for t in result.trials if t.chosen]
+    print(json.dumps({"digest": digest, "seed": result.recipe.seed, "chosen": chosen,
+                      "trials": [[t.cut, t.trained] for t in result.trials]}))
+    """
+)
+
+
+@pytest.mark.slow
+def test_the_auto_recipe_searches_alike_on_every_worker(tmp_path: Path) -> None:
+    import keras
+
+    from tests.finetune.util import small_cnn, with_bn_statistics
+
+    keras.utils.set_random_seed(0)
+    model = tmp_path / "small_cnn.keras"
+    with_bn_statistics(small_cnn((32, 32, 3))).save(model)
+    # seeds 5 and 0 carve splits on which only one worker would add the from-scratch trial:
+    # drawn apart, the workers ran different fits and failed ("Shape mismatch in the
+    # collective instance"); a name made the strategy after the features pass had started
+    # TensorFlow ("Collective ops must be configured at program startup")
+    chief, other = _two_workers(AUTO_WORKER, str(model), str(tmp_path / "ck"))
+    assert chief["seed"] == other["seed"] == 5
+    assert chief["trials"] == other["trials"] and chief["chosen"] == other["chosen"]
+    assert len(chief["chosen"]) == 1
+    assert chief["digest"] == other["digest"]
+    assert (tmp_path / "ck" / "search.json").is_file()  # written by the chief only

@@ -40,7 +40,6 @@ import math
 import time
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import keras
@@ -48,10 +47,11 @@ import numpy as np
 
 from zoo.errors import FinetuneError, ZooWarning
 from zoo.export.exporter import refuse_short_calibration
-from zoo.finetune.choice import Choice, SearchRecord, final_recipe
+from zoo.finetune import distribute
+from zoo.finetune.choice import Choice, final_recipe, final_run, search_record
 from zoo.finetune.data import Data, load_data
 from zoo.finetune.features import feature_signal, no_signal_message
-from zoo.finetune.result import FinetuneResult, PhaseResult, Trial
+from zoo.finetune.result import FinetuneResult, Trial
 from zoo.model.head import fit_layers
 from zoo.model.layers import Preprocess
 
@@ -64,6 +64,11 @@ __all__ = ["DEFAULT_TIME_BUDGET", "PIXELS", "run_auto", "stratified_splits"]
 
 #: Seconds the search may take when ``time_budget`` is not given.
 DEFAULT_TIME_BUDGET = 600.0
+_CLOCKS = (
+    "auto recipe: time_budget is not applied under a multi-worker strategy (each machine's "
+    "clock would stop a different trial, and the workers' fits would no longer match); "
+    "the step budgets and early stopping bound the search"
+)
 _VAL_FRACTION = 0.2  # of each class, carved for validation
 _TINY = 5  # validation images per class below which the probes repeat over splits
 _REPEATS = 3
@@ -116,16 +121,22 @@ class _Split:
 def run_auto(tuner: Finetuner, train_data: object, validation_data: object) -> FinetuneResult:
     """Search, then run the chosen recipe; see the module docstring."""
     start = time.perf_counter()
-    record = _search_record(tuner, train_data, validation_data)
+    # before anything touches TensorFlow (a multi-worker strategy must come first); every
+    # fit of the run then gets this same strategy
+    strategy = distribute.resolve_strategy(tuner.recipe.strategy)
+    record = search_record(tuner, train_data, validation_data)
     done = record.load(tuner.recipe) if record is not None else None
     if done is not None:  # an earlier run of this call chose: its final run resumes
-        return _final_run(tuner, done, train_data, validation_data)
+        return final_run(tuner, done, train_data, validation_data)
     recipe = tuner.recipe
     entropy = int(np.random.SeedSequence().entropy or 0)  # type: ignore[arg-type]
     seed = recipe.seed if recipe.seed is not None else entropy % 2**31
+    seed = distribute.shared_seed(strategy, seed)  # every worker carves and chooses alike
     recipe = recipe.replace(seed=seed)
     budget = recipe.time_budget or DEFAULT_TIME_BUDGET
-    deadline = start + budget
+    deadline = start + budget if not distribute.is_multi_worker(strategy) else math.inf
+    if math.isinf(deadline) and recipe.time_budget:
+        warnings.warn(_CLOCKS, ZooWarning, stacklevel=4)
     keras.utils.set_random_seed(seed)
     backbone = tuner.load_backbone()
     train, val, num_classes = load_data(
@@ -227,28 +238,9 @@ def run_auto(tuner: Finetuner, train_data: object, validation_data: object) -> F
     final = final_recipe(recipe, chosen, best if carved else None)
     _restore(backbone, weights)
     choice = Choice(final, trials, time.perf_counter() - search_start)
-    if record is not None:
+    if record is not None and distribute.is_chief(strategy):
         record.save(choice)
-    return _final_run(tuner, choice, train_data, validation_data)
-
-
-def _final_run(
-    tuner: Finetuner, choice: Choice, train_data: object, validation_data: object
-) -> FinetuneResult:
-    runner = copy.copy(tuner)
-    runner.recipe = choice.recipe
-    result = runner.fit(train_data, validation_data)
-    result.trials = choice.trials
-    result.phases.insert(0, PhaseResult("search", choice.seconds, resumed=choice.resumed))
-    return result
-
-
-def _search_record(tuner: Finetuner, train_data: object, validation: object) -> SearchRecord | None:
-    """The checkpoint directory's record of the search (None without ``checkpoint_dir``)."""
-    if tuner.recipe.checkpoint_dir is None:
-        return None
-    directory = Path(tuner.recipe.checkpoint_dir)
-    return SearchRecord(directory, tuner.fingerprint(train_data, validation))
+    return final_run(tuner, choice, train_data, validation_data)
 
 
 # -- data --------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ checkpoint's own ``state.json`` refusing "a changed recipe (seed: ...)".
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from dataclasses import dataclass, field
@@ -24,12 +25,13 @@ import yaml
 
 from zoo.errors import FinetuneError
 from zoo.finetune.callbacks import NOT_TRAINING, refuse_other_run
-from zoo.finetune.result import Trial
+from zoo.finetune.result import FinetuneResult, PhaseResult, Trial
 
 if TYPE_CHECKING:
+    from zoo.finetune.engine import Finetuner
     from zoo.finetune.recipe import Recipe
 
-__all__ = ["SEARCH_FILE", "Choice", "SearchRecord", "final_recipe"]
+__all__ = ["SEARCH_FILE", "Choice", "SearchRecord", "final_recipe", "final_run", "search_record"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,28 @@ def final_recipe(recipe: Recipe, chosen: Recipe, best: dict[str, int] | None) ->
         unfreeze_epochs=best.get("finetune", 0) if chosen.unfreeze_epochs else 0,
         early_stopping=None,
     )
+
+
+def final_run(
+    tuner: Finetuner, choice: Choice, train_data: object, validation_data: object
+) -> FinetuneResult:
+    """Run the chosen recipe on the user's data; the search is its first phase."""
+    runner = copy.copy(tuner)
+    runner.recipe = choice.recipe
+    result = runner.fit(train_data, validation_data)
+    result.trials = choice.trials
+    result.phases.insert(0, PhaseResult("search", choice.seconds, resumed=choice.resumed))
+    return result
+
+
+def search_record(
+    tuner: Finetuner, train_data: object, validation_data: object
+) -> SearchRecord | None:
+    """The checkpoint directory's record of the search (None without ``checkpoint_dir``)."""
+    if tuner.recipe.checkpoint_dir is None:
+        return None
+    fingerprint = tuner.fingerprint(train_data, validation_data)
+    return SearchRecord(Path(tuner.recipe.checkpoint_dir), fingerprint)
 
 
 class SearchRecord:

@@ -23,13 +23,18 @@ if TYPE_CHECKING:
 
     from zoo.model.backbone import Backbone
 
+#: strategies made from a name ("mirrored", "multi_worker"), one per process
+_CREATED: dict[str, Any] = {}
+
 __all__ = [
     "build_before_fit",
     "clone_into_scope",
     "dtype_policy",
     "is_chief",
+    "is_multi_worker",
     "multi_worker_reductions",
     "resolve_strategy",
+    "shared_seed",
 ]
 
 
@@ -43,16 +48,52 @@ def resolve_strategy(value: Any) -> tf.distribute.Strategy | None:
 
     if value is None or value == "default":
         return None
-    if value == "mirrored":
-        return tf.distribute.MirroredStrategy()
-    if value == "multi_worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
+    if value in ("mirrored", "multi_worker"):
+        # one per process: every fit of a run (the auto recipe's trials, the final run) uses
+        # the first; a second MultiWorkerMirroredStrategy re-enables collective ops, which
+        # TensorFlow warns "may cause error when accessing previously created tensors"
+        if value not in _CREATED:
+            kind = tf.distribute.MirroredStrategy
+            _CREATED[value] = (
+                kind() if value == "mirrored" else tf.distribute.MultiWorkerMirroredStrategy()
+            )
+        return _CREATED[value]
     if isinstance(value, tf.distribute.Strategy):
         return value
     raise InvalidOptionError(
         f"strategy must be a tf.distribute.Strategy, 'mirrored' or 'multi_worker'; "
         f"received {value!r}"
     )
+
+
+def is_multi_worker(strategy: tf.distribute.Strategy | None) -> bool:
+    """Whether ``strategy`` spans several processes (MultiWorkerMirroredStrategy)."""
+    import tensorflow as tf
+
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def shared_seed(strategy: tf.distribute.Strategy | None, seed: int) -> int:
+    """``seed``; under a multi-worker strategy, worker 0's ``seed`` on every worker.
+
+    Each process draws its own seed; an auto search that carves its validation and chooses
+    with different seeds on different workers trains different models there, and the first
+    collective of one meets another's ("Shape mismatch in the collective instance").
+    """
+    import tensorflow as tf
+
+    if not is_multi_worker(strategy):
+        return seed
+    assert strategy is not None
+
+    def first_replica() -> tf.Tensor:
+        mine = tf.constant(float(seed), tf.float64)  # exact below 2**53
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+        return tf.where(tf.equal(replica, 0), mine, tf.zeros_like(mine))
+
+    with strategy.scope():
+        total = strategy.reduce("SUM", strategy.run(first_replica), axis=None)
+    return int(total.numpy())
 
 
 def is_chief(strategy: tf.distribute.Strategy | None) -> bool:
