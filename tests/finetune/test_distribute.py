@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import textwrap
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -100,9 +101,9 @@ WORKER = textwrap.dedent(
         "mobilenet", (x, y), weights=None, input_shape=(32, 32, 3), alpha=0.25,
         recipe="classic", epochs=2, unfreeze_epochs=1, unfreeze_top=3, strategy="multi_worker",
         export_dir=f"{sys.argv[2]}/export{sys.argv[1]}", export_formats=["keras"], verbose=0,
-        seed=0, batch_size=16,
+        seed=0, batch_size=16, train_batchnorm=True,
     )
-    weights = result.model.get_layer("classifier").get_weights()
+    weights = result.model.weights  # the BatchNorm moving statistics too
     digest = hashlib.sha256(b"".join(np.asarray(w).tobytes() for w in weights)).hexdigest()
     print(json.dumps({"digest": digest, "exports": sorted(result.exports),
                       "epochs": [p.epochs for p in result.phases if p.epochs]}))
@@ -153,6 +154,10 @@ def test_multi_worker_mirrored_strategy_with_two_processes(tmp_path: Path) -> No
     assert chief["exports"] == ["keras", "report"] and other["exports"] == []
     assert (tmp_path / "export0" / "model.keras").is_file()
     assert not (tmp_path / "export1").exists()  # only the chief writes
+    # BatchNorm synchronized its statistics across the workers while training, not after
+    with zipfile.ZipFile(tmp_path / "export0" / "model.keras") as archive:
+        config = archive.read("config.json").decode()
+    assert '"synchronized": false' in config and '"synchronized": true' not in config
 
 
 AUTO_WORKER = textwrap.dedent(

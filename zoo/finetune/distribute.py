@@ -35,6 +35,7 @@ __all__ = [
     "multi_worker_reductions",
     "resolve_strategy",
     "shared_seed",
+    "synchronized_batchnorm",
 ]
 
 
@@ -152,6 +153,33 @@ def build_before_fit(
             model._symbolic_build(data_batch=(x, y))
 
     model._maybe_symbolic_build = symbolic_build
+
+
+@contextmanager
+def synchronized_batchnorm(model: keras.Model, strategy: Any) -> Iterator[None]:
+    """Under a multi-worker strategy, BatchNorm computes batch statistics over the global
+    batch while the block runs (Keras's ``synchronized=True``, read when ``fit`` traces).
+
+    Otherwise each worker's moving mean and variance follow only its own share of the data:
+    the trainable weights agree and the statistics do not, so each worker ends with another
+    model. The layers' own setting is put back afterwards (the saved model keeps it).
+    """
+    import keras
+
+    layers = []
+    if is_multi_worker(strategy):
+        layers = [
+            layer
+            for layer in model._flatten_layers(include_self=False)
+            if isinstance(layer, keras.layers.BatchNormalization) and not layer.synchronized
+        ]
+    for layer in layers:
+        layer.synchronized = True
+    try:
+        yield
+    finally:
+        for layer in layers:
+            layer.synchronized = False
 
 
 @contextmanager

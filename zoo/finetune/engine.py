@@ -194,9 +194,10 @@ class Finetuner:
                 num_classes=built.num_classes,
                 class_names=built.train.class_names,
             )
-            current = self._phase_head(built, result, state, cache_root)
-            if recipe.unfreeze_epochs:
-                current = self._phase_finetune(built, result, state)
+            with distribute.synchronized_batchnorm(built.model, strategy):  # not in the export
+                current = self._phase_head(built, result, state, cache_root)
+                if recipe.unfreeze_epochs:
+                    current = self._phase_finetune(built, result, state)
             if not built.model.compiled:  # the head trained apart, or was restored
                 self._compile(built.model, result.phases[-1].learning_rate or 1e-3)
                 # built now, so a saved model's optimizer has the variables a loaded one
