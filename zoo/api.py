@@ -309,6 +309,7 @@ def predict(
     trust: bool = False,
     progress: bool | None = None,
     session: Session | None = None,
+    preprocessing: str | None = None,
 ) -> PredictionReport:
     """Top-k class names with probabilities for images (as ``zoo predict``).
 
@@ -326,6 +327,9 @@ def predict(
             "onnx"); default the first present in that order.
         trust: load a ``.keras`` file outside Keras safe mode.
         progress: force the progress bar (shown on a terminal for large folders).
+        preprocessing: for a ``.keras`` / ``.h5`` file that is not a tfzoo export and was
+            trained on scaled pixels: how to scale the raw ones ("unit", "tf", "torch",
+            "caffe", ...); refused for anything else, which takes raw pixels.
 
     Example:
         >>> report = zoo.predict("out/", "photos/", top_k=3)
@@ -344,6 +348,7 @@ def predict(
         trust=trust,
         progress=progress,
         session=_session(session),
+        preprocessing=preprocessing,
     )
 
 
@@ -360,6 +365,7 @@ def evaluate(
     mistakes_png: str | Path | None = None,
     max_mistakes: int = 16,
     session: Session | None = None,
+    preprocessing: str | None = None,
 ) -> Evaluation:
     """Accuracy, per-class precision/recall/F1/support, confusion matrix, worst mistakes.
 
@@ -371,7 +377,7 @@ def evaluate(
         mistakes_png: write a contact sheet of the worst mistakes here (image, true and
             predicted class, confidence).
         max_mistakes: images on the contact sheet.
-        batch_size, strict, format, trust, progress: as for :func:`predict`.
+        batch_size, strict, format, trust, progress, preprocessing: as for :func:`predict`.
 
     Example:
         >>> result = zoo.evaluate("out/", "flowers/val", confusion_png="confusion.png")
@@ -392,6 +398,7 @@ def evaluate(
         mistakes_png=mistakes_png,
         max_mistakes=max_mistakes,
         session=_session(session),
+        preprocessing=preprocessing,
     )
 
 

@@ -157,3 +157,42 @@ def test_a_model_file_that_scales_nothing_is_said_to_get_raw_pixels(tmp_path: Pa
         warnings.simplefilter("error", zoo.ZooWarning)
         open_model(tmp_path / "scaled.keras")
         open_model(tmp_path / "export" / "model.keras")
+
+
+def test_preprocessing_scales_raw_pixels_for_a_model_file_trained_on_scaled_ones(
+    tmp_path: Path,
+) -> None:
+    """fer's emotion model is a Keras 2 file trained on [-1, 1]: ``preprocessing="tf"``
+    feeds it what it was trained on, with no warning; exports and bad modes are refused."""
+    import warnings
+
+    import keras
+
+    from zoo.workflows.runner import open_model
+
+    inputs = keras.Input((8, 8, 3))
+    dense = keras.layers.Dense(2, name="first")  # per pixel, then averaged: linear in the mean
+    x = keras.layers.GlobalAveragePooling2D()(dense(inputs))
+    model = keras.Model(inputs, keras.layers.Activation("softmax")(x))
+    dense.set_weights([np.array([[-10.0, 10.0]] * 3), np.zeros(2)])  # dark: class 0
+    model.save(tmp_path / "scaled.keras")
+    dark = np.full((1, 8, 8, 3), 40.0, "float32")  # 40 -> -0.69 in [-1, 1]: class 0 ...
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", zoo.ZooWarning)  # the mode was given: nothing to say
+        runner = open_model(tmp_path / "scaled.keras", preprocessing="tf")
+    assert np.argmax(runner(dark)) == 0
+    with pytest.warns(zoo.ZooWarning, match="nothing in the model scales"):
+        raw = open_model(tmp_path / "scaled.keras")
+    assert np.argmax(raw(dark)) == 1  # ... but 40 unscaled reads as bright: class 1
+    report = zoo.predict(tmp_path / "scaled.keras", dark, preprocessing="tf", top_k=1)
+    assert report.predictions[0].top[0][0] == "0"
+
+    with pytest.raises(zoo.InvalidOptionError, match="unknown preprocessing mode 'tff'"):
+        open_model(tmp_path / "scaled.keras", preprocessing="tff")
+    (tmp_path / "export").mkdir()
+    model.save(tmp_path / "export" / "model.keras")
+    (tmp_path / "export" / "export_report.json").write_text("{}")
+    with pytest.raises(zoo.InvalidOptionError, match=r"tfzoo export.*scale them twice"):
+        open_model(tmp_path / "export" / "model.keras", preprocessing="tf")
+    with pytest.raises(zoo.InvalidOptionError, match="export is not one"):
+        open_model(tmp_path / "export", preprocessing="tf")

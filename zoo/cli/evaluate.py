@@ -22,6 +22,12 @@ from zoo.cli.predict import FORMAT_CHOICE
 @click.option("--max-mistakes", default=16, show_default=True, help="Images on the sheet.")
 @click.option("--strict", is_flag=True, help="Stop at the first image that cannot be decoded.")
 @click.option("--trust", is_flag=True, help="Load a .keras file outside Keras safe mode.")
+@click.option(
+    "--preprocessing",
+    metavar="MODE",
+    help="Scale raw pixels for a .keras/.h5 file that is not a tfzoo export: unit, tf, torch, "
+    "caffe, ...",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def evaluate_cmd(
     model: str,
@@ -33,6 +39,7 @@ def evaluate_cmd(
     max_mistakes: int,
     strict: bool,
     trust: bool,
+    preprocessing: str | None,
     as_json: bool,
 ) -> None:
     """Evaluate MODEL on DATA (one sub-directory of images per class)."""
@@ -46,6 +53,7 @@ def evaluate_cmd(
         format=fmt,
         strict=strict,
         trust=trust,
+        preprocessing=preprocessing,
         confusion_png=confusion,
         mistakes_png=mistakes,
         max_mistakes=max_mistakes,

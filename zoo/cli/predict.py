@@ -17,6 +17,12 @@ FORMAT_CHOICE = click.Choice(["saved_model", "keras", "tflite", "onnx"])
 @click.option("--format", "fmt", type=FORMAT_CHOICE, help="Which export of MODEL to run.")
 @click.option("--strict", is_flag=True, help="Stop at the first image that cannot be decoded.")
 @click.option("--trust", is_flag=True, help="Load a .keras file outside Keras safe mode.")
+@click.option(
+    "--preprocessing",
+    metavar="MODE",
+    help="Scale raw pixels for a .keras/.h5 file that is not a tfzoo export: unit, tf, torch, "
+    "caffe, ...",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print CSV: image, rank, label, probability.")
 def predict_cmd(
@@ -27,6 +33,7 @@ def predict_cmd(
     fmt: str | None,
     strict: bool,
     trust: bool,
+    preprocessing: str | None,
     as_json: bool,
     as_csv: bool,
 ) -> None:
@@ -47,6 +54,7 @@ def predict_cmd(
         format=fmt,
         strict=strict,
         trust=trust,
+        preprocessing=preprocessing,
         session=session(),
     )
     for image, error in report.skipped:

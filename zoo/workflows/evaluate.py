@@ -105,6 +105,7 @@ def evaluate(
     trust: bool = False,
     progress: bool | None = None,
     session: Session | None = None,
+    preprocessing: str | None = None,
     confusion_png: str | Path | None = None,
     mistakes_png: str | Path | None = None,
     max_mistakes: int = 16,
@@ -113,7 +114,9 @@ def evaluate(
     runner = (
         model
         if isinstance(model, Runner)
-        else open_model(model, format=format, trust=trust, session=session)
+        else open_model(
+            model, format=format, trust=trust, session=session, preprocessing=preprocessing
+        )
     )
     classes = _class_folders(Path(data))
     if runner.labels is None:

@@ -109,6 +109,7 @@ def predict(
     trust: bool = False,
     progress: bool | None = None,
     session: Session | None = None,
+    preprocessing: str | None = None,
 ) -> PredictionReport:
     """Top-k class names with probabilities for every image; see :func:`zoo.predict`."""
     if not isinstance(top_k, int) or top_k < 1:
@@ -116,7 +117,9 @@ def predict(
     runner = (
         model
         if isinstance(model, Runner)
-        else open_model(model, format=format, trust=trust, session=session)
+        else open_model(
+            model, format=format, trust=trust, session=session, preprocessing=preprocessing
+        )
     )
     items = collect(images)
     done, probs, skipped = run_images(

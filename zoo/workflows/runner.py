@@ -105,9 +105,19 @@ def labels_beside(path: Path) -> tuple[str, ...] | None:
 
 
 def open_model(
-    model: Any, *, format: str | None = None, trust: bool = False, session: Session | None = None
+    model: Any,
+    *,
+    format: str | None = None,
+    trust: bool = False,
+    session: Session | None = None,
+    preprocessing: str | None = None,
 ) -> Runner:
     """The runner of ``model`` (see the module docstring).
+
+    ``preprocessing`` (a mode of ``zoo.spec.PREPROCESSING_MODES``: "unit", "tf", "torch",
+    "caffe", ...) scales the raw pixels before a ``.keras`` / ``.h5`` file that is not a
+    tfzoo export sees them: a model trained on scaled pixels. Anything else is refused
+    with it (exports and FinetuneResults take raw pixels and scale them themselves).
 
     Raises:
         SourceNotFoundError: a path that does not exist, or an export without ``format``.
@@ -116,6 +126,8 @@ def open_model(
     """
     from zoo.finetune.result import FinetuneResult
 
+    if preprocessing is not None:
+        _check_scalable(model)
     if isinstance(model, FinetuneResult):
         return _keras_runner(model.model, "FinetuneResult", model.class_names)
     if not isinstance(model, (str, Path)):
@@ -149,8 +161,9 @@ def open_model(
         import zoo.savedmodel.hub_layer  # noqa: F401
 
         loaded = keras.saving.load_model(str(path), compile=False, safe_mode=not trust)
-        _warn_if_unscaled(loaded, path)
-        return _keras_runner(loaded, str(path), labels)
+        if preprocessing is None:
+            _warn_if_unscaled(loaded, path)
+        return _keras_runner(loaded, str(path), labels, preprocessing)
     if suffix == ".tflite":
         return _tflite_runner(path, labels)
     if suffix == ".onnx":
@@ -160,6 +173,22 @@ def open_model(
         "directory, or a .keras, .h5, .tflite or .onnx file",
         source=str(path),
     )
+
+
+def _check_scalable(model: Any) -> None:
+    """InvalidOptionError unless ``model`` is a Keras model file that is not a tfzoo export."""
+    path = Path(model).expanduser() if isinstance(model, (str, Path)) else None
+    if path is None or path.suffix.lower() not in (".keras", ".h5", ".hdf5") or path.is_dir():
+        what = path.name if path is not None else type(model).__name__
+        raise InvalidOptionError(
+            f"preprocessing applies to a .keras or .h5 model file that takes scaled pixels; "
+            f"{what} is not one (exports, SavedModels, TFLite and ONNX files take raw pixels)"
+        )
+    if (path.parent / "export_report.json").is_file():
+        raise InvalidOptionError(
+            f"{path} is a tfzoo export: it takes raw pixels and scales them itself, so "
+            "preprocessing would scale them twice; drop it"
+        )
 
 
 def _warn_if_unscaled(model: Any, path: Path) -> None:
@@ -174,7 +203,8 @@ def _warn_if_unscaled(model: Any, path: Path) -> None:
         f"{path.name}: nothing in the model scales its input (the image goes straight into "
         f"{type(entry).__name__} {entry.name!r}), so it is fed pixels unchanged (0-255). If it "
         "was trained on scaled pixels, export it with them first: zoo.export(zoo.load_backbone"
-        "(path, preprocessing='unit' or 'tf' ...), OUT, ['keras']), then predict with OUT",
+        "(path, preprocessing='unit' or 'tf' ...), OUT, ['keras']), or pass preprocessing= "
+        "(zoo predict --preprocessing unit|tf|...)",
         ZooWarning,
         stacklevel=4,
     )
@@ -225,17 +255,31 @@ def _shape(dims: Sequence[Any]) -> tuple[int | None, int | None, int | None]:
     return values[0], values[1], values[2]
 
 
-def _keras_runner(model: Any, source: str, labels: Sequence[str] | None) -> Runner:
+def _keras_runner(
+    model: Any, source: str, labels: Sequence[str] | None, preprocessing: str | None = None
+) -> Runner:
     shape = model.input_shape
     if isinstance(shape, list):
         if len(shape) != 1:
             raise InvalidModelError(f"{source} takes {len(shape)} inputs; predict needs one")
         shape = shape[0]
+    scale = _scaling(preprocessing, shape[-1]) if preprocessing is not None else None
 
     def call(x: np.ndarray) -> np.ndarray:
-        return np.asarray(model(x, training=False))
+        return np.asarray(model(scale(x) if scale is not None else x, training=False))
 
     return Runner(source, "keras", _shape(shape), call, tuple(labels) if labels else None)
+
+
+def _scaling(preprocessing: str, channels: int | None) -> Any:
+    """Raw pixels -> what a model trained with ``preprocessing`` takes (numpy in and out)."""
+    from zoo.spec import InputSpec
+
+    try:
+        spec = InputSpec.from_mode(preprocessing, (None, None, channels or 3))
+    except ValueError as exc:
+        raise InvalidOptionError(str(exc)) from None
+    return lambda x: np.asarray(spec.preprocess(x), dtype="float32")
 
 
 def _saved_model_runner(path: Path, labels: tuple[str, ...] | None) -> Runner:
