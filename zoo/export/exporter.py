@@ -166,7 +166,8 @@ def export(
             reports[name], runner = verify_file(
                 name, path, held_out, expected, ref.accuracy, tols[name], class_names=names_out
             )
-            timed.extend([(reports[name], runner)] if runner is not None else [])
+            if runner is not None:
+                timed.append((reports[name], runner))
         else:
             reports[name] = FormatReport(name, str(path), FORMATS[name].runtime, "unverified")
     if timing_runs and timed:  # every runtime at once: load on a shared CPU hits all alike

@@ -116,11 +116,12 @@ def reference(model: Any, samples: Samples) -> tuple[np.ndarray, FormatReport, R
 
 def time_all(timed: list[tuple[FormatReport, Runner]], images: np.ndarray, runs: int) -> None:
     """Fill in every report's batch-1 and batch-32 latency, all timed interleaved."""
-    runners = {str(i): run for i, (_, run) in enumerate(timed)}
+    runners = {report.format: run for report, run in timed}  # one report per format
     batch1 = latencies(runners, images, 1, runs)
     batch32 = latencies(runners, images, _BATCH, runs)
-    for i, (report, _) in enumerate(timed):
-        report.latency_ms_batch1, report.latency_ms_batch32 = batch1[str(i)], batch32[str(i)]
+    for report, _ in timed:
+        report.latency_ms_batch1 = batch1[report.format]
+        report.latency_ms_batch32 = batch32[report.format]
 
 
 def verify_file(

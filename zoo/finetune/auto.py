@@ -134,8 +134,9 @@ def run_auto(tuner: Finetuner, train_data: object, validation_data: object) -> F
     seed = distribute.shared_seed(strategy, seed)  # every worker carves and chooses alike
     recipe = recipe.replace(seed=seed)
     budget = recipe.time_budget or DEFAULT_TIME_BUDGET
-    deadline = start + budget if not distribute.is_multi_worker(strategy) else math.inf
-    if math.isinf(deadline) and recipe.time_budget:
+    cluster = distribute.is_multi_worker(strategy)
+    deadline = math.inf if cluster else start + budget
+    if cluster and recipe.time_budget:
         warnings.warn(_CLOCKS, ZooWarning, stacklevel=4)
     keras.utils.set_random_seed(seed)
     backbone = tuner.load_backbone()

@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 from zoo.errors import FinetuneError
 from zoo.finetune.callbacks import NOT_TRAINING, refuse_other_run
 from zoo.finetune.result import FinetuneResult, PhaseResult, Trial
@@ -134,11 +132,10 @@ class SearchRecord:
         return Choice(recipe, trials, seconds, resumed=True)
 
     def save(self, choice: Choice) -> None:
-        """Write the choice (atomically): the recipe's plain fields, as ``recipe.yaml``."""
-        plain = yaml.safe_load(choice.recipe.to_yaml())
+        """Write the choice (atomically): the recipe's plain fields, as ``recipe.yaml`` has them."""
         data = {
             "fingerprint": self.fingerprint,
-            "recipe": plain,
+            "recipe": choice.recipe.plain_fields(),
             "trials": [vars(t) for t in choice.trials],
             "seconds": choice.seconds,
         }

@@ -174,6 +174,15 @@ class Recipe:
             out[f.name] = value
         return out
 
+    def plain_fields(self) -> dict[str, Any]:
+        """The fields that are plain data (lists, not tuples), as :meth:`to_yaml` writes them;
+        those holding Python objects are left out. :meth:`from_mapping` reads them back."""
+        return {
+            f.name: _plain_copy(getattr(self, f.name))
+            for f in dataclasses.fields(self)
+            if _is_plain(getattr(self, f.name))
+        }
+
     def to_yaml(self) -> str:
         """The recipe as YAML, read back by :meth:`from_yaml` (``recipe.yaml`` of an export).
 
@@ -183,15 +192,9 @@ class Recipe:
         """
         import yaml
 
-        plain: dict[str, Any] = {}
-        left_out: list[str] = []
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if _is_plain(value):
-                plain[f.name] = list(value) if isinstance(value, tuple) else value
-            else:
-                left_out.append(f.name)
-        text = yaml.safe_dump(_plain_copy(plain), sort_keys=False, default_flow_style=None)
+        plain = self.plain_fields()
+        left_out = [f.name for f in dataclasses.fields(self) if f.name not in plain]
+        text = yaml.safe_dump(plain, sort_keys=False, default_flow_style=None)
         if left_out:
             text = f"# not written (Python objects): {', '.join(left_out)}\n" + text
         return text

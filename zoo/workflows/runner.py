@@ -36,6 +36,9 @@ if TYPE_CHECKING:
 
 __all__ = ["FORMATS", "Runner", "labels_beside", "open_model"]
 
+#: Keras model files, by suffix
+_KERAS_FILES = (".keras", ".h5", ".hdf5")
+
 #: The formats an export directory can hold, in the order one is chosen, and their paths.
 FORMATS: dict[str, str] = {
     "saved_model": "saved_model",
@@ -154,7 +157,7 @@ def open_model(
     suffix = path.suffix.lower()
     if path.is_dir():
         return _saved_model_runner(path, labels)
-    if suffix in (".keras", ".h5", ".hdf5"):
+    if suffix in _KERAS_FILES:
         import keras
 
         import zoo.model.layers
@@ -178,7 +181,7 @@ def open_model(
 def _check_scalable(model: Any) -> None:
     """InvalidOptionError unless ``model`` is a Keras model file that is not a tfzoo export."""
     path = Path(model).expanduser() if isinstance(model, (str, Path)) else None
-    if path is None or path.suffix.lower() not in (".keras", ".h5", ".hdf5") or path.is_dir():
+    if path is None or path.suffix.lower() not in _KERAS_FILES or path.is_dir():
         what = path.name if path is not None else type(model).__name__
         raise InvalidOptionError(
             f"preprocessing applies to a .keras or .h5 model file that takes scaled pixels; "
