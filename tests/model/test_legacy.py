@@ -334,3 +334,19 @@ def test_keras1_merge_with_a_python_mode_is_refused(isolated: Path) -> None:
         f.attrs["model_config"] = json.dumps(config).encode("utf8")
     with pytest.raises(InvalidModelError, match="Python function mode is code from the file"):
         zoo.load_backbone(str(path), trust=True)
+
+
+def test_a_keras2_file_predicts_without_keras_input_structure_warning(keras2_files: Path) -> None:
+    """A Keras 2 functional model takes a list of one input; zoo predict hands it the one
+    tensor, and Keras's "structure of `inputs`" UserWarning is not the user's to read."""
+    import warnings
+
+    from zoo.workflows.runner import open_model
+
+    probe = np.load(keras2_files / "probe.npy")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        runner = open_model(keras2_files / "functional.h5", preprocessing="unit")
+        out = runner(probe * 255.0)
+    assert out.shape == (len(probe), 5)
+    assert not [w for w in caught if "structure of `inputs`" in str(w.message)], caught

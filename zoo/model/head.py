@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import keras
 
@@ -16,7 +16,16 @@ if TYPE_CHECKING:
     from zoo.model.backbone import Backbone
     from zoo.spec import InputSpec
 
-__all__ = ["build_classifier", "fit_layers", "head_layers", "pixels_model"]
+__all__ = ["build_classifier", "call_model", "fit_layers", "head_layers", "pixels_model"]
+
+
+def call_model(model: keras.Model, x: Any) -> Any:
+    """``model(x, training=False)``, without Keras's warning for a Keras 2 file's model: it
+    takes a list of one input, and the one tensor given is that input ("The structure of
+    `inputs` doesn't match the expected structure")."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
+        return model(x, training=False)
 
 
 def head_layers(
@@ -179,8 +188,5 @@ def pixels_model(backbone: Backbone) -> keras.Model:
     x = inputs
     if not spec.is_identity:
         x = Preprocess.from_input_spec(spec, name="preprocess")(x)
-    with warnings.catch_warnings():
-        # a Keras 2 file's model takes a list of one input; the one tensor is the same
-        warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
-        outputs = model(x, training=False)
+    outputs = call_model(model, x)
     return keras.Model(inputs, outputs, name=re.sub(r"[^A-Za-z0-9_]", "_", model.name))

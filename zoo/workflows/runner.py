@@ -268,8 +268,10 @@ def _keras_runner(
         shape = shape[0]
     scale = _scaling(preprocessing, shape[-1]) if preprocessing is not None else None
 
+    from zoo.model.head import call_model
+
     def call(x: np.ndarray) -> np.ndarray:
-        return np.asarray(model(scale(x) if scale is not None else x, training=False))
+        return np.asarray(call_model(model, scale(x) if scale is not None else x))
 
     return Runner(source, "keras", _shape(shape), call, tuple(labels) if labels else None)
 
