@@ -524,6 +524,7 @@ def export(
     class_names: Sequence[str] | None = None,
     trust: bool = False,
     session: Session | None = None,
+    preprocessing: str | None = None,
     **options: Any,
 ) -> ExportReport:
     """Export a classifier and check every file in its own runtime against the Keras model.
@@ -548,6 +549,9 @@ def export(
         class_names: names of the outputs.
         trust: allow Lambda layers and arbitrary callables in a model file.
         session: the Session that loads a model file.
+        preprocessing: for a model file trained on scaled pixels (a mode of
+            ``zoo.spec.PREPROCESSING_MODES``: "unit", "tf", ...): the files then scale the
+            raw pixels they take that way. Only with a model file.
         **options: ``verify``, ``samples``, ``representative``, ``tolerances``,
             ``timing_runs``, ``seed``, ``keep_tensor_names`` of
             :func:`zoo.export.exporter.export`.
@@ -565,16 +569,25 @@ def export(
         >>> report = zoo.export(result, "out", ["tflite_int8", "onnx"], data="photos/train")
         >>> report.ok, report["tflite_int8"].agreement
     """
+    from zoo.errors import InvalidOptionError
     from zoo.export.exporter import export as _export
     from zoo.model.head import pixels_model
+    from zoo.workflows.runner import labels_beside
 
     keras_model: Any = model
+    if preprocessing is not None and not isinstance(model, str | Path):
+        raise InvalidOptionError(
+            f"preprocessing applies to a model file; a {type(model).__name__} takes raw pixels "
+            "and scales them itself (load_backbone(..., preprocessing=) to change a Backbone's)"
+        )
     if isinstance(model, str | Path):
         path = Path(model)
-        keras_model = pixels_model(_session(session).load_backbone(str(path), trust=trust))
-        labels = path.parent / "labels.txt"
-        if class_names is None and labels.is_file():
-            class_names = labels.read_text().split("\n")[:-1]
+        scaled = {"preprocessing": preprocessing} if preprocessing is not None else {}
+        keras_model = pixels_model(
+            _session(session).load_backbone(str(path), trust=trust, **scaled)
+        )
+        if class_names is None:
+            class_names = labels_beside(path)
     elif hasattr(model, "recipe") and hasattr(model, "model"):  # a FinetuneResult
         if class_names is None and getattr(model, "class_names", None):
             class_names = list(getattr(model, "class_names", ()))

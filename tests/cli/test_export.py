@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import pytest
+
+from zoo.errors import ZooWarning
 
 from .conftest import Zoo
 
@@ -187,3 +190,40 @@ def test_finetune_export_onnx_and_int8_on_its_own_data(
     assert report["ok"] and [f["format"] for f in report["formats"]] == ["onnx", "tflite_float16"]
     assert set(data["exports"]) == {"onnx", "tflite_float16", "labels", "report"}
     assert report["formats"][0]["runtime"].startswith("onnxruntime")
+
+
+def test_export_of_a_file_trained_on_scaled_pixels_warns_and_takes_preprocessing(
+    zoo_cli: Zoo, photos: Path, tmp_path: Path
+) -> None:
+    """A model file whose first layer gets the image unscaled: ``zoo export`` says so (it
+    used to silence every warning, not only its verification verdict), and
+    ``--preprocessing unit`` bakes the scaling in: the files then compute what the model
+    computes on pixels / 255."""
+    import keras
+    import numpy as np
+
+    from tests.export.conftest import SHAPE, tiny_classifier
+    from zoo.workflows.runner import open_model
+
+    scaled = tiny_classifier()
+    unscaled = keras.Sequential([keras.Input(SHAPE), *scaled.layers[1:]], name="unscaled")
+    unscaled.save(tmp_path / "unscaled.keras")
+    with pytest.warns(ZooWarning, match="nothing in the model scales"):  # a console prints it
+        zoo_cli(
+            "export", str(tmp_path / "unscaled.keras"), str(tmp_path / "raw"), "--format",
+            "tflite", "--data", str(photos),
+        )  # fmt: skip
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        zoo_cli(
+            "export", str(tmp_path / "unscaled.keras"), str(tmp_path / "unit"), "--format",
+            "tflite", "--data", str(photos), "--preprocessing", "unit",
+        )  # fmt: skip
+    assert not [w for w in said if "nothing in the model scales" in str(w.message)]
+    pixels = np.random.default_rng(0).uniform(0, 255, (4, *SHAPE)).astype("float32")
+    files = open_model(tmp_path / "unit" / "model.tflite")(pixels)
+    np.testing.assert_allclose(files, np.asarray(scaled(pixels)), atol=1e-5)
+    zoo_cli(
+        "export", str(tmp_path / "unscaled.keras"), str(tmp_path / "bad"), "--format",
+        "tflite", "--preprocessing", "tff", code=1,
+    )  # fmt: skip

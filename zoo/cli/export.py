@@ -160,6 +160,12 @@ def _tolerance(
 @click.option(
     "--trust", is_flag=True, help="Allow Lambda layers and arbitrary callables in the file."
 )
+@click.option(
+    "--preprocessing",
+    metavar="MODE",
+    help="The model file was trained on scaled pixels (unit, tf, torch, caffe, ...): the "
+    "files take raw pixels and scale them this way.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def export_cmd(
     model_file: Path,
@@ -175,6 +181,7 @@ def export_cmd(
     no_verify: bool,
     keep_tensor_names: bool,
     trust: bool,
+    preprocessing: str | None,
     as_json: bool,
 ) -> None:
     """Export a saved Keras model (.keras / .h5) into OUT and check every file against it.
@@ -214,7 +221,8 @@ def export_cmd(
     if samples is not None:
         options["samples"] = samples
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ZooWarning)  # the table says it, and the exit code
+        # the table says it, and the exit code; every other warning is the user's to read
+        warnings.filterwarnings("ignore", "export verification failed", ZooWarning)
         try:
             report = api.export(
                 str(model_file),
@@ -223,6 +231,7 @@ def export_cmd(
                 data=str(data) if data else None,
                 validation_data=str(val) if val else None,
                 trust=trust,
+                preprocessing=preprocessing,
                 **options,
             )
         except ExportError as exc:

@@ -112,7 +112,7 @@ def export(
     """
     names = check_formats(formats)
     shape = _input_shape(model)
-    num_classes = _num_classes(model)
+    _num_classes(model)  # a classifier (one (N, K) output), checked before anything is read
     tols = _tolerances(names, tolerances)
     if "onnx" in names:
         require("tf2onnx")
@@ -135,7 +135,8 @@ def export(
             raise
         calibration, short = None, exc
     held_out = _held_out(train, validation_data, shape, samples, seed)
-    names_out = _class_names(class_names, held_out, train, num_classes)
+    model, notes = _as_probabilities(model, held_out)
+    names_out = _class_names(class_names, held_out, train, _num_classes(model))
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -156,7 +157,7 @@ def export(
         expected, ref, run = reference(model, held_out)
         timed.append((ref, run))
     else:  # nothing to compare with: the model is not run at all
-        expected = np.zeros((0, num_classes), "float32")
+        expected = np.zeros((0, len(names_out)), "float32")
         ref = FormatReport("keras (in memory)", None, "keras", "reference")
     for name in names:
         if name in reports:
@@ -183,6 +184,7 @@ def export(
         reference=ref,
         formats=[reports[n] for n in names],
         representative=len(calibration) if calibration is not None else None,
+        notes=notes,
     )
     report.write()
     if errors:
@@ -282,6 +284,33 @@ def _num_classes(model: keras.Model) -> int:
     return int(model.outputs[0].shape[1])
 
 
+def _as_probabilities(model: keras.Model, held_out: Samples) -> tuple[keras.Model, list[str]]:
+    """``model``, or ``model`` ending in the layers that turn its outputs into probabilities
+    (zoo.model.outputs: a softmax over logits; ``[1 - p, p]`` for one sigmoid output), as
+    read off its outputs on the held-out images; and the note that says so. Every file then
+    gives probabilities (what the SavedModel's ``probabilities`` output promises), and the
+    checks compare probabilities, not raw scores."""
+    from zoo.model.head import call_model
+    from zoo.model.outputs import describe, probability_model, reading
+
+    out = np.concatenate(
+        [
+            np.asarray(call_model(model, held_out.images[i : i + 64]), dtype="float64")
+            for i in range(0, len(held_out), 64)
+        ]
+    )
+    kind = reading(out)
+    if kind == "probabilities":
+        return model, []
+    note = (
+        f"{model.name} {describe(kind)}; the exported files end in "
+        + ("a softmax" if kind == "logits" else "that conversion")
+        + " and output probabilities"
+    )
+    warnings.warn(note, ZooWarning, stacklevel=3)
+    return probability_model(model, kind), [note]
+
+
 def _tolerances(
     names: tuple[str, ...], given: Mapping[str, Tolerance | Mapping[str, float | None]] | None
 ) -> dict[str, Tolerance]:
@@ -333,22 +362,39 @@ def _held_out(
 def _class_names(
     given: Sequence[str] | None, held_out: Samples, train: Samples | None, k: int
 ) -> list[str]:
+    """The names of the model's ``k`` outputs, and every folder's labels turned into them.
+
+    Names: ``given`` (``class_names=``, ``labels.txt``), else the class folders of the data
+    when there are ``k`` of them, else the output indices. A directory's labels count its
+    own folders in sorted order, so each is mapped through the folder's name to the model's
+    output of that name: a ``--val`` folder holding two of ten classes is scored against
+    those two outputs, not outputs 0 and 1. Folders that name no output: no accuracy.
+    """
+    sources = [s for s in (train, held_out) if s is not None and s.class_names is not None]
     if given is not None:
         names = [str(n) for n in given]
         if len(names) != k:
             raise InvalidOptionError(
                 f"class_names: the model has {k} outputs, received {len(names)} names"
             )
-        return names
-    for source in (train, held_out):
-        if source is not None and source.class_names is not None:
-            if len(source.class_names) == k:
-                return list(source.class_names)
-            source.labels = None  # folders that are not the model's classes: no accuracy
+    else:
+        folders = [list(s.class_names or ()) for s in sources if len(s.class_names or ()) == k]
+        names = folders[0] if folders else [str(i) for i in range(k)]
+    for source in {id(s): s for s in sources}.values():
+        if source.labels is None:
+            continue
+        folder_names = list(source.class_names or ())
+        unknown = [c for c in folder_names if c not in names]
+        if unknown:
+            source.labels = None
             warnings.warn(
-                f"{source.source} has {len(source.class_names)} class folders, the model "
-                f"{k} outputs: accuracy is not computed; pass class_names= to name them",
+                f"{source.source}: the class folders {', '.join(unknown[:5])} name none of "
+                f"the model's {k} outputs ({', '.join(names[:10])}"
+                f"{', ...' if k > 10 else ''}): accuracy is not computed; name the folders "
+                "after the classes, or give class_names= (labels.txt beside a model file)",
                 ZooWarning,
                 stacklevel=3,
             )
-    return [str(i) for i in range(k)]
+            continue
+        source.labels = np.array([names.index(c) for c in folder_names])[source.labels]
+    return names

@@ -60,6 +60,8 @@ class ExportReport:
     reference: FormatReport  # the Keras model in memory: accuracy and latency to compare to
     formats: list[FormatReport] = field(default_factory=list)
     representative: int | None = None  # images int8 calibration used
+    #: what was done to the model before export (outputs turned into probabilities ...)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

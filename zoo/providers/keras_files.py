@@ -64,7 +64,7 @@ def load_keras_file(path: Path, spec: ModelSpec, *, weights: Path | None) -> tup
         kind, config = ".keras", _keras_config(path, source)
     elif head == _HDF5_MAGIC:
         kind = ".h5"
-        config, attrs = _h5_config(path, source)
+        config, attrs = h5_config(path, source)
     else:
         raise _fail(
             source,
@@ -248,7 +248,7 @@ def _text(value: Any) -> str:
     return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
 
-def _h5_config(path: Path, source: str) -> tuple[Any, dict[str, str]]:
+def h5_config(path: Path, source: str) -> tuple[Any, dict[str, str]]:
     """The parsed ``model_config`` of an .h5 file and its root attributes as text."""
     import h5py
 

@@ -428,11 +428,25 @@ def _input_spec(fn: Any, is_signature: bool) -> tuple[str, Any] | None:
             name, spec = next(iter(specs.items()))
             return name, spec
         return None
+    if not hasattr(fn, "concrete_functions"):  # a loaded object: what its __call__ was traced for
+        fn = fn.__call__ if callable(fn) else None
+    specs = []
     for concrete in getattr(fn, "concrete_functions", []) or []:
         args = concrete.structured_input_signature[0]
         if args and isinstance(args[0], tf.TensorSpec):
-            return "inputs", args[0]
-    return None
+            specs.append(args[0])
+    if not specs or len({s.shape.rank for s in specs}) != 1:
+        return None
+    # traced more than once (training True / False, or several sizes): what all traces allow
+    shape = specs[0].shape
+    for other in specs[1:]:
+        shape = tf.TensorShape(
+            [
+                a if a == b else None
+                for a, b in zip(shape.as_list(), other.shape.as_list(), strict=True)
+            ]
+        )
+    return "inputs", tf.TensorSpec(shape, specs[0].dtype)
 
 
 def _cast(x: Any, spec: Any) -> Any:

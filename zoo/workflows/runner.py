@@ -39,6 +39,9 @@ __all__ = ["FORMATS", "Runner", "labels_beside", "open_model"]
 #: Keras model files, by suffix
 _KERAS_FILES = (".keras", ".h5", ".hdf5")
 
+#: readings of a classifier with one output (zoo.model.outputs)
+_ONE = ("sigmoid", "logit")
+
 #: The formats an export directory can hold, in the order one is chosen, and their paths.
 FORMATS: dict[str, str] = {
     "saved_model": "saved_model",
@@ -60,33 +63,31 @@ class Runner:
     #: how far a row of probabilities may sum from 1: more for a quantized softmax, whose
     #: probabilities come in steps (1/256 for int8: 10 classes may sum to 1 +- 0.02)
     tolerance: float = 1e-3
-    _warned: bool = False
+    _reading: str = "probabilities"  # how outputs become probabilities: zoo.model.outputs
 
     def __call__(self, pixels: np.ndarray) -> np.ndarray:
+        from zoo.model.outputs import describe, reading, to_probabilities
+
         out = np.asarray(self.call(np.asarray(pixels, dtype="float32")), dtype="float64")
         if out.ndim != 2:
             raise InvalidModelError(
-                f"{self.source} returns shape {out.shape}; predict needs (batch, classes)",
+                f"{self.source} returns shape {out.shape[1:]} for each image; predict needs "
+                "a classifier with one output of class scores (batch, classes)",
                 source=self.source,
             )
+        kind = reading(out, self.tolerance)
+        if kind != self._reading and self._reading in ("probabilities", "sigmoid"):
+            # once outputs are seen not to be probabilities, they never are
+            warnings.warn(f"{self.source} {describe(kind)}", ZooWarning, stacklevel=2)
+            self._reading = kind
+        out = to_probabilities(out, self._reading)
         if self.labels is not None and out.shape[1] != len(self.labels):
+            one = " (its one output is p(class 1) of two)" if self._reading in _ONE else ""
             raise InvalidModelError(
-                f"{self.source} outputs {out.shape[1]} classes but its labels name "
-                f"{len(self.labels)}; fix labels.txt",
+                f"{self.source} outputs {out.shape[1]} classes{one} but its labels name "
+                f"{len(self.labels)}; fix labels.txt: one class name per line, in output order",
                 source=self.source,
             )
-        sums = out.sum(axis=1)
-        if (out < -1e-6).any() or not np.allclose(sums, 1.0, atol=self.tolerance):
-            if not self._warned:
-                warnings.warn(
-                    f"{self.source} does not output probabilities (rows do not sum to 1); "
-                    "applying softmax to its outputs, as for logits",
-                    ZooWarning,
-                    stacklevel=2,
-                )
-                self._warned = True
-            shifted = np.exp(out - out.max(axis=1, keepdims=True))
-            out = shifted / shifted.sum(axis=1, keepdims=True)
         return out
 
     def label(self, index: int) -> str:
@@ -158,15 +159,14 @@ def open_model(
     if path.is_dir():
         return _saved_model_runner(path, labels)
     if suffix in _KERAS_FILES:
-        import keras
-
         import zoo.model.layers
         import zoo.savedmodel.hub_layer  # noqa: F401
 
-        loaded = keras.saving.load_model(str(path), compile=False, safe_mode=not trust)
+        loaded = _load_keras_file(path, trust)
+        runner = _keras_runner(loaded, str(path), labels, preprocessing)  # refuses non-images
         if preprocessing is None:
             _warn_if_unscaled(loaded, path)
-        return _keras_runner(loaded, str(path), labels, preprocessing)
+        return runner
     if suffix == ".tflite":
         return _tflite_runner(path, labels)
     if suffix == ".onnx":
@@ -176,6 +176,23 @@ def open_model(
         "directory, or a .keras, .h5, .tflite or .onnx file",
         source=str(path),
     )
+
+
+def _load_keras_file(path: Path, trust: bool) -> Any:
+    """``keras.saving.load_model``, its failures as InvalidModelError: an HDF5 file without
+    a model (weights only, or other data) is described the way ``zoo info`` describes it."""
+    import keras
+
+    try:
+        return keras.saving.load_model(str(path), compile=False, safe_mode=not trust)
+    except (ValueError, OSError, TypeError) as exc:
+        if path.suffix.lower() != ".keras":
+            from zoo.providers.keras_files import h5_config
+
+            h5_config(path, str(path))  # raises for weights only, not HDF5, no model_config
+        raise InvalidModelError(
+            f"{path}: Keras cannot load it as a model: {exc}", source=str(path)
+        ) from exc
 
 
 def _check_scalable(model: Any) -> None:
@@ -251,11 +268,38 @@ def _choose(directory: Path, format: str | None) -> Path:
     )
 
 
-def _shape(dims: Sequence[Any]) -> tuple[int | None, int | None, int | None]:
-    values = [None if d is None or int(d) < 0 else int(d) for d in list(dims)[-3:]]
-    if len(values) != 3:
-        raise InvalidModelError(f"the model takes inputs of shape {tuple(dims)}, not images")
-    return values[0], values[1], values[2]
+def _shape(dims: Sequence[Any], source: str) -> tuple[int | None, int | None, int | None]:
+    """(H, W, C) of an input declared (batch, H, W, C); anything else is not an image."""
+    values = [None if d is None or int(d) < 0 else int(d) for d in list(dims)]
+    if len(values) != 4:
+        raise InvalidModelError(
+            f"{source} takes inputs shaped {tuple(values)}, not images (batch, height, width, "
+            "channels): predict and evaluate run image classifiers",
+            source=source,
+        )
+    return values[1], values[2], values[3]
+
+
+def _check_output(dims: Sequence[Any] | None, outputs: int, source: str) -> None:
+    """InvalidModelError unless the model has one output declared (batch, classes) (a
+    ``dims`` of None: not declared, checked on the first call)."""
+    if outputs != 1:
+        raise InvalidModelError(
+            f"{source} has {outputs} outputs; predict and evaluate need a classifier with one "
+            "output of class scores (batch, classes)",
+            source=source,
+        )
+    try:
+        shape = tuple(None if d is None or int(d) < 0 else int(d) for d in dims or ())
+    except (TypeError, ValueError):  # a shape of unknown rank
+        return
+    if dims is not None and len(shape) != 2:
+        raise InvalidModelError(
+            f"{source} outputs shape {shape}, not class scores (batch, classes): it is not an "
+            "image classifier (a detector or a feature extractor?); predict and evaluate run "
+            "classifiers",
+            source=source,
+        )
 
 
 def _keras_runner(
@@ -273,7 +317,11 @@ def _keras_runner(
     def call(x: np.ndarray) -> np.ndarray:
         return np.asarray(call_model(model, scale(x) if scale is not None else x))
 
-    return Runner(source, "keras", _shape(shape), call, tuple(labels) if labels else None)
+    input_shape = _shape(shape, source)
+    outputs = getattr(model, "outputs", None) or []
+    if outputs:  # a subclassed model declares none: checked on the first call
+        _check_output(tuple(outputs[0].shape), len(outputs), source)
+    return Runner(source, "keras", input_shape, call, tuple(labels) if labels else None)
 
 
 def _scaling(preprocessing: str, channels: int | None) -> Any:
@@ -309,7 +357,13 @@ def _saved_model_runner(path: Path, labels: tuple[str, ...] | None) -> Runner:
             )
         return np.asarray(next(iter(out.values())).numpy())
 
-    runner = Runner(str(path), "saved_model", _shape(spec.shape), call, labels)
+    declared = signature.structured_outputs
+    if "probabilities" in declared:  # a zoo.export SavedModel: probabilities and class names
+        declared = {"probabilities": declared["probabilities"]}
+    input_shape = _shape(spec.shape, str(path))
+    (first, *_) = declared.values()
+    _check_output(getattr(first, "shape", None), len(declared), str(path))
+    runner = Runner(str(path), "saved_model", input_shape, call, labels)
     runner._loaded = loaded  # type: ignore[attr-defined]  # keep the variables alive
     return runner
 
@@ -348,7 +402,10 @@ def _tflite_runner(path: Path, labels: tuple[str, ...] | None) -> Runner:
 
     shape = detail.get("shape_signature", detail["shape"])
     tolerance = _quantized_sum_tolerance(interpreter, output)
-    return Runner(str(path), "tflite", _shape(shape), call, labels, tolerance)
+    input_shape = _shape(shape, str(path))
+    outputs = interpreter.get_output_details()
+    _check_output(output.get("shape_signature", output["shape"]), len(outputs), str(path))
+    return Runner(str(path), "tflite", input_shape, call, labels, tolerance)
 
 
 def _quantized_sum_tolerance(interpreter: Any, output: dict[str, Any]) -> float:
@@ -390,4 +447,8 @@ def _onnx_runner(path: Path, labels: tuple[str, ...] | None) -> Runner:
         return np.asarray(session.run(None, {first.name: x})[0])
 
     dims = [d if isinstance(d, int) else None for d in first.shape]
-    return Runner(str(path), "onnx", _shape(dims), call, labels)
+    input_shape = _shape(dims, str(path))
+    outputs = session.get_outputs()
+    out_dims = [d if isinstance(d, int) else None for d in outputs[0].shape]
+    _check_output(out_dims, len(outputs), str(path))
+    return Runner(str(path), "onnx", input_shape, call, labels)
