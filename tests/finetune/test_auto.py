@@ -55,12 +55,13 @@ def test_classic_engine_honours_feature_layer() -> None:
 
 
 def test_stratified_splits_keep_every_class_and_repeat_when_tiny() -> None:
-    from zoo.finetune.auto import stratified_splits
+    from zoo.finetune.auto import _REPEATS, stratified_splits
 
     y = np.repeat(np.arange(3), 4)  # 4 per class: 1 validation image each -> repeated
     splits = stratified_splits(y, seed=0)
     assert not isinstance(splits, str)
-    assert len(splits) == 3
+    assert len(splits) == _REPEATS == 10
+    assert len({tuple(s.val) for s in splits}) > 5  # different draws, not one repeated
     for split in splits:
         assert sorted(set(y[split.val].tolist())) == [0, 1, 2]
         assert sorted(set(y[split.train].tolist())) == [0, 1, 2]
