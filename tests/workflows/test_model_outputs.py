@@ -185,3 +185,15 @@ def test_models_that_are_not_image_classifiers_are_refused_clearly(tmp_path: Pat
     colour_model().save_weights(tmp_path / "colour.weights.h5")
     with pytest.raises(zoo.InvalidModelError, match=r"holds only weights|not a Keras model"):
         zoo.predict(tmp_path / "colour.weights.h5", np.zeros((1, 32, 32, 3)))
+
+
+def test_a_tflite_file_is_run_by_predict_and_refused_as_a_backbone_with_why(
+    exported: tuple[Path, Any],
+) -> None:
+    """A .tflite file has no layers to cut or train: loading it as a backbone says so and
+    points at predict / evaluate, which run it (not "neither .keras nor .h5")."""
+    out, _ = exported
+    with pytest.raises(zoo.InvalidModelError, match=r"TFLITE file: a compiled model.*predict"):
+        zoo.load_backbone(str(out / "model.tflite"))
+    report = zoo.predict(out / "model.tflite", np.full((1, 32, 32, 3), 100.0), top_k=1)
+    assert len(report.predictions) == 1

@@ -65,6 +65,14 @@ def load_keras_file(path: Path, spec: ModelSpec, *, weights: Path | None) -> tup
     elif head == _HDF5_MAGIC:
         kind = ".h5"
         config, attrs = h5_config(path, source)
+    elif path.suffix.lower() in (".tflite", ".onnx"):
+        raise _fail(
+            source,
+            f"{source} is a {path.suffix.lower()[1:].upper()} file: a compiled model, not a "
+            "Keras one, so it has no layers to cut, freeze or train; zoo predict and zoo "
+            "evaluate run it as it is. To fine-tune, start from the .keras / .h5 / SavedModel "
+            "it was converted from",
+        )
     else:
         raise _fail(
             source,
