@@ -549,9 +549,8 @@ def export(
         class_names: names of the outputs.
         trust: allow Lambda layers and arbitrary callables in a model file.
         session: the Session that loads a model file.
-        preprocessing: for a model file trained on scaled pixels (a mode of
-            ``zoo.spec.PREPROCESSING_MODES``: "unit", "tf", ...): the files then scale the
-            raw pixels they take that way. Only with a model file.
+        preprocessing: a model file's training range ("unit", "tf", ...): the files scale
+            raw pixels that way.
         **options: ``verify``, ``samples``, ``representative``, ``tolerances``,
             ``timing_runs``, ``seed``, ``keep_tensor_names`` of
             :func:`zoo.export.exporter.export`.
@@ -576,18 +575,13 @@ def export(
 
     keras_model: Any = model
     if preprocessing is not None and not isinstance(model, str | Path):
-        raise InvalidOptionError(
-            f"preprocessing applies to a model file; a {type(model).__name__} takes raw pixels "
-            "and scales them itself (load_backbone(..., preprocessing=) to change a Backbone's)"
-        )
+        raise InvalidOptionError(f"preprocessing= is for model files; got {type(model).__name__}")
     if isinstance(model, str | Path):
-        path = Path(model)
         scaled = {"preprocessing": preprocessing} if preprocessing is not None else {}
         keras_model = pixels_model(
-            _session(session).load_backbone(str(path), trust=trust, **scaled)
+            _session(session).load_backbone(str(model), trust=trust, **scaled)
         )
-        if class_names is None:
-            class_names = labels_beside(path)
+        class_names = class_names if class_names is not None else labels_beside(Path(model))
     elif hasattr(model, "recipe") and hasattr(model, "model"):  # a FinetuneResult
         if class_names is None and getattr(model, "class_names", None):
             class_names = list(getattr(model, "class_names", ()))
