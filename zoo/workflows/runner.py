@@ -386,19 +386,26 @@ def _tflite_runner(path: Path, labels: tuple[str, ...] | None) -> Runner:
     (detail,) = interpreter.get_input_details()[:1]
     output = interpreter.get_output_details()[0]
     state = {"batch": -1}
+    # a file converted with a fixed batch (its signature says 1, not -1) cannot be resized
+    # (XNNPACK refuses to prepare it): it runs one image at a time
+    fixed = int(detail.get("shape_signature", detail["shape"])[0]) > 0
+    to_input = _tflite_input(detail, str(path))
 
-    def call(x: np.ndarray) -> np.ndarray:
+    def invoke(x: np.ndarray) -> np.ndarray:
         if state["batch"] != len(x):
             interpreter.resize_tensor_input(detail["index"], [len(x), *x.shape[1:]])
             interpreter.allocate_tensors()
             state["batch"] = len(x)
-        scale, zero = detail.get("quantization", (0.0, 0))
-        data = x if not scale else np.round(x / scale + zero)
-        interpreter.set_tensor(detail["index"], data.astype(detail["dtype"]))
+        interpreter.set_tensor(detail["index"], to_input(x))
         interpreter.invoke()
         result = interpreter.get_tensor(output["index"]).astype("float32")
         out_scale, out_zero = output.get("quantization", (0.0, 0))
         return np.asarray((result - out_zero) * out_scale if out_scale else result)
+
+    def call(x: np.ndarray) -> np.ndarray:
+        if fixed and len(x) != 1:
+            return np.concatenate([invoke(x[i : i + 1]) for i in range(len(x))])
+        return invoke(x)
 
     shape = detail.get("shape_signature", detail["shape"])
     tolerance = _quantized_sum_tolerance(interpreter, output)
@@ -406,6 +413,31 @@ def _tflite_runner(path: Path, labels: tuple[str, ...] | None) -> Runner:
     outputs = interpreter.get_output_details()
     _check_output(output.get("shape_signature", output["shape"]), len(outputs), str(path))
     return Runner(str(path), "tflite", input_shape, call, labels, tolerance)
+
+
+def _tflite_input(detail: dict[str, Any], source: str) -> Any:
+    """Raw pixels -> what a TFLite file's input takes: float as is; an integer input through
+    its quantization when that holds the pixels' range 0-255 (a file whose float input was
+    raw pixels, as tfzoo's are), else as TFLite image classifiers take integer images
+    (EfficientNet-Lite's uint8 input, quantized as (0.0126, 131) for [-1.65, 1.56]): uint8
+    the pixels as they are, int8 the pixels - 128, said in a warning. Never wrapped around."""
+    dtype = np.dtype(detail["dtype"])
+    if dtype.kind == "f":
+        return lambda x: x.astype(dtype)
+    low, high = np.iinfo(dtype).min, np.iinfo(dtype).max
+    scale, zero = detail.get("quantization", (0.0, 0))
+    if scale and low - 0.5 <= zero and 255 / scale + zero <= high + 0.5:
+        return lambda x: np.clip(np.round(x / scale + zero), low, high).astype(dtype)
+    shift = 0 if low == 0 else -128
+    warnings.warn(
+        f"{source} takes {dtype.name} images, and its input quantization ({scale:g}, {zero}) "
+        "does not hold raw pixels 0-255: fed the pixels as they are"
+        + (" minus 128" if shift else "")
+        + ", as TFLite image classifiers take integer images",
+        ZooWarning,
+        stacklevel=4,
+    )
+    return lambda x: np.clip(np.round(x) + shift, low, high).astype(dtype)
 
 
 def _quantized_sum_tolerance(interpreter: Any, output: dict[str, Any]) -> float:
@@ -440,7 +472,12 @@ def _onnx_runner(path: Path, labels: tuple[str, ...] | None) -> Runner:
             f"{path} is an ONNX model; running it needs onnxruntime: pip install onnxruntime",
             source=str(path),
         ) from None
-    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    try:
+        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # onnxruntime's own classes (InvalidProtobuf, Fail, ...)
+        raise InvalidModelError(
+            f"{path} is not a valid ONNX model (truncated or corrupt?): {exc}", source=str(path)
+        ) from exc
     (first,) = session.get_inputs()[:1]
 
     def call(x: np.ndarray) -> np.ndarray:
