@@ -261,3 +261,26 @@ def test_damaged_and_compiled_files_say_what_they_are(
     (tmp_path / "half.onnx").write_bytes(b"\x08\x07\x12\x04" + b"\xff" * 64)
     with pytest.raises(zoo.InvalidModelError, match="not a valid ONNX model"):
         open_model(tmp_path / "half.onnx")
+
+
+def test_cut_points_of_a_model_holding_keras_automatic_layer_names(tmp_path: Path) -> None:
+    """braintumor-model-package's .keras holds a layer named ``global_average_pooling2d``;
+    loaded in a fresh Keras session, the pooling the auto recipe's extractor added got the
+    same automatic name ("is used 2 times in the model") and zoo finetune died."""
+    import keras
+
+    from zoo.model.introspect import cut_model
+
+    keras.backend.clear_session()  # automatic names count from 0 again, as in a new process
+    inputs = keras.Input((16, 16, 3))
+    conv = keras.layers.Conv2D(4, 3, name="conv")(inputs)
+    pooled = keras.layers.GlobalAveragePooling2D(name="global_average_pooling2d")(conv)
+    keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(pooled)).save(
+        tmp_path / "m.keras"
+    )
+    keras.backend.clear_session()
+    model = keras.saving.load_model(tmp_path / "m.keras")
+    cuts = cut_model(model, ["conv", "global_average_pooling2d"])
+    assert [tuple(o.shape) for o in cuts.outputs] == [(None, 4), (None, 4)]
+    backbone = zoo.Backbone.from_model(model, name="m", provider="test", feature_layer="conv")
+    assert backbone.extract(np.zeros((2, 16, 16, 3), "float32")).shape == (2, 4)

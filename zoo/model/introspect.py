@@ -239,25 +239,18 @@ def resolve_layer(model: keras.Model, ref: str | int, *, source: str, provider: 
     )
 
 
-def _pool(tensor: Any, pooling: str) -> Any:
+def _pool(tensor: Any, pooling: str, name: str) -> Any:
+    """``tensor`` pooled to (batch, features) by a new layer called ``name``: never Keras's
+    automatic name, which a model loaded from a file may hold already (a saved model's own
+    ``global_average_pooling2d``: "The name ... is used 2 times in the model")."""
     rank = len(tensor.shape)
     if rank == 2:
         return tensor
-    if rank == 4:
-        layer = (
-            keras.layers.GlobalMaxPooling2D()
-            if pooling == "max"
-            else keras.layers.GlobalAveragePooling2D()
-        )
-        return layer(tensor)
-    if rank == 3:
-        layer = (
-            keras.layers.GlobalMaxPooling1D()
-            if pooling == "max"
-            else keras.layers.GlobalAveragePooling1D()
-        )
-        return layer(tensor)
-    return keras.layers.Flatten()(tensor)
+    if rank in (3, 4):
+        dims = "2D" if rank == 4 else "1D"
+        kind = "Max" if pooling == "max" else "Average"
+        return getattr(keras.layers, f"Global{kind}Pooling{dims}")(name=name)(tensor)
+    return keras.layers.Flatten(name=name)(tensor)
 
 
 def _fail(source: str, provider: str, message: str) -> InvalidModelError:
@@ -389,7 +382,7 @@ def split_model(
     if feature_tensor is model.outputs[0] and len(feature_tensor.shape) == 2:
         features, pooled = model, feature_tensor  # already pooled features: no second graph
     else:
-        pooled = _pool(feature_tensor, pooling)
+        pooled = _pool(feature_tensor, pooling, f"zoo_{pooling}_pool")
         # a single input is passed bare, so calling the model with a tensor matches its structure
         inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
         features = keras.Model(inputs, pooled, name=f"{model.name}_features")
@@ -550,9 +543,9 @@ def cut_model(model: keras.Model, names: list[str], pooling: str = "avg") -> ker
     One graph: the layers the cuts share run once per batch.
     """
     outputs = []
-    for name in names:
+    for i, name in enumerate(names):
         tensor = resolve_layer(model, name, source=model.name, provider="").output
-        outputs.append(_pool(tensor, pooling))
+        outputs.append(_pool(tensor, pooling, f"zoo_cut{i}_{pooling}_pool"))
     return keras.Model(model.inputs[0], outputs, name=f"{model.name}_cuts")
 
 
