@@ -25,7 +25,7 @@ from zoo.export.names import DEFAULT_FORMATS, FORMATS, Tolerance, check_formats
 from zoo.export.report import ExportReport, FormatReport
 from zoo.export.runtimes import Runner, require
 from zoo.export.samples import Samples, load_samples, noise
-from zoo.export.verify import reference, time_all, verify_file
+from zoo.export.verify import keras_run, predict, reference, time_all, verify_file
 
 if TYPE_CHECKING:
     import keras
@@ -135,7 +135,7 @@ def export(
             raise
         calibration, short = None, exc
     held_out = _held_out(train, validation_data, shape, samples, seed)
-    model, notes = _as_probabilities(model, held_out)
+    model, notes, outputs = _as_probabilities(model, held_out)
     names_out = _class_names(class_names, held_out, train, _num_classes(model))
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
@@ -154,7 +154,7 @@ def export(
 
     timed: list[tuple[FormatReport, Runner]] = []
     if verify:
-        expected, ref, run = reference(model, held_out)
+        expected, ref, run = reference(model, held_out, outputs)
         timed.append((ref, run))
     else:  # nothing to compare with: the model is not run at all
         expected = np.zeros((0, len(names_out)), "float32")
@@ -284,31 +284,28 @@ def _num_classes(model: keras.Model) -> int:
     return int(model.outputs[0].shape[1])
 
 
-def _as_probabilities(model: keras.Model, held_out: Samples) -> tuple[keras.Model, list[str]]:
+def _as_probabilities(
+    model: keras.Model, held_out: Samples
+) -> tuple[keras.Model, list[str], np.ndarray | None]:
     """``model``, or ``model`` ending in the layers that turn its outputs into probabilities
     (zoo.model.outputs: a softmax over logits; ``[1 - p, p]`` for one sigmoid output), as
-    read off its outputs on the held-out images; and the note that says so. Every file then
-    gives probabilities (what the SavedModel's ``probabilities`` output promises), and the
-    checks compare probabilities, not raw scores."""
-    from zoo.model.head import call_model
+    read off its outputs on the held-out images; the note that says so; and those outputs
+    when they are the exported model's own (already probabilities: not computed again).
+    Every file then gives probabilities (what the SavedModel's ``probabilities`` output
+    promises), and the checks compare probabilities, not raw scores."""
     from zoo.model.outputs import describe, probability_model, reading
 
-    out = np.concatenate(
-        [
-            np.asarray(call_model(model, held_out.images[i : i + 64]), dtype="float64")
-            for i in range(0, len(held_out), 64)
-        ]
-    )
+    out = predict(keras_run(model), held_out.images)
     kind = reading(out)
     if kind == "probabilities":
-        return model, []
+        return model, [], out
     note = (
         f"{model.name} {describe(kind)}; the exported files end in "
         + ("a softmax" if kind == "logits" else "that conversion")
         + " and output probabilities"
     )
     warnings.warn(note, ZooWarning, stacklevel=3)
-    return probability_model(model, kind), [note]
+    return probability_model(model, kind), [note], None
 
 
 def _tolerances(

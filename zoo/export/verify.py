@@ -95,15 +95,24 @@ def _accuracy(probs: np.ndarray, labels: np.ndarray | None) -> float | None:
     return float(np.mean(np.argmax(probs, axis=1) == labels))
 
 
-def reference(model: Any, samples: Samples) -> tuple[np.ndarray, FormatReport, Runner]:
+def keras_run(model: Any) -> Runner:
+    """A Keras model as a :data:`Runner` (``model.head.call_model``: no Keras 2 input warning)."""
+    from zoo.model.head import call_model
+
+    return lambda x: np.asarray(call_model(model, x))
+
+
+def reference(
+    model: Any, samples: Samples, probs: np.ndarray | None = None
+) -> tuple[np.ndarray, FormatReport, Runner]:
     """The Keras model's own probabilities and figures (what every file is compared with),
-    and its runner, for :func:`time_all`."""
+    and its runner, for :func:`time_all`; ``probs``: the model's outputs on ``samples``
+    when already computed (not run again)."""
     import keras
 
-    def run(x: np.ndarray) -> np.ndarray:
-        return np.asarray(model(x, training=False))
-
-    probs = predict(run, samples.images)
+    run = keras_run(model)
+    if probs is None:
+        probs = predict(run, samples.images)
     report = FormatReport(
         format="keras (in memory)",
         path=None,

@@ -20,7 +20,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["describe", "probability_model", "reading", "to_probabilities"]
+__all__ = ["ONE_OUTPUT", "describe", "probability_model", "reading", "to_probabilities"]
+
+#: the readings of a classifier with one output (two classes)
+ONE_OUTPUT = ("sigmoid", "logit")
 
 
 def reading(out: np.ndarray, tolerance: float = 1e-3) -> str:

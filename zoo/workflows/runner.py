@@ -39,9 +39,6 @@ __all__ = ["FORMATS", "Runner", "labels_beside", "open_model"]
 #: Keras model files, by suffix
 _KERAS_FILES = (".keras", ".h5", ".hdf5")
 
-#: readings of a classifier with one output (zoo.model.outputs)
-_ONE = ("sigmoid", "logit")
-
 #: The formats an export directory can hold, in the order one is chosen, and their paths.
 FORMATS: dict[str, str] = {
     "saved_model": "saved_model",
@@ -66,7 +63,7 @@ class Runner:
     _reading: str = "probabilities"  # how outputs become probabilities: zoo.model.outputs
 
     def __call__(self, pixels: np.ndarray) -> np.ndarray:
-        from zoo.model.outputs import describe, reading, to_probabilities
+        from zoo.model.outputs import ONE_OUTPUT, describe, reading, to_probabilities
 
         out = np.asarray(self.call(np.asarray(pixels, dtype="float32")), dtype="float64")
         if out.ndim != 2:
@@ -82,7 +79,7 @@ class Runner:
             self._reading = kind
         out = to_probabilities(out, self._reading)
         if self.labels is not None and out.shape[1] != len(self.labels):
-            one = " (its one output is p(class 1) of two)" if self._reading in _ONE else ""
+            one = " (its one output is p(class 1) of two)" if self._reading in ONE_OUTPUT else ""
             raise InvalidModelError(
                 f"{self.source} outputs {out.shape[1]} classes{one} but its labels name "
                 f"{len(self.labels)}; fix labels.txt: one class name per line, in output order",
@@ -289,11 +286,13 @@ def _check_output(dims: Sequence[Any] | None, outputs: int, source: str) -> None
             "output of class scores (batch, classes)",
             source=source,
         )
+    if dims is None:
+        return
     try:
-        shape = tuple(None if d is None or int(d) < 0 else int(d) for d in dims or ())
+        shape = tuple(None if d is None or int(d) < 0 else int(d) for d in dims)
     except (TypeError, ValueError):  # a shape of unknown rank
         return
-    if dims is not None and len(shape) != 2:
+    if len(shape) != 2:
         raise InvalidModelError(
             f"{source} outputs shape {shape}, not class scores (batch, classes): it is not an "
             "image classifier (a detector or a feature extractor?); predict and evaluate run "
