@@ -80,7 +80,12 @@ def test_early_stopping_stops_and_restores_the_best_weights() -> None:
         early_stopping={"patience": 1, "min_delta": 1e6},  # no epoch counts as better
         **FAST,
     )
-    assert result.phases[-1].epochs == 2
+    head = result.phases[-1]
+    assert head.epochs == 2
+    # epoch 1's weights were put back, and the result says so (its final val_loss is epoch 1's)
+    assert head.kept_epoch == 1
+    assert result.metrics["val_loss"] == pytest.approx(head.history["val_loss"][0], rel=1e-5)
+    assert "weights of epoch 1, kept by early stopping" in result.summary()
 
 
 def test_tensorboard_logs_every_phase(tmp_path: Path) -> None:

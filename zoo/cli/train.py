@@ -140,9 +140,10 @@ def _summary(result: Any, png: Path | None) -> None:
         resumed = " (restored)" if phase.resumed else ""
         if phase.resumed_from is not None:
             resumed = f" (resumed after epoch {phase.resumed_from})"
-        table.add_row(
-            phase.name + resumed, str(phase.epochs or ""), lr, f"{phase.seconds:.1f}", last
-        )
+        epochs = str(phase.epochs or "")
+        if phase.kept_epoch is not None:  # early stopping put back an earlier epoch's weights
+            epochs += f" (kept {phase.kept_epoch})"
+        table.add_row(phase.name + resumed, epochs, lr, f"{phase.seconds:.1f}", last)
     out = console()
     if result.resumed:
         out.print(f"resumed from the checkpoint in {result.recipe.checkpoint_dir}")

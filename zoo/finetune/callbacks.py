@@ -38,7 +38,7 @@ __all__ = [
     "phase_callbacks",
     "recipe_fingerprint",
     "refuse_other_run",
-    "restored_earlier_weights",
+    "restored_epoch",
 ]
 
 #: Recipe fields that say where to write or how loudly, not what is trained: changing them
@@ -145,15 +145,13 @@ def phase_callbacks(
     return callbacks
 
 
-def restored_earlier_weights(callbacks: list[keras.callbacks.Callback], epochs: list[int]) -> bool:
-    """Whether an EarlyStopping callback put back the weights of an epoch before the last."""
-    return any(
-        isinstance(cb, keras.callbacks.EarlyStopping)
-        and cb.restore_best_weights
-        and cb.best_weights is not None
-        and getattr(cb, "best_epoch", None) != epochs[-1]
-        for cb in callbacks
-    )
+def restored_epoch(callbacks: list[keras.callbacks.Callback], epochs: list[int]) -> int | None:
+    """The epoch (0-based) whose weights an EarlyStopping callback put back, if not the last."""
+    for cb in callbacks:
+        early = isinstance(cb, keras.callbacks.EarlyStopping) and cb.restore_best_weights
+        if early and cb.best_weights is not None and cb.best_epoch != epochs[-1]:
+            return int(cb.best_epoch)
+    return None
 
 
 def _plain(value: Any) -> Any:

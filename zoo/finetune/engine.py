@@ -36,12 +36,7 @@ from zoo.errors import ExportError, InvalidOptionError, MissingDependencyError, 
 from zoo.export.exporter import refuse_short_calibration
 from zoo.export.report import ExportReport
 from zoo.finetune import distribute, features, interrupts
-from zoo.finetune.callbacks import (
-    RunState,
-    phase_callbacks,
-    recipe_fingerprint,
-    restored_earlier_weights,
-)
+from zoo.finetune.callbacks import RunState, phase_callbacks, recipe_fingerprint, restored_epoch
 from zoo.finetune.data import (
     Data,
     augmentation_layers,
@@ -501,8 +496,10 @@ class Finetuner:
                 trainable_weights=len(model.trainable_weights),
                 resumed_from=resumed_from,
             )
+            if history.epoch and (kept := restored_epoch(callbacks, history.epoch)) is not None:
+                phase.kept_epoch = kept + 1  # early stopping put back that epoch's weights
             # a resumed fit that ran no epoch leaves the log's last row unconfirmed
-            current = bool(history.epoch) and not restored_earlier_weights(callbacks, history.epoch)
+            current = bool(history.epoch) and phase.kept_epoch is None
             result.phases.append(phase)
             if state is not None:
                 state.finish(phase, built.model)

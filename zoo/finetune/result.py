@@ -66,6 +66,7 @@ class PhaseResult:
     trainable_weights: int = 0  # number of trainable weight tensors while it ran
     resumed: bool = False  # True when it was finished before and restored from a checkpoint
     resumed_from: int | None = None  # epochs an interrupted run had done when this one took over
+    kept_epoch: int | None = None  # 1-based epoch early stopping put back, if not the last
 
 
 @dataclass
@@ -119,6 +120,8 @@ class FinetuneResult:
         lines = [f"fine-tuned {self.backbone.name} -> {self.num_classes} classes"]
         for p in self.phases:
             extra = f", {p.epochs} epochs at lr {p.learning_rate:g}" if p.epochs else ""
+            if p.kept_epoch is not None:
+                extra += f" (weights of epoch {p.kept_epoch}, kept by early stopping)"
             resumed = " (restored from checkpoint)" if p.resumed else ""
             if p.resumed_from is not None:
                 resumed = f" (resumed after epoch {p.resumed_from})"
