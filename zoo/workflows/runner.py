@@ -10,7 +10,9 @@
 - a :class:`~zoo.finetune.result.FinetuneResult` or a ``keras.Model``.
 
 Labels come from ``labels.txt`` beside the model file (or in the export directory above a
-``saved_model/``); without one, classes are named by their index.
+``saved_model/``); else, for a ``.tflite`` file, from the label file its metadata packs into
+it (a zip appended to the model, as TFLite Model Maker and the metadata writers make); without
+either, classes are named by their index.
 """
 
 from __future__ import annotations
@@ -102,6 +104,48 @@ def labels_beside(path: Path) -> tuple[str, ...] | None:
         if candidate.is_file():
             names = [n.strip() for n in candidate.read_text(encoding="utf8").splitlines()]
             return tuple(n for n in names if n)
+    return None
+
+
+#: the largest label file read out of a TFLite file (ImageNet's 1,000 names are ~10 KB)
+_MAX_LABEL_FILE = 4 << 20
+
+
+def embedded_labels(path: Path, classes: int) -> tuple[str, ...] | None:
+    """The class names a ``.tflite`` file packs with its metadata, if one file fits.
+
+    The metadata writers append the associated files (``labels.txt``, ``labelmap.txt``) to the
+    model as a zip. A text file naming exactly ``classes`` names is used (a name with "label"
+    in it first, then the zip's order, which is the metadata's); one that names another number
+    is not guessed at: a warning says so and classes are named by their index.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as packed:
+            members = [
+                m
+                for m in packed.infolist()
+                if m.filename.lower().endswith(".txt") and m.file_size <= _MAX_LABEL_FILE
+            ]
+            members.sort(key=lambda m: "label" not in m.filename.lower())
+            found = {}
+            for member in members:
+                text = packed.read(member).decode("utf8", errors="replace")
+                found[member.filename] = tuple(n for n in map(str.strip, text.splitlines()) if n)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
+        return None  # no associated files, or none readable: not a label source
+    for names in found.values():
+        if len(names) == classes:
+            return names
+    if found:
+        counts = ", ".join(f"{name} ({len(v)} lines)" for name, v in found.items())
+        warnings.warn(
+            f"{path} packs {counts} but outputs {classes} classes: its classes are named by "
+            "index; put one class name per line, in output order, into labels.txt beside it",
+            ZooWarning,
+            stacklevel=4,
+        )
     return None
 
 
@@ -411,6 +455,8 @@ def _tflite_runner(path: Path, labels: tuple[str, ...] | None) -> Runner:
     input_shape = _shape(shape, str(path))
     outputs = interpreter.get_output_details()
     _check_output(output.get("shape_signature", output["shape"]), len(outputs), str(path))
+    if labels is None:
+        labels = embedded_labels(path, int(output["shape"][-1]))
     return Runner(str(path), "tflite", input_shape, call, labels, tolerance)
 
 
