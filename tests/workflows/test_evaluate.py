@@ -93,3 +93,27 @@ def test_the_cli_prints_json_and_writes_pngs(
     assert data["mistakes"][0]["predicted"] == "blue"
     assert set(data["figures"]) == {"confusion", "mistakes"}
     assert (tmp_path / "c.png").stat().st_size > 2000 and (tmp_path / "m.png").stat().st_size > 2000
+
+
+def test_a_model_without_names_takes_numbered_folders_by_number_and_says_so(
+    exported: tuple[Path, Any], tmp_path: Path
+) -> None:
+    """zoo predict names such a model's outputs 0, 1, 2; folders named so are evaluated by
+    number, with a warning; named folders and numbers past its outputs are refused."""
+    out, _ = exported
+    bare = tmp_path / "bare.tflite"  # no labels.txt beside it
+    shutil.copy(out / "model.tflite", bare)
+    data = tmp_path / "numbered"
+    for c in range(3):
+        write_png(data / str(c) / "a.png", colour_image(c, (32, 32), seed=c))
+    with pytest.warns(zoo.ZooWarning, match="matched to its outputs by number"):
+        result = zoo.evaluate(bare, data)
+    assert result.accuracy == 1.0 and result.labels == ("0", "1", "2")
+
+    write_png(data / "7" / "a.png", colour_image(0, (32, 32), seed=7))
+    with pytest.raises(DataError, match="classes the model does not know: 7"):
+        zoo.evaluate(bare, data)
+    shutil.rmtree(data / "7")
+    write_png(data / "03" / "a.png", colour_image(0, (32, 32), seed=3))  # not a plain number
+    with pytest.raises(DataError, match=r"no labels.txt.*matched to the outputs by number"):
+        zoo.evaluate(bare, data)

@@ -2,20 +2,22 @@
 
 The data is a directory with one sub-directory of images per class (as ``zoo finetune``
 reads it). Every class folder must name a class the model knows (its ``labels.txt``); one
-that does not is refused with both lists, never silently mapped. Reported: accuracy,
+that does not is refused with both lists, never silently mapped. A model without names takes
+folders named ``0``, ``1``, ... as its outputs by number, with a warning that says so. Reported: accuracy,
 per-class precision / recall / F1 / support, the confusion matrix (over the model's classes),
 and the worst mistakes (wrong answers given with the highest confidence).
 """
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zoo.errors import DataError, SourceNotFoundError
+from zoo.errors import DataError, SourceNotFoundError, ZooWarning
 from zoo.workflows.images import IMAGE_SUFFIXES, ImageItem
 from zoo.workflows.predict import run_images
 from zoo.workflows.runner import Runner, open_model
@@ -95,6 +97,16 @@ def _class_folders(data: Path) -> dict[str, list[ImageItem]]:
     return classes
 
 
+def _known(labels: tuple[str, ...], classes: dict[str, Any], data: str | Path) -> None:
+    unknown = [c for c in classes if c not in labels]
+    if unknown:
+        raise DataError(
+            f"{data} has classes the model does not know: {', '.join(unknown)}. The model "
+            f"knows: {', '.join(labels)}. The data has: {', '.join(classes)}. Remove or rename "
+            "those folders"
+        )
+
+
 def evaluate(
     model: Any,
     data: str | Path,
@@ -119,27 +131,34 @@ def evaluate(
         )
     )
     classes = _class_folders(Path(data))
-    if runner.labels is None:
+    numbered = all(c.isascii() and c.isdigit() and str(int(c)) == c for c in classes)
+    if runner.labels is None and not numbered:
         raise DataError(
             f"{runner.source} has no labels.txt, so its outputs cannot be matched to the "
             f"class folders of {data} ({', '.join(classes)}); put the class names, one per "
-            "line in output order, into labels.txt beside the model"
+            "line in output order, into labels.txt beside the model (folders named 0, 1, "
+            "... are matched to the outputs by number)"
         )
-    labels = runner.labels
-    unknown = [c for c in classes if c not in labels]
-    if unknown:
-        raise DataError(
-            f"{data} has classes the model does not know: {', '.join(unknown)}. The model "
-            f"knows: {', '.join(labels)}. The data has: {', '.join(classes)}. Remove or rename "
-            "those folders"
-        )
+    if runner.labels is not None:
+        _known(runner.labels, classes, data)
     items = [item for folder in classes.values() for item in folder]
-    truth_of = {item.name: labels.index(name) for name, f in classes.items() for item in f}
     done, probs, skipped = run_images(
         runner, items, batch_size=batch_size, strict=strict, progress=progress
     )
     if not done:
         raise DataError(f"no image under {data} could be decoded: {skipped[0][1]}")
+    labels = runner.labels
+    if labels is None:  # folder "3" is output 3, as zoo predict names the outputs
+        labels = tuple(str(i) for i in range(probs.shape[1]))
+        _known(labels, classes, data)
+        warnings.warn(
+            f"{runner.source} has no labels.txt: the class folders of {data} are matched to "
+            "its outputs by number (folder 3 is output 3); put the class names into "
+            "labels.txt beside the model if its outputs are in another order",
+            ZooWarning,
+            stacklevel=3,
+        )
+    truth_of = {item.name: labels.index(name) for name, f in classes.items() for item in f}
     truth = np.array([truth_of[item.name] for item in done])
     predicted = probs.argmax(axis=1)
     k = len(labels)
