@@ -3,9 +3,9 @@
 The data is a directory with one sub-directory of images per class (as ``zoo finetune``
 reads it). Every class folder must name a class the model knows (its ``labels.txt``); one
 that does not is refused with both lists, never silently mapped. A model without names takes
-folders named ``0``, ``1``, ... as its outputs by number, with a warning that says so. Reported: accuracy,
-per-class precision / recall / F1 / support, the confusion matrix (over the model's classes),
-and the worst mistakes (wrong answers given with the highest confidence).
+folders named ``0``, ``1``, ... as its outputs by number, with a warning that says so.
+Reported: accuracy, per-class precision / recall / F1 / support, the confusion matrix (over
+the model's classes), and the worst mistakes (wrong answers given with the highest confidence).
 """
 
 from __future__ import annotations
