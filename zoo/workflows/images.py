@@ -82,6 +82,16 @@ def _array_items(array: np.ndarray, name: str) -> list[ImageItem]:
     )
 
 
+def _reason(exc: Exception) -> str:
+    """The first line of an error, without TensorFlow's op wrapping ("{{function_node
+    __wrapped__DecodeImage_device_/job:localhost/...}} ... [Op:DecodeImage]")."""
+    import re
+
+    text = (getattr(exc, "message", None) or str(exc) or type(exc).__name__).splitlines()[0]
+    text = re.sub(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]", "", text)
+    return text.strip() or type(exc).__name__
+
+
 def decode(item: ImageItem) -> np.ndarray:
     """Raw pixels ``(H, W, C)`` float32 of ``item``; DataError naming it when undecodable."""
     if item.array is not None:
@@ -98,8 +108,7 @@ def decode(item: ImageItem) -> np.ndarray:
         data = item.path.read_bytes()
         image = tf.io.decode_image(data, expand_animations=False)
     except (OSError, tf.errors.OpError, ValueError) as exc:
-        reason = getattr(exc, "message", None) or str(exc)
-        raise DataError(f"{item.name}: cannot decode the image ({reason.splitlines()[0]})") from exc
+        raise DataError(f"{item.name}: cannot decode the image ({_reason(exc)})") from exc
     return np.asarray(image.numpy(), dtype="float32")
 
 
