@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from zoo.download.progress import progress_enabled
-from zoo.errors import InvalidOptionError
+from zoo.errors import DataError, InvalidOptionError
 from zoo.workflows.images import ImageItem, batches, collect, counter
 from zoo.workflows.runner import Runner, open_model
 
@@ -125,6 +125,9 @@ def predict(
     done, probs, skipped = run_images(
         runner, items, batch_size=batch_size, strict=strict, progress=progress
     )
+    if skipped and not done:  # nothing to show: an error, not an empty table and exit 0
+        more = f" (and {len(skipped) - 1} more images)" if len(skipped) > 1 else ""
+        raise DataError(f"no image could be run: {skipped[0][0]}: {skipped[0][1]}{more}")
     predictions = []
     for item, row in zip(done, probs, strict=True):
         order = np.argsort(-row, kind="stable")[:top_k]

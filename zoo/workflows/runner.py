@@ -25,12 +25,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zoo.errors import (
-    InvalidModelError,
-    InvalidOptionError,
-    MissingDependencyError,
-    SourceNotFoundError,
-    ZooWarning,
+from zoo.errors import InvalidModelError, InvalidOptionError, SourceNotFoundError, ZooWarning
+from zoo.workflows.model_files import (
+    Parts,
+    check_output,
+    image_shape,
+    onnx_parts,
+    saved_model_parts,
+    tflite_parts,
 )
 
 if TYPE_CHECKING:
@@ -107,48 +109,6 @@ def labels_beside(path: Path) -> tuple[str, ...] | None:
     return None
 
 
-#: the largest label file read out of a TFLite file (ImageNet's 1,000 names are ~10 KB)
-_MAX_LABEL_FILE = 4 << 20
-
-
-def embedded_labels(path: Path, classes: int) -> tuple[str, ...] | None:
-    """The class names a ``.tflite`` file packs with its metadata, if one file fits.
-
-    The metadata writers append the associated files (``labels.txt``, ``labelmap.txt``) to the
-    model as a zip. A text file naming exactly ``classes`` names is used (a name with "label"
-    in it first, then the zip's order, which is the metadata's); one that names another number
-    is not guessed at: a warning says so and classes are named by their index.
-    """
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as packed:
-            members = [
-                m
-                for m in packed.infolist()
-                if m.filename.lower().endswith(".txt") and m.file_size <= _MAX_LABEL_FILE
-            ]
-            members.sort(key=lambda m: "label" not in m.filename.lower())
-            found = {}
-            for member in members:
-                text = packed.read(member).decode("utf8", errors="replace")
-                found[member.filename] = tuple(n for n in map(str.strip, text.splitlines()) if n)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError):
-        return None  # no associated files, or none readable: not a label source
-    for names in found.values():
-        if len(names) == classes:
-            return names
-    if found:
-        counts = ", ".join(f"{name} ({len(v)} lines)" for name, v in found.items())
-        warnings.warn(
-            f"{path} packs {counts} but outputs {classes} classes: its classes are named by "
-            "index; put one class name per line, in output order, into labels.txt beside it",
-            ZooWarning,
-            stacklevel=4,
-        )
-    return None
-
-
 def open_model(
     model: Any,
     *,
@@ -198,7 +158,7 @@ def open_model(
     labels = labels_beside(path)
     suffix = path.suffix.lower()
     if path.is_dir():
-        return _saved_model_runner(path, labels)
+        return _file_runner(path, "saved_model", saved_model_parts(path), labels, preprocessing)
     if suffix in _KERAS_FILES:
         import zoo.model.layers
         import zoo.savedmodel.hub_layer  # noqa: F401
@@ -209,9 +169,9 @@ def open_model(
             _warn_if_unscaled(loaded, path)
         return runner
     if suffix == ".tflite":
-        return _tflite_runner(path, labels)
+        return _file_runner(path, "tflite", tflite_parts(path), labels, preprocessing)
     if suffix == ".onnx":
-        return _onnx_runner(path, labels)
+        return _file_runner(path, "onnx", onnx_parts(path), labels, preprocessing)
     raise InvalidModelError(
         f"{path} is not a model tfzoo can run: expected an export directory, a SavedModel "
         "directory, or a .keras, .h5, .tflite or .onnx file",
@@ -237,19 +197,63 @@ def _load_keras_file(path: Path, trust: bool) -> Any:
 
 
 def _check_scalable(model: Any) -> None:
-    """InvalidOptionError unless ``model`` is a Keras model file that is not a tfzoo export."""
+    """InvalidOptionError unless ``model`` is a model file or SavedModel that is not a tfzoo
+    export (an export takes raw pixels and scales them itself)."""
     path = Path(model).expanduser() if isinstance(model, (str, Path)) else None
-    if path is None or path.suffix.lower() not in _KERAS_FILES or path.is_dir():
+    model_dir = path is not None and path.is_dir() and (path / "saved_model.pb").is_file()
+    if path is None or (path.is_dir() and not model_dir) or (path.suffix == "" and not model_dir):
         what = path.name if path is not None else type(model).__name__
         raise InvalidOptionError(
-            f"preprocessing applies to a .keras or .h5 model file that takes scaled pixels; "
-            f"{what} is not one (exports, SavedModels, TFLite and ONNX files take raw pixels)"
+            f"preprocessing applies to a model file or SavedModel that takes scaled pixels; "
+            f"{what} is not one (exports and fine-tune results take raw pixels)"
         )
-    if (path.parent / "export_report.json").is_file():
+    if any((folder / "export_report.json").is_file() for folder in (path.parent, path)):
         raise InvalidOptionError(
             f"{path} is a tfzoo export: it takes raw pixels and scales them itself, so "
             "preprocessing would scale them twice; drop it"
         )
+
+
+def _file_runner(
+    path: Path, kind: str, parts: Parts, labels: tuple[str, ...] | None, preprocessing: str | None
+) -> Runner:
+    """The Runner of a SavedModel, TFLite or ONNX file: ``preprocessing`` scales the pixels
+    first; without it, a file that is not a tfzoo export and whose graph is not seen to scale
+    its input gets a warning that says so (pixels 0-255 fed as they are)."""
+    call = parts.call
+    if preprocessing is not None:
+        if parts.integer_input:
+            raise InvalidOptionError(
+                f"{path} takes integer images, which it scales itself; drop preprocessing"
+            )
+        scale = _scaling(preprocessing, parts.input_shape[-1])
+        call = lambda x: parts.call(scale(x))  # noqa: E731
+    elif not (parts.integer_input or parts.tfzoo_export or parts.scales_input):
+        exported = any((f / "export_report.json").is_file() for f in (path.parent, path))
+        if not exported:
+            _warn_unscaled(path, parts)
+    runner = Runner(str(path), kind, parts.input_shape, call, labels or parts.labels)
+    runner.tolerance = parts.tolerance
+    runner._keep = parts.keep  # type: ignore[attr-defined]  # a SavedModel's variables
+    return runner
+
+
+def _warn_unscaled(path: Path, parts: Parts) -> None:
+    seen = (
+        f"its graph shows no scaling step before its first layer ({parts.first_layer}; a "
+        "converter may have folded one into that layer's weights)"
+        if parts.scales_input is False
+        else "tfzoo cannot tell whether its graph scales its input"
+    )
+    warnings.warn(
+        f"{path.name} is not a tfzoo export and {seen}, so tfzoo cannot tell what pixel range "
+        "it was trained on: it is fed pixels unchanged (0-255). "
+        "If it was trained on scaled pixels, say which: preprocessing='unit' for [0, 1] (TF "
+        "Hub's convention), 'tf' for [-1, 1], 'torch' or 'caffe' (zoo predict / zoo evaluate "
+        "--preprocessing MODE); preprocessing='raw' keeps 0-255 and silences this warning",
+        ZooWarning,
+        stacklevel=5,
+    )
 
 
 def _warn_if_unscaled(model: Any, path: Path) -> None:
@@ -309,42 +313,6 @@ def _choose(directory: Path, format: str | None) -> Path:
     )
 
 
-def _shape(dims: Sequence[Any], source: str) -> tuple[int | None, int | None, int | None]:
-    """(H, W, C) of an input declared (batch, H, W, C); anything else is not an image."""
-    values = [None if d is None or int(d) < 0 else int(d) for d in list(dims)]
-    if len(values) != 4:
-        raise InvalidModelError(
-            f"{source} takes inputs shaped {tuple(values)}, not images (batch, height, width, "
-            "channels): predict and evaluate run image classifiers",
-            source=source,
-        )
-    return values[1], values[2], values[3]
-
-
-def _check_output(dims: Sequence[Any] | None, outputs: int, source: str) -> None:
-    """InvalidModelError unless the model has one output declared (batch, classes) (a
-    ``dims`` of None: not declared, checked on the first call)."""
-    if outputs != 1:
-        raise InvalidModelError(
-            f"{source} has {outputs} outputs; predict and evaluate need a classifier with one "
-            "output of class scores (batch, classes)",
-            source=source,
-        )
-    if dims is None:
-        return
-    try:
-        shape = tuple(None if d is None or int(d) < 0 else int(d) for d in dims)
-    except (TypeError, ValueError):  # a shape of unknown rank
-        return
-    if len(shape) != 2:
-        raise InvalidModelError(
-            f"{source} outputs shape {shape}, not class scores (batch, classes): it is not an "
-            "image classifier (a detector or a feature extractor?); predict and evaluate run "
-            "classifiers",
-            source=source,
-        )
-
-
 def _keras_runner(
     model: Any, source: str, labels: Sequence[str] | None, preprocessing: str | None = None
 ) -> Runner:
@@ -360,10 +328,10 @@ def _keras_runner(
     def call(x: np.ndarray) -> np.ndarray:
         return np.asarray(call_model(model, scale(x) if scale is not None else x))
 
-    input_shape = _shape(shape, source)
+    input_shape = image_shape(shape, source)
     outputs = getattr(model, "outputs", None) or []
     if outputs:  # a subclassed model declares none: checked on the first call
-        _check_output(tuple(outputs[0].shape), len(outputs), source)
+        check_output(tuple(outputs[0].shape), len(outputs), source)
     return Runner(source, "keras", input_shape, call, tuple(labels) if labels else None)
 
 
@@ -376,161 +344,3 @@ def _scaling(preprocessing: str, channels: int | None) -> Any:
     except ValueError as exc:
         raise InvalidOptionError(str(exc)) from None
     return lambda x: np.asarray(spec.preprocess(x), dtype="float32")
-
-
-def _saved_model_runner(path: Path, labels: tuple[str, ...] | None) -> Runner:
-    import tensorflow as tf
-
-    loaded = tf.saved_model.load(str(path))
-    signature = loaded.signatures.get("serving_default")
-    if signature is None:
-        raise InvalidModelError(f"{path} has no serving_default signature", source=str(path))
-    inputs = signature.structured_input_signature[1]
-    if len(inputs) != 1:
-        raise InvalidModelError(f"{path} takes {len(inputs)} inputs; predict needs one")
-    ((key, spec),) = inputs.items()
-
-    def call(x: np.ndarray) -> np.ndarray:
-        out = signature(**{key: tf.constant(x, dtype=spec.dtype)})
-        if "probabilities" in out:  # a zoo.export SavedModel: probabilities and class names
-            return np.asarray(out["probabilities"].numpy())
-        if len(out) != 1:
-            raise InvalidModelError(
-                f"{path} returns {sorted(out)}; predict needs one output", source=str(path)
-            )
-        return np.asarray(next(iter(out.values())).numpy())
-
-    declared = signature.structured_outputs
-    if "probabilities" in declared:  # a zoo.export SavedModel: probabilities and class names
-        declared = {"probabilities": declared["probabilities"]}
-    input_shape = _shape(spec.shape, str(path))
-    (first, *_) = declared.values()
-    _check_output(getattr(first, "shape", None), len(declared), str(path))
-    runner = Runner(str(path), "saved_model", input_shape, call, labels)
-    runner._loaded = loaded  # type: ignore[attr-defined]  # keep the variables alive
-    return runner
-
-
-def _tflite_runner(path: Path, labels: tuple[str, ...] | None) -> Runner:
-    import importlib
-
-    try:  # LiteRT, TFLite's successor, when installed; else TensorFlow's own interpreter
-        interpreter_class = importlib.import_module("ai_edge_litert.interpreter").Interpreter
-    except ImportError:
-        import tensorflow as tf
-
-        interpreter_class = tf.lite.Interpreter
-    try:
-        with warnings.catch_warnings():  # its deprecation notice: LiteRT is used when installed
-            warnings.simplefilter("ignore", UserWarning)
-            interpreter = interpreter_class(model_path=str(path))
-    except (ValueError, RuntimeError) as exc:
-        raise InvalidModelError(f"{path} is not a valid TFLite model: {exc}") from exc
-    (detail,) = interpreter.get_input_details()[:1]
-    output = interpreter.get_output_details()[0]
-    state = {"batch": -1}
-    # a file converted with a fixed batch (its signature says 1, not -1) cannot be resized
-    # (XNNPACK refuses to prepare it): it runs one image at a time
-    fixed = int(detail.get("shape_signature", detail["shape"])[0]) > 0
-    to_input = _tflite_input(detail, str(path))
-
-    def invoke(x: np.ndarray) -> np.ndarray:
-        if state["batch"] != len(x):
-            interpreter.resize_tensor_input(detail["index"], [len(x), *x.shape[1:]])
-            interpreter.allocate_tensors()
-            state["batch"] = len(x)
-        interpreter.set_tensor(detail["index"], to_input(x))
-        interpreter.invoke()
-        result = interpreter.get_tensor(output["index"]).astype("float32")
-        out_scale, out_zero = output.get("quantization", (0.0, 0))
-        return np.asarray((result - out_zero) * out_scale if out_scale else result)
-
-    def call(x: np.ndarray) -> np.ndarray:
-        if fixed and len(x) != 1:
-            return np.concatenate([invoke(x[i : i + 1]) for i in range(len(x))])
-        return invoke(x)
-
-    shape = detail.get("shape_signature", detail["shape"])
-    tolerance = _quantized_sum_tolerance(interpreter, output)
-    input_shape = _shape(shape, str(path))
-    outputs = interpreter.get_output_details()
-    _check_output(output.get("shape_signature", output["shape"]), len(outputs), str(path))
-    if labels is None:
-        labels = embedded_labels(path, int(output["shape"][-1]))
-    return Runner(str(path), "tflite", input_shape, call, labels, tolerance)
-
-
-def _tflite_input(detail: dict[str, Any], source: str) -> Any:
-    """Raw pixels -> what a TFLite file's input takes: float as is; an integer input through
-    its quantization when that holds the pixels' range 0-255 (a file whose float input was
-    raw pixels, as tfzoo's are), else as TFLite image classifiers take integer images
-    (EfficientNet-Lite's uint8 input, quantized as (0.0126, 131) for [-1.65, 1.56]): uint8
-    the pixels as they are, int8 the pixels - 128, said in a warning. Never wrapped around."""
-    dtype = np.dtype(detail["dtype"])
-    if dtype.kind == "f":
-        return lambda x: x.astype(dtype)
-    low, high = np.iinfo(dtype).min, np.iinfo(dtype).max
-    scale, zero = detail.get("quantization", (0.0, 0))
-    if scale and low - 0.5 <= zero and 255 / scale + zero <= high + 0.5:
-        return lambda x: np.clip(np.round(x / scale + zero), low, high).astype(dtype)
-    shift = 0 if low == 0 else -128
-    warnings.warn(
-        f"{source} takes {dtype.name} images, and its input quantization ({scale:g}, {zero}) "
-        "does not hold raw pixels 0-255: fed the pixels as they are"
-        + (" minus 128" if shift else "")
-        + ", as TFLite image classifiers take integer images",
-        ZooWarning,
-        stacklevel=4,
-    )
-    return lambda x: np.clip(np.round(x) + shift, low, high).astype(dtype)
-
-
-def _quantized_sum_tolerance(interpreter: Any, output: dict[str, Any]) -> float:
-    """How far from 1 the rows of a TFLite model's probabilities may sum.
-
-    A fully integer model computes its softmax in int8 (steps of 1/256) and dequantizes the
-    result: each of the ``classes`` probabilities is rounded by up to half a step. The step
-    is the scale of what the output's ``DEQUANTIZE`` reads (or of the output itself when it
-    is quantized); a float model has neither and keeps the float tolerance.
-    """
-    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
-    step = float(output.get("quantization", (0.0, 0))[0] or 0.0)
-    try:
-        ops = interpreter._get_ops_details()  # LiteRT and tf.lite both have it
-    except AttributeError:
-        ops = []
-    for op in ops:
-        if op.get("op_name") == "DEQUANTIZE" and output["index"] in list(op["outputs"]):
-            source = tensors.get(int(op["inputs"][0]), {})
-            step = max(step, float(source.get("quantization", (0.0, 0))[0] or 0.0))
-    classes = int(output["shape"][-1])
-    return max(1e-3, classes * step / 2 + 1e-3)
-
-
-def _onnx_runner(path: Path, labels: tuple[str, ...] | None) -> Runner:
-    import importlib
-
-    try:
-        onnxruntime = importlib.import_module("onnxruntime")
-    except ImportError:
-        raise MissingDependencyError(
-            f"{path} is an ONNX model; running it needs onnxruntime: pip install onnxruntime",
-            source=str(path),
-        ) from None
-    try:
-        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime's own classes (InvalidProtobuf, Fail, ...)
-        raise InvalidModelError(
-            f"{path} is not a valid ONNX model (truncated or corrupt?): {exc}", source=str(path)
-        ) from exc
-    (first,) = session.get_inputs()[:1]
-
-    def call(x: np.ndarray) -> np.ndarray:
-        return np.asarray(session.run(None, {first.name: x})[0])
-
-    dims = [d if isinstance(d, int) else None for d in first.shape]
-    input_shape = _shape(dims, str(path))
-    outputs = session.get_outputs()
-    out_dims = [d if isinstance(d, int) else None for d in outputs[0].shape]
-    _check_output(out_dims, len(outputs), str(path))
-    return Runner(str(path), "onnx", input_shape, call, labels)
