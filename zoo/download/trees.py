@@ -7,19 +7,26 @@ directory (every relative path, file size and file sha256) under the archive's s
 the cache index; a directory found elsewhere is used for that pin only when its tree digest
 equals the record. Anything else needs a download (checked against the pin) or
 ``trust=True``.
+
+The digest is taken of a private copy (:func:`verified_copy`, under the cache's
+``hub-copies/``), and that copy is what loads: the other tool's directory can change between
+a check and a load (an attacker renaming another tree into place as the last file is read),
+a copy tfzoo made and checked cannot.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from zoo.download.cache import file_sha256
 from zoo.download.fetcher import _cache
 from zoo.download.pins import target
 
-__all__ = ["pin_for", "record_tree", "tree_digest", "tree_matches"]
+__all__ = ["pin_for", "record_tree", "tree_digest", "verified_copy"]
 
 
 def tree_digest(root: Path) -> str | None:
@@ -63,8 +70,33 @@ def record_tree(archive_sha256: str, directory: Path) -> None:
     _cache().update(change)
 
 
-def tree_matches(directory: Path, archive_sha256: str) -> bool:
-    """True when ``directory`` is exactly the model tfzoo extracted from that archive."""
+def verified_copy(directory: Path, archive_sha256: str) -> Path | None:
+    """tfzoo's own copy of ``directory`` when its tree is the one extracted from that
+    archive (checked on the copy, not on ``directory``), else None.
+
+    A copy made before is reused when it still matches. Symbolic links are not followed: a
+    tree holding one has no digest and is not copied.
+    """
     trees = _cache().index().get("trees")
     recorded = trees.get(archive_sha256) if isinstance(trees, dict) else None
-    return isinstance(recorded, str) and tree_digest(directory) == recorded
+    if not isinstance(recorded, str):
+        return None
+    root = _cache().root / "hub-copies"
+    final = root / archive_sha256
+    if final.is_dir() and tree_digest(final) == recorded:
+        return final
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{archive_sha256[:16]}."))
+    try:
+        try:
+            shutil.copytree(directory, tmp / "model", symlinks=True)
+        except (OSError, shutil.Error):
+            return None  # changed or unreadable while copied: not vouched for
+        if tree_digest(tmp / "model") != recorded:
+            return None
+        if final.exists():
+            os.replace(final, tmp / "stale")  # a damaged earlier copy, removed below
+        os.replace(tmp / "model", final)
+        return final
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

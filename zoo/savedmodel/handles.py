@@ -149,20 +149,23 @@ def resolve(
             )
         return find_saved_model(path, source=handle, provider=provider)
     from zoo.download.fetcher import fetch_archive
-    from zoo.download.trees import pin_for, record_tree, tree_matches
+    from zoo.download.trees import pin_for, record_tree, verified_copy
     from zoo.errors import UntrustedModelError
 
     url = archive_url(handle, provider=provider)
     cached = hub_cache_dir(handle)
     found = cached is not None and (cached / "saved_model.pb").is_file()
     if found and cached is not None:
-        # another tool's copy gets the rules of a download (F26): the caller's trust, or
-        # the tree tfzoo recorded when it extracted the archive the pin names
-        if trust:
+        # another tool's copy gets the rules of a download (F26): the caller's trust (not
+        # enough under ZOO_REQUIRE_HASHES, which wants a pin), or the tree tfzoo recorded
+        # when it extracted the archive the pin names, checked on a private copy that is
+        # then what loads (the directory could be swapped between a check and a load)
+        if trust and not settings.require_hashes():
             return cached
         pin = pin_for(url, sha256, name)
-        if pin is not None and tree_matches(cached, pin):
-            return cached
+        copy = verified_copy(cached, pin) if pin is not None else None
+        if copy is not None:
+            return copy
     try:
         extracted = fetch_archive(url, sha256=sha256, allow_http=allow_http, trust=trust, name=name)
     except UntrustedModelError as exc:
@@ -225,14 +228,18 @@ def _file_uri_path(uri: str) -> Path:
 
 
 def _mirror(source_dir: Path, dest: Path, handle: str, *, replace: bool = False) -> None:
-    """Copy (hard links where possible) an extracted model into the TFHUB_CACHE_DIR layout.
+    """Copy an extracted model into the TFHUB_CACHE_DIR layout (a copy, never hard links:
+    a file linked there would be tfzoo's own extracted file, and whoever rewrites it in
+    TFHUB_CACHE_DIR would rewrite tfzoo's cache too).
 
-    ``replace``: a copy is there that did not match the pin; it is moved aside first.
+    ``replace``: a copy is there that did not match the pin; it is moved aside first. The
+    descriptor file is written beside it through a temp file renamed into place, so a
+    symbolic link planted under its name is replaced, never followed.
     """
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=dest.parent, prefix=f".{dest.name}."))
     try:
-        shutil.copytree(source_dir, tmp / "model", copy_function=_link_or_copy)
+        shutil.copytree(source_dir, tmp / "model")
         if replace and dest.exists():
             os.replace(dest, tmp / "stale")  # removed with tmp below
         try:
@@ -240,15 +247,8 @@ def _mirror(source_dir: Path, dest: Path, handle: str, *, replace: bool = False)
         except OSError:
             if not (dest / "saved_model.pb").is_file():  # another process won the race: fine
                 raise
-        descriptor = dest.parent / f"{dest.name}.descriptor.txt"
-        descriptor.write_text(f"Module: {handle}\nDownloaded by: tfzoo\n", encoding="utf8")
+        written = tmp / "descriptor.txt"
+        written.write_text(f"Module: {handle}\nDownloaded by: tfzoo\n", encoding="utf8")
+        os.replace(written, dest.parent / f"{dest.name}.descriptor.txt")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _link_or_copy(src: str, dst: str) -> object:
-    try:
-        os.link(src, dst)
-    except OSError:
-        shutil.copy2(src, dst)
-    return dst
