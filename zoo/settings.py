@@ -250,7 +250,7 @@ EXTERNAL: Mapping[str, Setting] = _table(
         "path",
         None,
         "tensorflow_hub's cache: a model found there is used (same pin and trust rules), and "
-        "downloads are linked into it",
+        "downloads are copied into it",
         "zoo.savedmodel.handles",
         "unset",
     ),
