@@ -14,7 +14,7 @@ from zoo.errors import RegistryError, brief
 from zoo.registry import MAX_ALIAS_EXPANSION, TOP_LEVEL, entry_to_spec
 from zoo.spec import ModelSpec
 
-__all__ = ["parse_registry_text"]
+__all__ = ["parse_registry_text", "safe_load_bounded"]
 
 
 class _Mapping(dict[Any, Any]):
@@ -101,6 +101,19 @@ def _check_expansion(node: yaml.Node | None, path: str) -> None:
             "bomb; write the repeated values out, or share fewer of them",
             path=path,
         )
+
+
+def safe_load_bounded(text: str, path: str) -> Any:
+    """``yaml.safe_load`` of ``text``, refusing alias bombs as the registry loader does
+    (RegistryError naming ``path``); for other YAML files tfzoo reads (architectures)."""
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if "*" in text:
+            _check_expansion(node, path)
+        return loader.construct_document(node) if node is not None else None
+    finally:
+        loader.dispose()
 
 
 def parse_registry_text(text: str, path: str) -> list[ModelSpec]:

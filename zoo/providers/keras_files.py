@@ -229,10 +229,10 @@ def _arch_config(path: Path, source: str) -> Any:
     try:
         if path.suffix.lower() == ".json":
             config = json.loads(text)
-        else:
-            import yaml
+        else:  # alias bombs refused as in registry files (F30)
+            from zoo.registry_yaml import safe_load_bounded
 
-            config = yaml.safe_load(text)
+            config = safe_load_bounded(text, str(path))
     except (ValueError, Exception) as exc:
         raise _fail(source, f"{source} is not valid {path.suffix[1:].upper()}: {exc}") from exc
     if isinstance(config, list) or (
@@ -252,6 +252,8 @@ def _keras_config(path: Path, source: str) -> Any:
     try:
         with zipfile.ZipFile(path) as zf:
             return json.loads(zf.read("config.json"))
+    except RecursionError:  # a hostile file (F30): no model nests its config that deep
+        raise _fail(source, f"{source}: its config.json nests too deeply to be a model") from None
     except (KeyError, zipfile.BadZipFile, ValueError) as exc:
         raise _fail(
             source,

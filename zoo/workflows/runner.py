@@ -186,6 +186,10 @@ def _load_keras_file(path: Path, trust: bool) -> Any:
 
     try:
         return keras.saving.load_model(str(path), compile=False, safe_mode=not trust)
+    except RecursionError:  # a hostile file (F30): no model nests its config that deep
+        raise InvalidModelError(
+            f"{path}: its config nests too deeply to be a model", source=str(path)
+        ) from None
     except (ValueError, OSError, TypeError) as exc:
         if path.suffix.lower() != ".keras":
             from zoo.providers.keras_files import h5_config
