@@ -227,6 +227,11 @@ def test_class_folders_give_samples_labels_and_names(tiny: Any, tmp_path: Path) 
     assert report["keras"].latency_ms_batch1 is None  # timing_runs=0: no timing
     assert (tmp_path / "out" / "labels.txt").read_text().split() == ["a", "b", "c"]
 
+    # only training data: the check runs on training images, and the report says so (an
+    # accuracy there is not a held-out figure; found on a fine-tune without --val)
+    trained_on = zoo.export(tiny, tmp_path / "out2", ["keras"], data=photos, timing_runs=0)
+    assert trained_on.sample_source == f"training images, no validation data: directory {photos}"
+
 
 def test_without_data_the_files_are_compared_on_noise(tiny: Any, tmp_path: Path) -> None:
     report = zoo.export(tiny, tmp_path / "out", ["tflite"], timing_runs=0)

@@ -351,8 +351,10 @@ def _held_out(
 ) -> Samples:
     if validation is not None:
         return load_samples(validation, shape, count, seed)
-    if train is not None:
-        return train.take(np.arange(min(count, len(train))))
+    if train is not None:  # no held-out images: said, so an accuracy is not read as one
+        taken = train.take(np.arange(min(count, len(train))))
+        taken.source = f"training images, no validation data: {taken.source}"
+        return taken
     return noise(shape, min(count, 64), seed)
 
 
