@@ -271,9 +271,9 @@ def _warn_if_unscaled(model: Any, path: Path) -> None:
     warnings.warn(
         f"{path.name}: nothing in the model scales its input (the image goes straight into "
         f"{type(entry).__name__} {entry.name!r}), so it is fed pixels unchanged (0-255). If it "
-        "was trained on scaled pixels, export it with them first: zoo.export(zoo.load_backbone"
-        "(path, preprocessing='unit' or 'tf' ...), OUT, ['keras']), or pass preprocessing= "
-        "(zoo predict --preprocessing unit|tf|...)",
+        "was trained on scaled pixels, pass preprocessing= (zoo predict --preprocessing "
+        "unit|tf|...), or export it with them: zoo export MODEL OUT --preprocessing tf "
+        "(zoo.export(path, OUT, preprocessing='tf'), which keeps its labels.txt)",
         ZooWarning,
         stacklevel=4,
     )
