@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import zoo
-from tests.finetune.util import FAST, blobs, fixed_backbone
+from tests.finetune.util import FAST, blobs, fixed_backbone, small_cnn
 
 
 class Interrupted(Exception):
@@ -110,3 +110,22 @@ def test_tensorboard_without_the_package_says_what_to_install(
     monkeypatch.setitem(sys.modules, "tensorboard", None)  # import raises ImportError
     with pytest.raises(zoo.MissingDependencyError, match="pip install tensorboard"):
         zoo.finetune(fixed_backbone(), blobs(8), tensorboard_dir=str(tmp_path), **FAST)
+
+
+def test_a_checkpoint_is_refused_for_other_load_options_or_another_file_at_the_path(
+    tmp_path: Path,
+) -> None:
+    """F32 (attack suite, round three): the model was fingerprinted by name and path only, so
+    a rerun with preprocessing="unit" after "raw", or with another file saved under the same
+    path, resumed the first run's weights and trained nothing."""
+    x, y = blobs(32)
+    path = tmp_path / "net.keras"
+    small_cnn().save(path)
+    run = {**FAST, "epochs": 1, "checkpoint_dir": str(tmp_path / "ck"), "cache_features": False}
+    zoo.finetune(str(path), (x, y), preprocessing="raw", **run)
+    assert zoo.finetune(str(path), (x, y), preprocessing="raw", **run).resumed  # the same run
+    with pytest.raises(zoo.FinetuneError, match=r"another model \(preprocessing: 'raw' -> 'unit'"):
+        zoo.finetune(str(path), (x, y), preprocessing="unit", **run)
+    small_cnn().save(path)  # fresh weights under the same name
+    with pytest.raises(zoo.FinetuneError, match="source: another file at the same path"):
+        zoo.finetune(str(path), (x, y), preprocessing="raw", **run)

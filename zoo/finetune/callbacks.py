@@ -35,6 +35,7 @@ __all__ = [
     "DivergenceGuard",
     "RunState",
     "StopOnInterrupt",
+    "model_fingerprint",
     "phase_callbacks",
     "recipe_fingerprint",
     "refuse_other_run",
@@ -176,6 +177,42 @@ def recipe_fingerprint(recipe: Recipe) -> dict[str, Any]:
     }
 
 
+def model_fingerprint(spec: Any, num_classes: int | None) -> dict[str, Any]:
+    """What a run's model is, as plain JSON values: the resolved spec's loading fields (the
+    user's overrides, such as ``preprocessing``, included) and, for a local file or directory,
+    a digest of its contents (another file under the same path is another model; F32)."""
+    if spec is None:
+        return {"model": "?", "num_classes": num_classes}
+    fields = ("name", "provider", "source", "weights", "sha256", "input_shape", "preprocessing")
+    found: dict[str, Any] = {f: _plain(getattr(spec, f, None)) for f in fields}
+    found["feature_layer"] = _plain(spec.feature_layer)
+    found["options"] = _plain(dict(spec.options))
+    found["num_classes"] = num_classes
+    for key in ("source", "weights"):
+        found[f"{key}_contents"] = _contents(getattr(spec, key, None), spec.base_dir)
+    return found
+
+
+def _contents(ref: object, base_dir: str | None) -> str | None:
+    """sha256 of a local file, or the tree digest of a local directory ``ref`` names."""
+    if not isinstance(ref, str) or "://" in ref or not ref:
+        return None
+    from zoo.download.cache import file_sha256
+    from zoo.download.trees import tree_digest
+
+    path = Path(ref).expanduser()
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    try:
+        if path.is_file():
+            return file_sha256(path)
+        if path.is_dir():
+            return tree_digest(path)
+    except OSError:
+        return None
+    return None
+
+
 class RunState:
     """``state.json`` of a checkpoint directory: which phases finished, and their records.
 
@@ -258,25 +295,35 @@ def refuse_other_run(directory: Path, old: Mapping[str, Any], new: Mapping[str, 
     """FinetuneError when fingerprint ``new`` (``recipe``, ``data``, ``model``) is not the
     ``old`` one a checkpoint directory was written with; it names what changed."""
     what = []
-    old_recipe, new_recipe = old.get("recipe", {}), new.get("recipe", {})
-    changed = sorted(
-        k for k in set(old_recipe) | set(new_recipe) if old_recipe.get(k) != new_recipe.get(k)
-    )
-    if changed:
-        shown = ", ".join(
-            f"{k}: {_short(old_recipe.get(k))} -> {_short(new_recipe.get(k))}" for k in changed[:5]
-        )
-        what.append(f"a changed recipe ({shown}{', ...' if len(changed) > 5 else ''})")
+    recipe = _changes(old.get("recipe"), new.get("recipe"))
+    if recipe:
+        what.append(f"a changed recipe ({recipe})")
     if old.get("data") != new.get("data"):
         what.append("different data")
     if old.get("model") != new.get("model"):
-        what.append(f"another model ({_short(old.get('model'))} -> {_short(new.get('model'))})")
+        model = _changes(old.get("model"), new.get("model"))
+        what.append(f"another model ({model or _short(old.get('model'))})")
     if what:
         raise FinetuneError(
             f"checkpoint directory {directory} belongs to another run: this one has "
             f"{' and '.join(what)}. Resuming would mix two runs; pass a new checkpoint_dir, "
             "or delete this one to start over"
         )
+
+
+def _changes(old: Any, new: Any) -> str:
+    """``key: old -> new`` for the first keys two mappings disagree on ("" when equal or not
+    mappings); values cut short, and a file's contents digest said in words."""
+    if not isinstance(old, Mapping) or not isinstance(new, Mapping):
+        return "" if old == new else f"{_short(old)} -> {_short(new)}"
+    changed = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+
+    def shown(key: str) -> str:
+        if key.endswith("_contents"):  # a sha256 says nothing to a reader
+            return f"{key.removesuffix('_contents')}: another file at the same path"
+        return f"{key}: {_short(old.get(key))} -> {_short(new.get(key))}"
+
+    return ", ".join(map(shown, changed[:5])) + (", ..." if len(changed) > 5 else "")
 
 
 def _short(value: Any, limit: int = 40) -> str:

@@ -35,6 +35,7 @@ import tensorflow as tf
 from zoo.errors import ExportError, InvalidOptionError, MissingDependencyError, ZooWarning
 from zoo.export.exporter import refuse_short_calibration
 from zoo.export.report import ExportReport
+from zoo.finetune import callbacks as run_callbacks
 from zoo.finetune import distribute, features, interrupts
 from zoo.finetune.callbacks import RunState, phase_callbacks, recipe_fingerprint, restored_epoch
 from zoo.finetune.data import (
@@ -309,11 +310,10 @@ class Finetuner:
         """What this run trains (recipe, data, model): a checkpoint of another is refused."""
         resolved: ModelSpec | None = self._resolved[0] if self._resolved is not None else None
         spec = resolved or (self.source.spec if isinstance(self.source, Backbone) else None)
-        model = f"{spec.name} ({spec.provider}:{spec.source})" if spec is not None else "?"
         return {
             "recipe": recipe_fingerprint(self.recipe),
             "data": data_fingerprint(train_data, validation_data),
-            "model": f"{model}, num_classes={self.num_classes}",
+            "model": run_callbacks.model_fingerprint(spec, self.num_classes),
         }
 
     def load_backbone(self, strategy: tf.distribute.Strategy | None = None) -> Backbone:
