@@ -2,13 +2,16 @@
 
 Built-in providers are ordinary plugin modules listed in :data:`BUILTIN_PLUGINS` and go through
 exactly the same path as third-party ones. A plugin that fails to import, implements a hook
-that does not exist, or raises inside a hook is reported (a :class:`~zoo.errors.PluginWarning`
-and an ``error`` in its :class:`PluginInfo`) and skipped; the rest keeps working.
+that does not exist, raises inside a hook, or registers a provider whose ``claim()`` raises,
+hangs or has a ``claim_order`` that is not a number is reported (a
+:class:`~zoo.errors.PluginWarning` and an ``error`` in its :class:`PluginInfo`) and skipped;
+the rest keeps working.
 
 Environment:
     ZOO_LOAD_PLUGINS    comma-separated allowlist of entry-point plugins ("" loads none)
     ZOO_BLOCK_PLUGINS   comma-separated plugins not to load (built-ins included)
-    ZOO_PLUGIN_TIMEOUT  seconds a plugin may take to import or run one hook (default 20)
+    ZOO_PLUGIN_TIMEOUT  seconds a plugin may take to import, run one hook or claim a source
+                        (default 20)
 
 A plugin that raises anything at import or in a hook -- ``SystemExit`` included, only
 ``KeyboardInterrupt`` passes -- is reported and skipped (F31). Importing an entry point and
@@ -17,17 +20,18 @@ seconds; a plugin that hangs is reported (naming it and ``ZOO_BLOCK_PLUGINS``) a
 The trade-off of a thread over a subprocess probe: it costs nothing when plugins behave
 (no second interpreter), but a hung plugin's thread cannot be killed; it is a daemon thread
 that keeps running (holding that module's import lock) until the process exits, and whatever
-it registers afterwards is dropped.
+it registers afterwards is dropped. A provider's ``claim()`` is bounded the same way
+(zoo.host.claims): one that fails is reported once, dropped, and the next provider claims.
 
 No TensorFlow is imported here.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib
 import sys
-import threading
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -43,8 +47,11 @@ from zoo.errors import (
     PluginLoadError,
     PluginWarning,
     RegistryError,
+    ZooError,
 )
 from zoo.host import hookspecs
+from zoo.host.bounded import TimedOut, bounded, failure
+from zoo.host.claims import PROBE_SOURCE, GuardedClaim, guard_provider
 from zoo.host.provider import Provider
 from zoo.registry import entry_to_spec
 from zoo.spec import ModelSpec
@@ -96,41 +103,6 @@ class PluginInfo:
         }
 
 
-class _TimedOut(Exception):
-    """A plugin's import or hook did not return within the timeout."""
-
-
-def _bounded(call: Callable[[], Any], timeout: float, what: str, plugin: str) -> Any:
-    """``call()`` in a daemon thread, waited on for ``timeout`` seconds (0: forever).
-
-    Returns its result or raises what it raised; ``_TimedOut`` when it did not return in time.
-    Ctrl-C while waiting raises KeyboardInterrupt naming ``what`` and how to skip ``plugin``.
-    """
-    what = f"while {what}; to skip it: ZOO_BLOCK_PLUGINS={plugin}"
-    outcome: list[Any] = []
-
-    def target() -> None:
-        try:
-            outcome.append((True, call()))
-        except BaseException as exc:  # SystemExit too: it is the plugin's, not ours
-            outcome.append((False, exc))
-
-    worker = threading.Thread(target=target, name=f"zoo-plugin {what}", daemon=True)
-    worker.start()
-    try:
-        worker.join(timeout if timeout > 0 else None)
-    except KeyboardInterrupt:
-        raise KeyboardInterrupt(what) from None
-    if not outcome:
-        raise _TimedOut(what)
-    ok, value = outcome[0]
-    if ok:
-        return value
-    if isinstance(value, KeyboardInterrupt):
-        raise KeyboardInterrupt(what) from None
-    raise value
-
-
 class PluginHost:
     """Loads plugins, runs their registration hooks, and answers "which provider is X?".
 
@@ -156,6 +128,8 @@ class PluginHost:
         self._providers: dict[str, list[tuple[str, Provider]]] = {}
         self._models: dict[str, list[tuple[str, ModelSpec]]] = {}
         self._collected = False
+        self._probed = False  # zoo plugins asked each plugin's provider to claim PROBE_SOURCE
+        self._claim_failed: set[tuple[str, str]] = set()  # (plugin, provider) whose claim failed
         self._block = set(settings.block_plugins())
         self._timeout = settings.plugin_timeout()
         for name, module in builtins.items():
@@ -234,12 +208,12 @@ class PluginHost:
                 continue
             what = f"importing plugin {ep.name!r}"
             try:
-                plugin = _bounded(ep.load, self._timeout, what, ep.name)
+                plugin = bounded(ep.load, self._timeout, what, ep.name)
             except KeyboardInterrupt:
                 raise
             except BaseException as exc:  # a broken plugin must not break tfzoo (F23, F31)
                 info = PluginInfo(ep.name, ep.value, False, dist_name, version)
-                info.error = f"failed to import {ep.value!r}: {_failure(exc, self._timeout)}"
+                info.error = f"failed to import {ep.value!r}: {failure(exc, self._timeout)}"
                 self._plugins.setdefault(ep.name, info)
                 self._report(info)
                 continue
@@ -261,6 +235,7 @@ class PluginHost:
             return
         self._providers = {}
         self._models = {}
+        self._probed = False
         for info in self._plugins.values():
             info.providers.clear()
             info.models.clear()
@@ -278,14 +253,12 @@ class PluginHost:
             kwargs = {arg: make_register(info.name, staged) for arg in impl.argnames}
             what = f"plugin {info.name!r} running {hook_name}"
             try:
-                _bounded(functools.partial(impl.function, **kwargs), self._timeout, what, info.name)
+                bounded(functools.partial(impl.function, **kwargs), self._timeout, what, info.name)
             except KeyboardInterrupt:
                 raise
             except BaseException as exc:  # the plugin's fault: report, keep the rest working
-                failure = _failure(exc, self._timeout)
-                info.error = (
-                    f"{hook_name} {'' if isinstance(exc, _TimedOut) else 'raised '}{failure}"
-                )
+                failed = failure(exc, self._timeout)
+                info.error = f"{hook_name} {'' if isinstance(exc, TimedOut) else 'raised '}{failed}"
                 self._report(info)
                 continue
             for kind, name, item in staged:
@@ -308,6 +281,8 @@ class PluginHost:
                 raise PluginError(
                     f"a provider name may not contain ':'; received {name!r}", plugin=plugin
                 )
+            # in the plugin's bounded hook thread: its claim_order checked, its claim bounded
+            guard_provider(provider, name, plugin, self._timeout, self._on_claim_failure)
             staged.append(("provider", name, provider))
 
         return register
@@ -330,6 +305,8 @@ class PluginHost:
         return register
 
     def _commit(self, info: PluginInfo, kind: str, name: str, item: Any) -> None:
+        if kind == "provider" and (info.name, name) in self._claim_failed:
+            return  # its claim() failed in this process: it stays out
         table: dict[str, list[tuple[str, Any]]] = (
             self._providers if kind == "provider" else self._models
         )
@@ -446,9 +423,45 @@ class PluginHost:
         return list(self._plugins)
 
     def info(self) -> list[PluginInfo]:
-        """Every plugin seen, in registration order (after its hooks ran)."""
+        """Every plugin seen, in registration order (after its hooks ran).
+
+        Each plugin's provider is first asked once to claim a made-up path
+        (:data:`~zoo.host.claims.PROBE_SOURCE`), so that ``zoo plugins`` shows a ``claim()``
+        that raises or hangs as an error, as the commands it breaks would report it.
+        """
         self._collect()
+        self._probe_claims()
         return list(self._plugins.values())
+
+    # -- claims (zoo.host.claims puts a bounded claim on every registered provider) ------
+
+    def _on_claim_failure(self, plugin: str, provider: str, what: str) -> None:
+        """A provider's claim() raised, hung or answered nonsense: report it, drop it."""
+        self._claim_failed.add((plugin, provider))
+        owners = [o for o in self._providers.get(provider, []) if o[0] != plugin]
+        if owners:
+            self._providers[provider] = owners
+        else:
+            self._providers.pop(provider, None)
+        info = self._plugins.get(plugin)
+        if info is None:
+            return
+        if provider in info.providers:
+            info.providers.remove(provider)
+        info.error = f"provider {provider!r}: claim() {what}"
+        self._report(info)
+
+    def _probe_claims(self) -> None:
+        if self._probed:
+            return
+        self._probed = True
+        for owners in list(self._providers.values()):
+            for plugin, provider in list(owners):
+                guard = vars(provider).get("claim")
+                if self._plugins[plugin].builtin or not isinstance(guard, GuardedClaim):
+                    continue
+                with contextlib.suppress(ZooError):  # "mine, and wrong": a working claim()
+                    guard(PROBE_SOURCE)
 
 
 def _load_error(provider: str, missing: str, failed: list[PluginInfo]) -> PluginLoadError:
@@ -530,18 +543,6 @@ def _entry_points() -> list[_EntryPoint]:
         )
     startup_cache.store("plugins", name, key, [list(vars(e).values()) for e in found])
     return found
-
-
-def _failure(exc: BaseException, timeout: float) -> str:
-    """What went wrong, in words: a timeout, a SystemExit, or the exception (bounded)."""
-    from zoo.errors import brief
-
-    if isinstance(exc, _TimedOut):
-        return f"did not finish within {timeout:g} s (ZOO_PLUGIN_TIMEOUT); it may hang"
-    if isinstance(exc, SystemExit):
-        return f"SystemExit({brief(exc.code)}): the plugin tried to exit the program"
-    text = str(exc)
-    return f"{type(exc).__name__}: {text if len(text) <= 300 else text[:297] + '...'}"
 
 
 def _hook_names() -> list[str]:

@@ -2,8 +2,9 @@
 
 Only :meth:`KerasHubProvider.load` imports this module. KerasHub downloads presets itself
 (kagglehub, huggingface_hub) into its own caches; this module decides what may be loaded,
-honours ``ZOO_OFFLINE=1`` by checking those caches before KerasHub is called, and turns
-KerasHub's errors into tfzoo's.
+refuses remote presets under ``ZOO_REQUIRE_HASHES=1`` (zoo_keras_hub.strict: no pin could be
+checked), honours ``ZOO_OFFLINE=1`` by checking those caches before KerasHub is called, and
+turns KerasHub's errors into tfzoo's.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from zoo_keras_hub.catalogue import catalogue
 from zoo_keras_hub.converter import input_spec_from_converter
 from zoo_keras_hub.layers import ClassToken
 from zoo_keras_hub.sources import PRESET_WEIGHTS, PROVIDER_NAME, REMOTE_SCHEMES
+from zoo_keras_hub.strict import refuse_remote_preset
 
 __all__ = ["load"]
 
@@ -156,6 +158,8 @@ def _build_class(spec: ModelSpec, options: dict[str, Any]) -> keras.Model:
 
 def _load_preset(spec: ModelSpec, options: dict[str, Any]) -> tuple[keras.Model, InputSpec]:
     preset, remote = _resolve_preset(spec.source)
+    if remote:  # ZOO_REQUIRE_HASHES=1: refused before KerasHub is asked for any file
+        refuse_remote_preset(preset, _download_handle(preset))
     load_weights, weights_file = _weights(spec, preset=True)
     offline = is_offline()
     if offline and remote:
@@ -409,11 +413,16 @@ def _cache_state(handle: str, filename: str) -> str:
     return "missing"
 
 
+def _download_handle(preset: str) -> str:
+    """The handle KerasHub downloads a remote preset from (a built-in name's Kaggle handle)."""
+    if preset.startswith(REMOTE_SCHEMES):
+        return preset
+    return str(keras_hub.models.Backbone.presets[preset].get("kaggle_handle", ""))
+
+
 def _require_cached(preset: str, files: list[str]) -> None:
     """ZOO_OFFLINE=1: refuse, before any socket, a preset whose files are not all cached."""
-    handle = preset
-    if not preset.startswith(REMOTE_SCHEMES):
-        handle = str(keras_hub.models.Backbone.presets[preset].get("kaggle_handle", ""))
+    handle = _download_handle(preset)
     states = {name: _cache_state(handle, name) for name in files}
     missing = [name for name, state in states.items() if state == "missing"]
     if missing:
