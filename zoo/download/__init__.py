@@ -4,6 +4,9 @@ This package's names are the facade the rest of tfzoo and plugins use; the modul
 are its parts:
 
 - ``fetch``: :func:`fetch` / :func:`fetch_archive`, retries, resume, redirects, trust rule
+- ``http_read``: one fetch's HTTP client, its headers read strictly (ASCII digits only)
+- ``watchdog``: cuts a fetch's connections at its deadline or a rate window without progress,
+  so a server dripping its status line, headers or chunk framing is bounded too (F28)
 - ``urls``: URL and redirect policy (no network)
 - ``cache``: the content-addressed cache under ``ZOO_HOME/cache``
 - ``filelocks``: cross-process locks on cache entries (filelock + owner records)

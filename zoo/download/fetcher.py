@@ -6,8 +6,10 @@ the URL's pin (call, ``#sha256=`` fragment, ``./zoo.lock``; ``zoo.download.pins`
 the cache (``zoo.download.cache``; ``ZOO_OFFLINE=1`` stops there), takes the artifact's lock
 (``zoo.download.filelocks``), streams into ``blobs/.<key>.part`` with hashing, Range resume,
 retries and the redirect policy of ``zoo.download.urls`` within one budget
-(``zoo.download.limits``), then verifies and renames. Model archives (programs) are
-extracted only when pinned, locked or vouched for (F19, ``zoo.download.trust``).
+(``zoo.download.limits``; the client of ``zoo.download.http_read`` holds every request to it,
+headers included, and reads headers as a hostile server may send them), then verifies and
+renames. Model archives (programs) are extracted only when pinned, locked or vouched for
+(F19, ``zoo.download.trust``).
 docs/architecture.md ("Downloads") and docs/security.md tell the whole story; the
 settings read are in docs/settings.md.
 """
@@ -15,31 +17,42 @@ settings read are in docs/settings.md.
 from __future__ import annotations
 
 import contextlib
-import errno
 import os
 import random
-import re
 import shutil
-import socket
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urljoin
 
 from zoo import settings
 from zoo.download.archive import extract
 from zoo.download.cache import Cache, Partial, url_key, url_suffix
 from zoo.download.filelocks import ArtifactLock, LockUnavailable
-from zoo.download.guard import PeerGuard, guarded_session
+from zoo.download.http_read import (
+    Client,
+    content_length,
+    content_range,
+    disk_error,
+    no_network,
+    retry_after,
+    short_body,
+)
 from zoo.download.leftovers import clean_stale
 from zoo.download.limits import Budget
 from zoo.download.pins import Target, hashes_required, require_pins
 from zoo.download.pins import target as target_for
 from zoo.download.progress import ProgressBar, progress_enabled
 from zoo.download.trust import vouch
-from zoo.download.urls import check_redirect, check_url, same_origin, strip_credentials
+from zoo.download.urls import (
+    check_redirect,
+    check_url,
+    redirect_target,
+    same_origin,
+    split_url,
+    strip_credentials,
+)
 from zoo.errors import (
     FetchError,
     IntegrityError,
@@ -147,6 +160,8 @@ def fetch(
     Example:
         >>> path = fetch("https://example.org/w.weights.h5", sha256="3f2a...")  # doctest: +SKIP
     """
+    if isinstance(url, str):
+        split_url(url)  # one that does not parse is refused before its pins are looked up
     target = (
         url
         if isinstance(url, Target)
@@ -206,6 +221,7 @@ def fetch_archive(
         >>> d = fetch_archive("https://tfhub.dev/google/x/1?tf-hub-format=compressed",
         ...                   sha256="3f2a...")  # doctest: +SKIP
     """
+    split_url(url)
     target = target_for(url, sha256, name, kind, require_hashes)
     check_url(target.url, allow_http=allow_http)
     first_use = None
@@ -349,21 +365,8 @@ class _Retry(Exception):
         self.retry_after = retry_after
 
 
-def _session() -> requests.Session:
-    import http.cookiejar
-
-    from zoo._version import __version__
-
-    session = guarded_session(PeerGuard())  # every connection's address is checked (F27)
-    # Artifacts need no cookies; refusing them all means none can follow a redirect.
-    session.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
-    session.headers["User-Agent"] = f"tfzoo/{__version__}"
-    session.headers["Accept-Encoding"] = "identity"  # hash and size the bytes as served
-    return session
-
-
 def _open(
-    session: requests.Session,
+    client: Client,
     url: str,
     headers: dict[str, str],
     options: _Options,
@@ -372,17 +375,11 @@ def _open(
     """GET ``url``, following at most MAX_REDIRECTS redirects that the policy allows."""
     current, headers = url, dict(headers)
     for hop in range(MAX_REDIRECTS + 1):
-        response = session.get(
-            current,
-            headers=headers,
-            stream=True,
-            timeout=budget.timeout(options.timeout),
-            allow_redirects=False,
-        )
+        response = client.get(current, headers, budget.timeout(options.timeout))
         if not response.is_redirect:
             return response
-        target = urljoin(current, response.headers["Location"])
         response.close()
+        target = redirect_target(current, response.headers["Location"])
         if hop == MAX_REDIRECTS:
             raise UnsafeURLError(
                 f"refusing {url}: more than {MAX_REDIRECTS} redirects (a loop?); the last "
@@ -396,28 +393,6 @@ def _open(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _content_range(value: str) -> tuple[int, int | None] | None:
-    match = re.match(r"bytes (\d+)-\d+/(\d+|\*)", value or "")
-    if match is None:
-        return None
-    total = match.group(2)
-    return int(match.group(1)), None if total == "*" else int(total)
-
-
-def _short_body(url: str, received: int, total: int | None, exc: Exception | None) -> FetchError:
-    """The error for a body that ended early: a size disagreement when the size was announced."""
-    if total is None:
-        return FetchError(f"the connection to {url} failed after {received} bytes: {exc}", url=url)
-    return IntegrityError(
-        f"{url}: received {received} bytes, but the server announced {total} (Content-Length "
-        f"/ Content-Range){f' before the connection closed ({exc})' if exc else ''}; nothing "
-        "was stored",
-        url=url,
-        expected=str(total),
-        received=str(received),
-    )
-
-
 def _chunks(response: requests.Response) -> Iterator[bytes]:
     """The body as it arrives. ``read1`` hands over what came before a dropped connection
     (``iter_content`` would lose up to a chunk of it), so a resume starts at the last byte."""
@@ -429,45 +404,6 @@ def _chunks(response: requests.Response) -> Iterator[bytes]:
         yield chunk
 
 
-def _disk_error(url: str, where: Path, exc: OSError) -> FetchError:
-    """A FetchError for a file-system failure while storing a download (F29)."""
-    if exc.errno == errno.ENOSPC:
-        return FetchError(
-            f"no space left on the device while downloading {url} into {where}; free some "
-            "space (or point ZOO_HOME elsewhere) and retry",
-            url=url,
-        )
-    return FetchError(f"cannot store the download of {url} in {where}: {exc}", url=url)
-
-
-def _no_network(url: str, exc: BaseException, t: Target) -> FetchError:
-    """A short error for a connection that could not be made (not urllib3's 400 characters)."""
-    from urllib.parse import urlsplit
-
-    reason, todo = "the connection failed", [exc]
-    while todo:
-        e = todo.pop(0)
-        if isinstance(e, socket.gaierror):
-            reason = "the host name does not resolve"
-            break
-        if isinstance(e, TimeoutError):
-            reason = "the connection timed out"
-            break
-        if isinstance(e, OSError) and e.strerror:
-            reason = e.strerror.lower()
-            break
-        todo += [x for x in (e.__cause__, e.__context__, getattr(e, "reason", None)) if x]
-        todo += [a for a in e.args if isinstance(a, BaseException)]
-    host = urlsplit(url).netloc
-    model = t.name or "NAME"
-    todo_text = (
-        f"pass weights=None, a local weights file, or prefetch with `zoo fetch {model}`"
-        if t.kind == "weights"
-        else f"prefetch it while online with `zoo fetch {model}` (then ZOO_OFFLINE=1 uses it)"
-    )
-    return FetchError(f"no network: cannot reach {host} ({reason}); {todo_text}", url=url)
-
-
 def _download(
     t: Target, path: Path, options: _Options, budget: Budget
 ) -> tuple[str, int, dict[str, Any]]:
@@ -476,7 +412,7 @@ def _download(
     partial = Partial(path, url)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial.resume()
-    session = _session()
+    client = Client()  # addresses checked (F27), every request bounded by the budget (F28)
     bar = ProgressBar(
         label.rsplit("/", 1)[-1][:40], total=None, enabled=progress_enabled(options.progress)
     )
@@ -487,7 +423,8 @@ def _download(
             while True:
                 try:
                     budget.check()
-                    info = _attempt(session, partial, options, bar, budget, t)
+                    with client.bounded(budget):
+                        info = _attempt(client, partial, options, bar, budget, t)
                     partial.close()
                     partial.meta.unlink(missing_ok=True)
                     return partial.digest.hexdigest(), partial.offset, info
@@ -506,11 +443,11 @@ def _download(
         partial.restart()
         raise
     finally:
-        session.close()
+        client.close()
 
 
 def _attempt(
-    session: requests.Session,
+    client: Client,
     partial: Partial,
     options: _Options,
     bar: ProgressBar,
@@ -528,10 +465,10 @@ def _attempt(
         if partial.validator:
             headers["If-Range"] = partial.validator
     try:
-        response = _open(session, url, headers, options, budget)
+        response = _open(client, url, headers, options, budget)
     except requests.ConnectionError as exc:
         if isinstance(exc, requests.ConnectTimeout) or not isinstance(exc, requests.Timeout):
-            raise _Retry(_no_network(url, exc, t)) from exc
+            raise _Retry(no_network(url, exc, t)) from exc
         raise _Retry(FetchError(f"could not fetch {url}: {exc}", url=url)) from exc
     except requests.RequestException as exc:
         raise _Retry(FetchError(f"could not fetch {url}: {exc}", url=url)) from exc
@@ -540,18 +477,16 @@ def _attempt(
         if status in (404, 410):
             raise RemoteNotFoundError(f"{url} answered {status} {response.reason}", url=url)
         if status == 429 or status >= 500:
-            after = response.headers.get("Retry-After", "")
             failure = FetchError(f"{url} answered HTTP {status} {response.reason}", url=url)
-            raise _Retry(failure, float(after) if after.isdigit() else None)
+            raise _Retry(failure, retry_after(response.headers))
         if status == 416:  # our partial is not a prefix of what the server has: start over
             partial.restart()
             raise _Retry(FetchError(f"{url} refused to resume (HTTP 416)", url=url))
         if status not in (200, 206):
             raise FetchError(f"{url} answered HTTP {status} {response.reason}", url=url)
-        length = response.headers.get("Content-Length")
-        total = int(length) if length and length.isdigit() else None
+        total = content_length(url, response.headers)
         if status == 206:
-            span = _content_range(response.headers.get("Content-Range", ""))
+            span = content_range(response.headers.get("Content-Range", ""))
             if span is None or span[0] != partial.offset:
                 partial.restart()
                 raise _Retry(FetchError(f"{url} answered a range we did not ask for", url=url))
@@ -575,21 +510,22 @@ def _attempt(
                 for chunk in _chunks(response):
                     partial.append(chunk)
                     bar.advance(len(chunk))
+                    client.alive()
                     budget.advance(len(chunk), partial.offset)  # decoded bytes count (F28)
             finally:
                 partial.close()  # the final flush may be the write that finds the disk full
         except (requests.RequestException, urllib3.exceptions.HTTPError, ConnectionError) as exc:
             if encoded:
                 partial.restart()
-            raise _Retry(_short_body(url, partial.offset, total, exc)) from exc
+            raise _Retry(short_body(url, partial.offset, total, exc)) from exc
         except OSError as exc:
-            raise _disk_error(url, partial.path.parent, exc) from exc
+            raise disk_error(url, partial.path.parent, exc) from exc
         if total is not None and partial.offset != total and not encoded:
-            raise _Retry(_short_body(url, partial.offset, total, None))
+            raise _Retry(short_body(url, partial.offset, total, None))
         wire = response.raw.tell() if encoded else None  # bytes as sent, before decoding
         if total is not None and wire is not None and wire != total:
             partial.restart()
-            raise _Retry(_short_body(url, wire, total, None))
+            raise _Retry(short_body(url, wire, total, None))
     info: dict[str, Any] = {}
     if validator:
         info["etag"] = validator

@@ -12,7 +12,10 @@ between a check and the connection (rebinding) cannot reach a refused address:
   at a private or loopback host (a mirror on your own network), never after a public one.
 
 The first connection of a fetch fixes which of the three its origin is. A configured HTTP
-proxy is yours: connections to it are not checked (the target's spelling still is).
+proxy is yours: connections to it are not checked (the target's spelling still is). A host
+name the resolver cannot even encode (an empty label, one over 63 characters) fails as a
+name that does not resolve. Every socket connected is also handed to the session's
+:class:`~zoo.download.watchdog.Watchdog`, when it has one (F28).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from zoo.errors import UnsafeURLError
 
 if TYPE_CHECKING:
     import requests
+
+    from zoo.download.watchdog import Watchdog
 
 __all__ = ["PeerGuard", "guarded_session"]
 
@@ -73,7 +78,7 @@ def _resolve(host: str, port: int) -> list[tuple[Any, IPAddress, tuple[Any, ...]
     return out
 
 
-def _connection_classes(guard: PeerGuard) -> tuple[type[Any], type[Any]]:
+def _connection_classes(guard: PeerGuard, watchdog: Watchdog | None) -> tuple[type[Any], type[Any]]:
     from urllib3.connection import HTTPConnection, HTTPSConnection
     from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
@@ -83,6 +88,9 @@ def _connection_classes(guard: PeerGuard) -> tuple[type[Any], type[Any]]:
             answers = _resolve(host, self.port)
         except socket.gaierror as exc:
             raise NameResolutionError(self.host, self, exc) from exc
+        except UnicodeError as exc:  # the idna codec refuses the name: it cannot resolve
+            reason = socket.gaierror(socket.EAI_NONAME, f"not a valid host name ({exc})")
+            raise NameResolutionError(self.host, self, reason) from reason
         guard.check(self.host, [ip for _f, ip, _s in answers])
         last: OSError | None = None
         for family, _ip, sockaddr in answers:
@@ -105,6 +113,12 @@ def _connection_classes(guard: PeerGuard) -> tuple[type[Any], type[Any]]:
                 last = exc
                 continue
             sys.audit("http.client.connect", self, self.host, self.port)
+            if watchdog is not None:
+                try:
+                    watchdog.watch(self, sock)
+                except OSError:  # no descriptor left for the duplicate
+                    sock.close()
+                    raise
             return sock
         raise NewConnectionError(self, f"Failed to establish a new connection: {last}") from last
 
@@ -113,13 +127,14 @@ def _connection_classes(guard: PeerGuard) -> tuple[type[Any], type[Any]]:
     return guarded_http, guarded_https
 
 
-def guarded_session(guard: PeerGuard) -> requests.Session:
-    """A requests Session whose direct connections all pass ``guard``."""
+def guarded_session(guard: PeerGuard, watchdog: Watchdog | None = None) -> requests.Session:
+    """A requests Session whose direct connections all pass ``guard`` (and are watched by
+    ``watchdog``, closed with the session); it follows no redirect."""
     import requests
     from requests.adapters import HTTPAdapter
     from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-    http_conn, https_conn = _connection_classes(guard)
+    http_conn, https_conn = _connection_classes(guard, watchdog)
     http_pool = type("GuardedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn})
     https_pool = type("GuardedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn})
 
@@ -128,7 +143,18 @@ def guarded_session(guard: PeerGuard) -> requests.Session:
             super().init_poolmanager(*args, **kwargs)
             self.poolmanager.pool_classes_by_scheme = {"http": http_pool, "https": https_pool}
 
-    session = requests.Session()
+        def close(self) -> None:
+            super().close()
+            if watchdog is not None:
+                watchdog.close()
+
+    class GuardedSession(requests.Session):
+        def get_redirect_target(self, resp: requests.Response) -> str | None:
+            # Never followed here, nor parsed: the fetcher follows redirects under the policy
+            # of zoo.download.urls, and a hostile Location must not raise inside requests.
+            return None
+
+    session = GuardedSession()
     adapter = GuardedAdapter()
     session.mount("http://", adapter)
     session.mount("https://", adapter)

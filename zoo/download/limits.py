@@ -3,10 +3,14 @@
 A :class:`Budget` spans a whole fetch, every retry included:
 
 - a **deadline** (``ZOO_FETCH_DEADLINE``, 2 h): past it the fetch stops, whatever the server
-  does; every request's timeouts are cut to the time left;
+  does; every request's timeouts are cut to the time left, and a watchdog
+  (``zoo.download.watchdog``) ends the connection at the deadline even while the server
+  drips its headers or the framing of a chunked body, which no read timeout catches;
 - a **minimum rate** (``ZOO_FETCH_MIN_RATE`` bytes/s averaged over ``ZOO_FETCH_RATE_WINDOW``
   seconds; 1 KiB/s over 30 s): a server that drips bytes, or answers nothing, fails after
-  one window instead of after five read timeouts; time lost in failed attempts counts;
+  one window instead of after five read timeouts; time lost in failed attempts counts; the
+  watchdog also ends a request that completes no response headers and delivers no body
+  bytes for one window (:meth:`Budget.idle`);
 - a **size cap**: the size ``zoo.lock`` pins, else ``ZOO_MAX_DOWNLOAD_BYTES`` (32 GiB),
   counted on the decoded bytes while they stream (a ``Content-Encoding: gzip`` bomb or an
   endless body stops at the cap).
@@ -49,13 +53,37 @@ class Budget:
         """Seconds before the deadline; raises once it has passed."""
         left = self.deadline - (time.monotonic() - self.start)
         if left <= 0:
-            raise FetchError(
-                f"{self.url}: the download deadline of {self.deadline:g} s passed "
-                f"(ZOO_FETCH_DEADLINE) after {self.received} bytes; nothing was stored. Raise "
-                "ZOO_FETCH_DEADLINE for a slow link",
-                url=self.url,
-            )
+            raise self._overdue()
         return left
+
+    def idle(self) -> float | None:
+        """Seconds a request may go without progress (response headers completed, body bytes
+        received): one rate window when a minimum rate is set, else no limit."""
+        return self.window if self.min_rate else None
+
+    def stalled(self) -> FetchError:
+        """The error for a request the watchdog ended: the deadline passed, or the rate over
+        the last window is too low (nothing came for :meth:`idle` seconds)."""
+        if time.monotonic() - self.start >= self.deadline:
+            return self._overdue()
+        try:
+            self.check()
+        except FetchError as exc:
+            return exc
+        return FetchError(
+            f"{self.url}: too slow, no response headers or body bytes came for "
+            f"{self.window:g} s (ZOO_FETCH_RATE_WINDOW); the server stalls or drips. Nothing "
+            "was stored",
+            url=self.url,
+        )
+
+    def _overdue(self) -> FetchError:
+        return FetchError(
+            f"{self.url}: the download deadline of {self.deadline:g} s passed "
+            f"(ZOO_FETCH_DEADLINE) after {self.received} bytes; nothing was stored. Raise "
+            "ZOO_FETCH_DEADLINE for a slow link",
+            url=self.url,
+        )
 
     def expect(self, size: int | None) -> None:
         """Refuse an announced size above the cap before reading the body."""

@@ -15,6 +15,7 @@ from urllib.parse import urldefrag
 
 from zoo import settings
 from zoo.download.lockfile import active_lockfile
+from zoo.download.urls import split_url
 from zoo.errors import IntegrityError, InvalidOptionError, ZooError
 from zoo.spec import SHA256_RE
 
@@ -44,6 +45,7 @@ def _pins(
     url: str, sha256: str | None, use_lockfile: bool = True
 ) -> tuple[str, list[tuple[str, str]], int | None]:
     """The URL without fragment, every pin with where it came from, and zoo.lock's size."""
+    split_url(url)  # an unparsable URL is an UnsafeURLError here, not urldefrag's ValueError
     base, fragment = urldefrag(url)
     pins: list[tuple[str, str]] = []
     if sha256:

@@ -42,11 +42,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 import filelock
 
-from zoo.errors import IntegrityError, InvalidOptionError, UntrustedModelError
+from zoo.errors import IntegrityError, InvalidOptionError, UntrustedModelError, brief
 from zoo.settings import trust_publishers, trust_store
 
 if TYPE_CHECKING:
@@ -94,9 +94,20 @@ class TrustEntry:
 # -- URLs -------------------------------------------------------------------------------------
 
 
+def _parse(url: str) -> SplitResult:
+    """``urlsplit`` of ``url``; InvalidOptionError when it does not parse (``http://[::1``)."""
+    try:
+        return urlsplit(url.strip())
+    except ValueError as exc:
+        raise InvalidOptionError(
+            f"a trusted prefix is an http(s) URL with a host, such as "
+            f"https://models.example.com/team/; {brief(url)} is not a valid URL ({exc})"
+        ) from None
+
+
 def _split(url: str) -> tuple[str, str, str]:
     """(scheme, host[:port], path) of an http(s) URL, normalized; InvalidOptionError otherwise."""
-    parts = urlsplit(url.strip())
+    parts = _parse(url)
     scheme = parts.scheme.lower()
     if scheme not in _DEFAULT_PORTS or not parts.hostname:
         raise InvalidOptionError(
@@ -133,7 +144,7 @@ def normalize_prefix(prefix: str) -> str:
         >>> normalize_prefix("HTTPS://Models.Example.com:443/team")
         'https://models.example.com/team/'
     """
-    parts = urlsplit(prefix.strip())
+    parts = _parse(prefix)
     if parts.query or parts.fragment:
         raise InvalidOptionError(f"a trusted prefix has no query or fragment; received {prefix!r}")
     scheme, host, path = _split(prefix)

@@ -13,6 +13,9 @@
   again at connect time by :mod:`zoo.download.guard`, so a DNS answer cannot slip past.
 - Credentials (``Authorization``, ``Cookie``, ``Proxy-Authorization``) are dropped as soon as
   a redirect leaves the origin (scheme, host, port).
+- A URL that does not parse (a broken IPv6 literal such as ``http://[::1/x``, a port out of
+  range), given or sent in a ``Location`` header, is refused as such: an UnsafeURLError,
+  never the parser's ValueError.
 
 Example:
     >>> check_url("http://example.org/x")
@@ -27,9 +30,9 @@ import ipaddress
 import re
 import socket
 from collections.abc import MutableMapping
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urljoin, urlsplit
 
-from zoo.errors import UnsafeURLError
+from zoo.errors import UnsafeURLError, brief
 
 __all__ = [
     "CREDENTIAL_HEADERS",
@@ -40,6 +43,8 @@ __all__ = [
     "is_private",
     "loopback_ip",
     "parse_ip",
+    "redirect_target",
+    "split_url",
     "strip_credentials",
 ]
 
@@ -139,13 +144,49 @@ def loopback_ip(ip: IPAddress) -> bool:
 _forbidden = forbidden
 
 
+def split_url(url: str) -> SplitResult:
+    """``urlsplit(url)``, with its port checked.
+
+    Raises:
+        UnsafeURLError: ``url`` does not parse (a broken IPv6 literal, a port that is no
+            number or out of range, a host that changes under NFKC normalization).
+    """
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError as exc:
+        raise UnsafeURLError(
+            f"refusing {brief(url, 200)}: not a valid URL ({exc})", url=url
+        ) from None
+    return parts
+
+
+def redirect_target(source: str, location: str) -> str:
+    """The absolute URL a ``Location`` header sent in answer to ``source`` points to.
+
+    Raises:
+        UnsafeURLError: the header is no valid URL.
+    """
+    try:
+        target = urljoin(source, location)
+        urlsplit(target).port  # noqa: B018 - parsing the port is the check
+    except ValueError as exc:
+        raise UnsafeURLError(
+            f"refusing the redirect from {source} to {brief(location, 200)}: not a valid URL "
+            f"({exc})",
+            url=location,
+        ) from None
+    return target
+
+
 def check_url(url: str, *, allow_http: bool = False) -> None:
     """Refuse anything but https (http only from loopback or with ``allow_http``).
 
     Raises:
-        UnsafeURLError: the scheme or host is refused; the message says why.
+        UnsafeURLError: the URL does not parse, or its scheme or host is refused; the message
+            says why.
     """
-    parts = urlsplit(url)
+    parts = split_url(url)
     host = (parts.hostname or "").lower()
     if not host:
         raise _refused(url, "no host in the URL")
@@ -171,7 +212,7 @@ def _resolve(host: str, port: int) -> list[IPAddress]:
         return [ip]
     try:
         infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_TCP)
-    except OSError:
+    except (OSError, UnicodeError):  # UnicodeError: a label the idna codec refuses
         return []  # the request itself will fail with a clear connection error
     found = [_ip(str(info[4][0]).split("%", 1)[0]) for info in infos]
     return [a for a in found if a is not None]
@@ -183,7 +224,7 @@ def check_redirect(source: str, target: str, *, allow_http: bool = False) -> Non
     Raises:
         UnsafeURLError: another scheme, a refused address, or loopback from a public host.
     """
-    src, dst = urlsplit(source), urlsplit(target)
+    src, dst = split_url(source), split_url(target)
     if src.scheme != dst.scheme:
         raise _refused(
             target, f"redirected from {source} to another scheme ({src.scheme} -> {dst.scheme})"
@@ -207,7 +248,7 @@ def check_redirect(source: str, target: str, *, allow_http: bool = False) -> Non
 
 def same_origin(a: str, b: str) -> bool:
     """Same scheme, host and port (the unit that credentials belong to)."""
-    pa, pb = urlsplit(a), urlsplit(b)
+    pa, pb = split_url(a), split_url(b)
     default = {"https": 443, "http": 80}
     return (
         pa.scheme == pb.scheme
