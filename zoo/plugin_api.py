@@ -12,6 +12,7 @@ module does not import TensorFlow.
   download, for ``zoo fetch`` / ``zoo lock``);
 - downloads: :func:`fetch`, :func:`fetch_archive` (cache, locks, pins, offline mode, safe
   extraction), :func:`is_offline` (honour ``ZOO_OFFLINE=1`` in a downloader of your own),
+  :func:`hashes_required` (``ZOO_REQUIRE_HASHES=1``: refuse what your downloader cannot pin),
   :func:`cache_root`;
 - :func:`slug`: a text as a registry-safe model name;
 - every error and warning of :mod:`zoo.errors`.
@@ -71,7 +72,7 @@ from zoo.registry import slug
 from zoo.spec import PREPROCESSING_MODES, InputSpec, ModelSpec
 
 if TYPE_CHECKING:
-    from zoo.download import cache_root, fetch, fetch_archive, is_offline
+    from zoo.download import cache_root, fetch, fetch_archive, hashes_required, is_offline
     from zoo.download.artifact import Artifact
     from zoo.model.backbone import Backbone
 
@@ -84,6 +85,7 @@ _LAZY = {
     "cache_root": "zoo.download",
     "fetch": "zoo.download",
     "fetch_archive": "zoo.download",
+    "hashes_required": "zoo.download",
     "is_offline": "zoo.download",
 }
 
@@ -128,6 +130,7 @@ __all__ = [
     "cache_root",
     "fetch",
     "fetch_archive",
+    "hashes_required",
     "hookimpl",
     "is_offline",
     "slug",

@@ -57,6 +57,11 @@ TOP_LEVEL = {"version", "models", "registries"}
 #: registry that shares a block between entries stays far below; a 1 KB bomb is refused.
 MAX_ALIAS_EXPANSION = 100_000
 
+#: How deep lists and mappings may nest in one value of an entry (``options``, ``recipe``): a
+#: provider's arguments nest a few levels; hundreds would overflow the stack of every recursive
+#: reader (copies, JSON, the start-up cache) instead of failing here with file and line.
+MAX_VALUE_DEPTH = 64
+
 
 def parse_registry_text(text: str, path: str) -> list[ModelSpec]:
     """Parse and validate the text of one registry file; ``path`` is used in messages."""
@@ -184,10 +189,32 @@ def entry_to_spec(
             value = field.check(entry.get(key))
         except ValueError as exc:
             raise fail(str(exc), key) from None
+        if isinstance(value, (dict, list, tuple)) and _depth(value) > MAX_VALUE_DEPTH:
+            raise fail(f"lists and mappings nest more than {MAX_VALUE_DEPTH} levels deep here", key)
         if value is not None:  # absent: the ModelSpec default ("", (), {} or None)
             values[key] = value
     base_dir = str(Path(path).parent) if path and "://" not in str(path) else None
     return ModelSpec(name=name, **values, origin=origin, base_dir=base_dir)
+
+
+def _depth(value: object) -> int:
+    """How deep lists, tuples and mappings nest in ``value`` (a scalar: 0), without recursion;
+    it stops counting past MAX_VALUE_DEPTH."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        current, depth = stack.pop()
+        if isinstance(current, dict):
+            children: Iterable[object] = [*current.keys(), *current.values()]
+        elif isinstance(current, (list, tuple)):
+            children = current
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if depth > MAX_VALUE_DEPTH:  # a cycle (a plugin's own value) ends here too
+            break
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
 
 
 def registry_locations(cwd: Path | None = None) -> list[str]:
@@ -217,8 +244,15 @@ def included_registries(path: Path) -> list[str]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return []
+    from zoo.settings import expand_user
+
+    def refuse(reason: str) -> RegistryError:
+        return RegistryError(
+            f"an entry of 'registries' {reason}", path=str(path), field="registries"
+        )
+
     items = registries_of(text, str(path))
-    return [i if "://" in i else str(path.parent / Path(i).expanduser()) for i in items]
+    return [i if "://" in i else str(path.parent / expand_user(Path(i), refuse)) for i in items]
 
 
 #: The fields :meth:`Registry.listing` returns besides ``name``: what ``zoo list`` shows.

@@ -116,10 +116,10 @@ def encode(specs: Sequence[ModelSpec]) -> dict[str, Any] | None:
     same: dict[str, Any] = {}
     each: dict[str, list[Any]] = {}
     for field in FIELD_ORDER:
-        values = [_plain(getattr(s, field)) for s in specs]
-        try:
+        try:  # a value nested too deeply for recursion (a plugin's own spec) is not cached
+            values = [_plain(getattr(s, field)) for s in specs]
             texts = {json.dumps(v, sort_keys=True) for v in values}
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, RecursionError):
             return None
         if len(texts) == 1:
             same[field] = values[0]
@@ -129,7 +129,7 @@ def encode(specs: Sequence[ModelSpec]) -> dict[str, Any] | None:
     try:  # cache only what JSON gives back unchanged (no dates, no integer keys, ...)
         if json.loads(json.dumps(data)) != data:
             return None
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         return None
     return data
 

@@ -14,7 +14,7 @@ from zoo.errors import RegistryError, brief
 from zoo.registry import MAX_ALIAS_EXPANSION, TOP_LEVEL, entry_to_spec
 from zoo.spec import ModelSpec
 
-__all__ = ["parse_registry_text", "safe_load_bounded"]
+__all__ = ["parse_registry_text", "registry_yaml_error", "safe_load_bounded"]
 
 
 class _Mapping(dict[Any, Any]):
@@ -41,6 +41,15 @@ class _LineLoader(_SafeBase):  # type: ignore[valid-type,misc]
         for key_node, value_node in node.value:
             key = self.construct_object(key_node, deep=deep)
             line = key_node.start_mark.line + 1
+            try:
+                hash(key)
+            except TypeError:  # `? [a, b]` or `? {a: 1}`: a key must be a plain value
+                kind = "mapping" if isinstance(key, dict) else type(key).__name__
+                raise RegistryError(
+                    f"a key is a name or another plain value, not a {kind}",
+                    path=self.zoo_path,
+                    line=line,
+                ) from None
             if key in result:
                 raise RegistryError(
                     f"duplicate key {key!r} (first on line {result.key_lines[key]})",
@@ -116,6 +125,25 @@ def safe_load_bounded(text: str, path: str) -> Any:
         loader.dispose()
 
 
+def registry_yaml_error(exc: yaml.YAMLError, path: str, text: str = "") -> RegistryError:
+    """The RegistryError (naming ``path`` and, when known, the line) of a YAML error in
+    ``text``."""
+    if isinstance(exc, yaml.MarkedYAMLError):
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        return RegistryError(f"not valid registry YAML: {exc.problem or exc}", path=path, line=line)
+    if isinstance(exc, yaml.reader.ReaderError):  # a control character or bad encoding
+        character = exc.character
+        shown = f"#x{character:04x}" if isinstance(character, int) else repr(character)
+        line = text.count("\n", 0, exc.position) + 1 if text else None
+        return RegistryError(
+            f"not valid registry YAML: unacceptable character {shown}: {exc.reason}",
+            path=path,
+            line=line,
+        )
+    return RegistryError(f"not valid registry YAML: {exc}", path=path)
+
+
 def parse_registry_text(text: str, path: str) -> list[ModelSpec]:
     """Parse and validate the text of one registry file; ``path`` is used in messages."""
     loader = _LineLoader(text)
@@ -127,14 +155,8 @@ def parse_registry_text(text: str, path: str) -> list[ModelSpec]:
         data = loader.construct_document(node) if node is not None else None
     except RegistryError:
         raise
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        raise RegistryError(
-            f"not valid registry YAML: {exc.problem or exc}", path=path, line=line
-        ) from None
     except yaml.YAMLError as exc:
-        raise RegistryError(f"not valid registry YAML: {exc}", path=path) from None
+        raise registry_yaml_error(exc, path, text) from None
     finally:
         loader.dispose()
     if data is None:

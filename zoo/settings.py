@@ -27,7 +27,7 @@ import math
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -42,6 +42,7 @@ __all__ = [
     "block_plugins",
     "cache_dir",
     "debug",
+    "expand_user",
     "fetch_deadline",
     "fetch_min_rate",
     "fetch_rate_window",
@@ -71,12 +72,19 @@ Kind = Literal["bool", "int", "seconds", "names", "paths", "path"]
 #: What each kind accepts, as error messages and docs/settings.md say it.
 KINDS: Mapping[str, str] = {
     "bool": "1, true, yes, on or 0, false, no, off",
-    "int": "a whole number >= 0",
-    "seconds": "a number of seconds >= 0",
+    "int": "a whole number >= 0 (at most 2**63 - 1)",
+    "seconds": "a number of seconds >= 0 (at most 1000000, about 11 days)",
     "names": "comma-separated names",
     "paths": "paths or https URLs separated by os.pathsep (':' on Linux)",
     "path": "a directory",
 }
+
+#: The largest value of an "int" setting: what a C ``int64`` (and a float, exactly enough) holds.
+MAX_INT = 2**63 - 1
+#: The largest value of a "seconds" setting (~11.6 days): far beyond any real wait, and within
+#: what ``threading`` and ``socket`` timeouts accept on every platform (Windows: ~49 days);
+#: a larger one is an OverflowError there.
+MAX_SECONDS = 1e6
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
@@ -136,8 +144,8 @@ SETTINGS: Mapping[str, Setting] = _table(
         "ZOO_PLUGIN_TIMEOUT",
         "seconds",
         20.0,
-        "seconds a plugin may take to import or to run one hook; over it, it is reported and "
-        "skipped (0 waits forever)",
+        "seconds a plugin may take to import, to run one hook or to answer one claim(); over "
+        "it, it is reported and skipped (0 waits forever)",
         "zoo.host.manager",
         "20",
     ),
@@ -299,12 +307,17 @@ def value(name: str) -> Any:
         return setting.default
     try:
         return _parse(setting.kind, text)
-    except ValueError:
+    except ValueError as exc:
         shown = text if len(text) <= 60 and text.isprintable() else repr(text[:60]) + "..."
+        why = f" ({exc})" if isinstance(exc, _Unusable) else ""
         raise InvalidOptionError(
-            f"the environment variable {name}={shown} is invalid: {name} takes "
+            f"the environment variable {name}={shown} is invalid{why}: {name} takes "
             f"{KINDS[setting.kind]} ({setting.help}); unset it for the default"
         ) from None
+
+
+class _Unusable(ValueError):
+    """A value of the right form that cannot be used; its message says why."""
 
 
 def _parse(kind: Kind, text: str) -> Any:
@@ -315,17 +328,27 @@ def _parse(kind: Kind, text: str) -> Any:
             return False
         raise ValueError(text)
     if kind == "int":
-        if not text.isdigit():
+        if not text.isdigit() or len(text) > 30 or int(text) > MAX_INT:
             raise ValueError(text)
         return int(text)
     if kind == "seconds":
         seconds = float(text)
-        if not (math.isfinite(seconds) and seconds >= 0):
+        if not (math.isfinite(seconds) and 0 <= seconds <= MAX_SECONDS):
             raise ValueError(text)
         return seconds
     if kind == "paths":
         return tuple(split_locations(text))
-    return Path(text).expanduser()
+    return expand_user(Path(text), _Unusable)
+
+
+def expand_user(path: Path, error: Callable[[str], Exception]) -> Path:
+    """``path.expanduser()``; a ``~user`` with no such user (or no home directory to find)
+    raises ``error(reason)`` instead of the RuntimeError of :meth:`pathlib.Path.expanduser`."""
+    try:
+        return path.expanduser()
+    except RuntimeError:
+        head = str(path).split("/", 1)[0].split("\\", 1)[0]
+        raise error(f"{head!r} names no user's home directory on this machine") from None
 
 
 def split_locations(value: str, sep: str = os.pathsep) -> list[str]:
@@ -410,6 +433,15 @@ def zoo_home() -> Path:
     home: Path | None = value("ZOO_HOME")
     if home is not None:
         return home
+    try:
+        return _default_home()
+    except RuntimeError:  # no HOME and no passwd entry (a bare container's user)
+        raise InvalidOptionError(
+            "cannot find your home directory for tfzoo's default home: set ZOO_HOME to a directory"
+        ) from None
+
+
+def _default_home() -> Path:
     if sys.platform == "win32":
         base: Path | None = value("LOCALAPPDATA")
         return (base or Path.home() / "AppData" / "Local") / "zoo" / "Cache"

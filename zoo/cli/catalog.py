@@ -19,6 +19,7 @@ from zoo.cli._app import (
     quiet_tensorflow,
     renew_session,
     safe_markup,
+    safe_text,
     session,
     shape_text,
 )
@@ -107,8 +108,9 @@ def info_cmd(name: str, load: bool, overrides: dict[str, Any], as_json: bool) ->
                 )
             out.print(f"[bold]{key:>17}[/bold]  {safe_markup(value)}")
         out.print(
-            f"[bold]{'input':>17}[/bold]  {shape_text(spec_in['shape'])} {spec_in['dtype']}, "
-            f"preprocessing {spec_in['mode']} -> values in {spec_in['value_range']}"
+            f"[bold]{'input':>17}[/bold]  {shape_text(spec_in['shape'])} "
+            f"{safe_markup(spec_in['dtype'])}, preprocessing {safe_markup(spec_in['mode'])} "
+            f"-> values in {safe_markup(spec_in['value_range'])}"
         )
         _print_detection(out, heads, notes, hints)
 
@@ -120,16 +122,20 @@ def _print_detection(
     if len(heads) > 1:
         out.print("\n[bold]heads[/bold] (output order)")
         for i, (head, info) in enumerate(heads.items()):
-            out.print(f"  {i}: {head}  {info['num_classes']} classes ({info['classifier']})")
+            out.print(
+                f"  {i}: {safe_markup(head)}  {safe_markup(info['num_classes'])} classes "
+                f"({safe_markup(info['classifier'])})"
+            )
     if notes:
         out.print("\n[bold]detection[/bold]")
         for note in notes:
-            out.print(f"  - {note}", markup=False, highlight=False)
+            out.print(f"  - {safe_text(note)}", markup=False, highlight=False)
     if hints:
         choice = ", ".join(f"{k}={v!r}" for k, v in hints.items())
+        flags = " ".join(f"-o {k}={v}" for k, v in hints.items())
         out.print(
-            f"\n[bold]unsure?[/bold] to choose yourself, pass {choice}"
-            f" (CLI: {' '.join(f'-o {k}={v}' for k, v in hints.items())})",
+            f"\n[bold]unsure?[/bold] to choose yourself, pass {safe_markup(choice)}"
+            f" (CLI: {safe_markup(flags)})",
             highlight=False,
         )
 

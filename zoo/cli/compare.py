@@ -7,7 +7,15 @@ from typing import Any
 
 import click
 
-from zoo.cli._app import echo_json, echo_table, main, override_option, quiet_tensorflow, session
+from zoo.cli._app import (
+    echo_json,
+    echo_table,
+    main,
+    override_option,
+    quiet_tensorflow,
+    safe_text,
+    session,
+)
 
 
 @main.command("compare")
@@ -48,7 +56,7 @@ def compare_cmd(
         plot=plot, session=session(), **overrides,
     )  # fmt: skip
     for image, error in result.skipped:
-        click.echo(f"skipped {image}: {error}", err=True)
+        click.echo(f"skipped {safe_text(image)}: {safe_text(error)}", err=True)
     if as_json:
         echo_json(result.to_dict())
         return

@@ -13,6 +13,7 @@ from zoo.cli._app import (
     main,
     override_option,
     quiet_tensorflow,
+    safe_markup,
     session,
     shape_text,
 )
@@ -65,7 +66,7 @@ def _print(report: Any) -> None:
         f"-> values in {e['value_range']}"
     )
     out.print(
-        f"image  {i['source']}: {shape_text(i['shape'])} {i['dtype']}, values "
+        f"image  {safe_markup(i['source'])}: {shape_text(i['shape'])} {i['dtype']}, values "
         f"[{i['min']:g}, {i['max']:g}] ({i['kind']})"
     )
     out.print(
@@ -85,4 +86,4 @@ def _print(report: Any) -> None:
             )
     out.print("")
     for finding in report.findings:
-        out.print(f"{_STYLE[finding.level]}  {finding.message}")
+        out.print(f"{_STYLE[finding.level]}  {safe_markup(finding.message)}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from zoo.cli._app import main, session
+from zoo.cli._app import main, safe_text, session
 
 _REQUIRE_HASHES = click.option(
     "--require-hashes",
@@ -27,8 +27,9 @@ def fetch_cmd(names: tuple[str, ...], require_hashes: bool | None, quiet: bool) 
         names, require_hashes=require_hashes, progress=False if quiet else None, session=session()
     )
     for f in fetched:
-        who = f.model or "registry"
-        click.echo(f"{who}: {f.artifact.url} -> {f.path} ({f.size} bytes, sha256 {f.sha256})")
+        who = safe_text(f.model or "registry")
+        url, path = safe_text(f.artifact.url), safe_text(f.path)
+        click.echo(f"{who}: {url} -> {path} ({f.size} bytes, sha256 {f.sha256})")
     if not fetched:
         click.echo("nothing to download: these models load without downloaded artifacts")
 
@@ -44,6 +45,6 @@ def lock_cmd(names: tuple[str, ...], require_hashes: bool | None, quiet: bool) -
     lock = lock_project(
         names, require_hashes=require_hashes, progress=False if quiet else None, session=session()
     )
-    click.echo(f"wrote {lock.path} ({len(lock.entries)} artifacts)")
+    click.echo(f"wrote {safe_text(lock.path)} ({len(lock.entries)} artifacts)")
     for entry in sorted(lock.entries.values(), key=lambda e: e.url):
-        click.echo(f"  {entry.sha256}  {entry.size:>12}  {entry.url}")
+        click.echo(f"  {safe_text(entry.sha256)}  {entry.size:>12}  {safe_text(entry.url)}")

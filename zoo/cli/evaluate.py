@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from zoo.cli._app import echo_json, echo_table, main, quiet_tensorflow, session
+from zoo.cli._app import echo_json, echo_table, main, quiet_tensorflow, safe_text, session
 from zoo.cli.predict import FORMAT_CHOICE
 
 
@@ -60,11 +60,13 @@ def evaluate_cmd(
         session=session(),
     )
     for image, error in result.skipped:
-        click.echo(f"skipped {image}: {error}", err=True)
+        click.echo(f"skipped {safe_text(image)}: {safe_text(error)}", err=True)
     if as_json:
         echo_json(result.to_dict())
         return
-    click.echo(f"accuracy {result.accuracy:.4f} on {result.count} images ({result.model})")
+    click.echo(
+        f"accuracy {result.accuracy:.4f} on {result.count} images ({safe_text(result.model)})"
+    )
     echo_table(
         ["CLASS", "PRECISION", "RECALL", "F1", "SUPPORT"],
         [
@@ -75,6 +77,9 @@ def evaluate_cmd(
     if result.mistakes:
         click.echo("worst mistakes:")
         for m in result.mistakes[:5]:
-            click.echo(f"  {m.image}: {m.true} -> {m.predicted} ({m.confidence:.3f})")
+            click.echo(
+                f"  {safe_text(m.image)}: {safe_text(m.true)} -> {safe_text(m.predicted)} "
+                f"({m.confidence:.3f})"
+            )
     for name, path in result.figures.items():
-        click.echo(f"{name}: {path}")
+        click.echo(f"{name}: {safe_text(path)}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from zoo.cli._app import echo_json, echo_table, main, quiet_tensorflow, session
+from zoo.cli._app import echo_json, echo_table, main, quiet_tensorflow, safe_text, session
 
 FORMAT_CHOICE = click.Choice(["saved_model", "keras", "tflite", "onnx"])
 
@@ -58,7 +58,7 @@ def predict_cmd(
         session=session(),
     )
     for image, error in report.skipped:
-        click.echo(f"skipped {image}: {error}", err=True)
+        click.echo(f"skipped {safe_text(image)}: {safe_text(error)}", err=True)
     if as_json:
         echo_json(report.to_dict())
     elif as_csv:

@@ -14,6 +14,7 @@ from zoo.cli._app import (
     main,
     override_option,
     quiet_tensorflow,
+    safe_markup,
     session,
 )
 from zoo.cli.export import export_formats, print_report, quantize_option
@@ -146,7 +147,7 @@ def _summary(result: Any, png: Path | None) -> None:
         table.add_row(phase.name + resumed, epochs, lr, f"{phase.seconds:.1f}", last)
     out = console()
     if result.resumed:
-        out.print(f"resumed from the checkpoint in {result.recipe.checkpoint_dir}")
+        out.print(f"resumed from the checkpoint in {safe_markup(result.recipe.checkpoint_dir)}")
     if result.trials:
         from zoo.finetune.result import trials_table
 
@@ -156,8 +157,8 @@ def _summary(result: Any, png: Path | None) -> None:
     if result.metrics:
         out.print("final: " + ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()))
     if result.class_names:
-        out.print(f"classes: {', '.join(result.class_names)}")
+        out.print(f"classes: {safe_markup(', '.join(result.class_names))}")
     if result.export_report is not None:
         print_report(result.export_report)
     if png is not None:
-        out.print(f"{'curves':>14}: {png}")
+        out.print(f"{'curves':>14}: {safe_markup(png)}")

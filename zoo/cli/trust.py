@@ -9,7 +9,7 @@ import dataclasses
 
 import click
 
-from zoo.cli._app import echo_json, echo_table, main
+from zoo.cli._app import echo_json, echo_table, main, safe_text
 
 
 @main.command("trust")
@@ -28,7 +28,9 @@ def trust_cmd(prefix: str | None, show: bool, as_json: bool) -> None:
 
     if prefix is not None and not show:
         stored = api.trust(prefix)
-        click.echo(f"trusted: {stored} (first loads record their sha256; zoo untrust to undo)")
+        click.echo(
+            f"trusted: {safe_text(stored)} (first loads record their sha256; zoo untrust to undo)"
+        )
         return
     if not show:
         raise click.UsageError("give a PREFIX to trust, or --list")
@@ -53,4 +55,4 @@ def untrust_cmd(prefix: str) -> None:
     from zoo import api
 
     for item in api.untrust(prefix):
-        click.echo(f"untrusted: {item}")
+        click.echo(f"untrusted: {safe_text(item)}")

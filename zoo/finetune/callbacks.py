@@ -19,7 +19,7 @@ import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import keras
 
@@ -222,6 +222,19 @@ class RunState:
             written by a run with another fingerprint is refused with FinetuneError.
     """
 
+    #: PhaseResult's fields -> the JSON types state.json holds for them.
+    RECORD_TYPES: ClassVar[dict[str, tuple[type, ...]]] = {
+        "name": (str,),
+        "seconds": (int, float),
+        "epochs": (int,),
+        "history": (dict,),
+        "learning_rate": (int, float, type(None)),
+        "trainable_weights": (int,),
+        "resumed": (bool,),
+        "resumed_from": (int, type(None)),
+        "kept_epoch": (int, type(None)),
+    }
+
     def __init__(self, directory: Path, fingerprint: Mapping[str, Any] | None = None) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
@@ -230,13 +243,57 @@ class RunState:
         if self.path.exists():
             try:
                 self.data = json.loads(self.path.read_text())
-            except (ValueError, OSError) as exc:
-                raise FinetuneError(
-                    f"checkpoint directory {directory}: state.json is unreadable ({exc}); "
-                    "delete the directory to start over"
-                ) from None
+            except (ValueError, OSError, RecursionError) as exc:
+                raise self._damaged(f"state.json is unreadable ({exc})") from None
+            self._check_shape()
         if fingerprint is not None:
             self._check(dict(fingerprint))
+
+    def _damaged(self, what: str) -> FinetuneError:
+        """The error for a state file or history log that is not what a run writes."""
+        return FinetuneError(
+            f"checkpoint directory {self.directory}: {what}; delete the directory to start "
+            "over, or pass a new checkpoint_dir"
+        )
+
+    def _check_shape(self) -> None:
+        """Refuse a state.json that is not ``{"finished": {phase: record}, "fingerprint": {}}``
+        (hand-edited or damaged), before any of it is used."""
+        data = self.data
+        if not isinstance(data, dict):
+            raise self._damaged(
+                f"state.json holds a {type(data).__name__}, not the object a run writes"
+            )
+        finished = data.get("finished")
+        if not isinstance(finished, dict):
+            raise self._damaged("state.json has no 'finished' object of the finished phases")
+        if not isinstance(data.get("fingerprint", {}), dict):
+            raise self._damaged("the 'fingerprint' of state.json is not an object")
+        for phase, record in finished.items():
+            problem = self._record_problem(record)
+            if problem is not None:
+                raise self._damaged(f"the record of phase {_short(phase)} in state.json {problem}")
+
+    @classmethod
+    def _record_problem(cls, record: object) -> str | None:
+        """What is wrong with one phase record of state.json (None: it is what a run writes)."""
+        if not isinstance(record, dict):
+            return f"is a {type(record).__name__}, not an object"
+        unknown = sorted(map(str, set(record) - set(cls.RECORD_TYPES)))
+        if unknown:
+            return f"has unknown keys {_short(unknown)}"
+        if "name" not in record or "seconds" not in record:
+            return "lacks its 'name' or 'seconds'"
+        for key, value in record.items():
+            types = cls.RECORD_TYPES[key]
+            if not isinstance(value, types) or (isinstance(value, bool) and bool not in types):
+                return f"has {key} {_short(value)}, of the wrong type"
+        for key, values in record.get("history", {}).items():
+            if not isinstance(values, list) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) for v in values
+            ):
+                return f"has a history of {_short(key)} that is not a list of numbers"
+        return None
 
     def _check(self, fingerprint: dict[str, Any]) -> None:
         """Refuse a directory of another run; record the fingerprint of a new one."""
@@ -284,11 +341,14 @@ class RunState:
         path = self.directory / f"{phase}_history.csv"
         if not path.exists():
             return None
-        with path.open(newline="") as f:
-            rows = list(csv.DictReader(f))
-        keys = [k for k in (rows[0] if rows else {}) if k != "epoch"]
-        # CSVLogger writes "NA" under val_* columns when there is no validation data
-        return {k: [float(r[k]) for r in rows] for k in keys if rows[0][k] != "NA"}
+        try:
+            with path.open(newline="", encoding="utf-8") as f:
+                rows = list(csv.DictReader(f))
+            keys = [k for k in (rows[0] if rows else {}) if k != "epoch"]
+            # CSVLogger writes "NA" under val_* columns when there is no validation data
+            return {k: [float(r[k]) for r in rows] for k in keys if rows[0][k] != "NA"}
+        except (OSError, ValueError, TypeError, csv.Error) as exc:  # a hand-edited or cut log
+            raise self._damaged(f"{path.name} is not a history log a run writes ({exc})") from None
 
 
 def refuse_other_run(directory: Path, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:

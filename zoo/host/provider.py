@@ -48,7 +48,8 @@ class Provider:
     options: ClassVar[Mapping[str, str]] = {}
     #: Providers are asked to claim a raw source in increasing ``claim_order`` (then in
     #: registration order). A catch-all claim (any path, like the built-in ``local``) sets a
-    #: high value so that providers recognizing something specific are asked first.
+    #: high value so that providers recognizing something specific are asked first. A finite
+    #: number: anything else is refused when the provider registers.
     claim_order: ClassVar[int] = 0
     #: True when :meth:`load` downloads at most one artifact and only through
     #: ``zoo.download.fetch`` (which refuses it unpinned in require-hashes mode): the Session
@@ -64,7 +65,9 @@ class Provider:
         a registry entry with the same provider and source lends its metadata), a complete
         ModelSpec, or None to let the next provider look. Must be cheap and must not import
         TensorFlow. The default claims nothing. When ``source`` is an object (not a string
-        or path), :meth:`load_object` receives it.
+        or path), :meth:`load_object` receives it. Each call is bounded by
+        ``ZOO_PLUGIN_TIMEOUT``; one that raises anything but a ZooError, times out or returns
+        something else is reported and the provider is not asked again.
         """
         return None
 

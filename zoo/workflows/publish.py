@@ -29,8 +29,9 @@ from typing import Any
 
 import yaml
 
-from zoo.errors import InvalidModelError, InvalidOptionError
+from zoo.errors import InvalidModelError, InvalidOptionError, RegistryError
 from zoo.registry import NAME_RE
+from zoo.settings import expand_user
 
 __all__ = ["Published", "publish"]
 
@@ -102,9 +103,20 @@ def _pack(directory: Path, dest_dir: Path) -> tuple[Path, str]:
 
 
 def _read_registry(path: Path) -> dict[str, Any]:
+    """The ``models`` of the registry file being published into; a file that is not valid
+    registry YAML is a RegistryError naming it (and the line), as ``zoo list`` reports it."""
     if not path.is_file():
         return {}
-    data = yaml.safe_load(path.read_text(encoding="utf8")) or {}
+    from zoo.registry_yaml import registry_yaml_error, safe_load_bounded
+
+    try:
+        text = path.read_text(encoding="utf8")
+    except UnicodeDecodeError:
+        raise RegistryError("registry file is not UTF-8 text", path=str(path)) from None
+    try:
+        data = safe_load_bounded(text, str(path)) or {}
+    except yaml.YAMLError as exc:
+        raise registry_yaml_error(exc, str(path), text) from None
     models = data.get("models") if isinstance(data, dict) else None
     if not isinstance(models, dict):
         raise InvalidOptionError(f"{path} is not a tfzoo registry (no 'models' mapping)")
@@ -217,7 +229,7 @@ def publish(
     evaluation: Any = None,
 ) -> Published:
     """Publish ``export_dir`` as ``name`` into the registry directory ``to``; see zoo.publish."""
-    directory = Path(export_dir).expanduser()
+    directory = expand_user(Path(export_dir), InvalidOptionError)
     _check_export(directory)
     if not _PLAIN_NAME.match(name or ""):
         raise InvalidOptionError(
@@ -229,7 +241,7 @@ def publish(
 
     labels = labels_beside(directory / "saved_model")
     shape = open_model(directory / "saved_model").input_shape
-    root = Path(to).expanduser()
+    root = expand_user(Path(to), InvalidOptionError)
     registry_path = root / "registry.yaml"
     models = _read_registry(registry_path)
     artifact, digest = _pack(directory, root / "artifacts")

@@ -11,14 +11,11 @@ still load. Imports neither KerasHub nor TensorFlow.
 
 from __future__ import annotations
 
-import os
-
+import zoo.plugin_api as plugin_api
 from zoo.plugin_api import IntegrityError
 
-__all__ = ["hashes_required", "refuse_remote_preset"]
+__all__ = ["refuse_remote_preset"]
 
-#: The values tfzoo reads as "off" (zoo/settings.py: a ``bool`` setting); unset is off too.
-_OFF = ("", "0", "false", "no", "off")
 #: Where each handle scheme makes KerasHub download from.
 _ORIGINS = {
     "kaggle://": "Kaggle",
@@ -26,15 +23,6 @@ _ORIGINS = {
     "gs://": "Google Cloud Storage",
     "modelscope://": "ModelScope",
 }
-
-
-def hashes_required() -> bool:
-    """``ZOO_REQUIRE_HASHES`` as tfzoo reads it; a value it would not accept counts as on.
-
-    tfzoo refuses an unparsable value before a provider loads anything, so failing closed
-    here only matters if the variable changes during the load.
-    """
-    return os.environ.get("ZOO_REQUIRE_HASHES", "").strip().lower() not in _OFF
 
 
 def refuse_remote_preset(preset: str, handle: str | None = None) -> None:
@@ -47,7 +35,7 @@ def refuse_remote_preset(preset: str, handle: str | None = None) -> None:
     Raises:
         IntegrityError: ``ZOO_REQUIRE_HASHES=1`` is set. Nothing has been downloaded.
     """
-    if not hashes_required():
+    if not plugin_api.hashes_required():
         return
     where = handle or preset
     origin = next((o for s, o in _ORIGINS.items() if where.startswith(s)), "Kaggle")
