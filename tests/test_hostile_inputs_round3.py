@@ -10,10 +10,12 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
 
+import zoo
 from zoo import settings
 from zoo.cli import main
 from zoo.errors import FinetuneError, InvalidOptionError, RegistryError, ZooError
@@ -271,3 +273,18 @@ def test_the_record_types_follow_phase_result() -> None:
     from zoo.finetune.result import PhaseResult
 
     assert set(RunState.RECORD_TYPES) == {f.name for f in dataclasses.fields(PhaseResult)}
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda p: zoo.load_backbone(p + "/m.keras"),
+        lambda p: zoo.load_backbone(p + "/m.keras", weights=p + "/w.h5"),
+        lambda p: zoo.load_backbone("hub:" + p + "/saved"),
+        lambda p: zoo.predict(p + "/m.keras", [p + "/x.png"]),
+    ],
+)
+def test_a_path_under_a_user_with_no_home_is_a_source_not_found(call: Any) -> None:
+    """pathlib raises RuntimeError for ``~nouser``; every path a user gives says which."""
+    with pytest.raises(zoo.SourceNotFoundError, match="names no user's home directory"):
+        call("~no_such_user_zz9")

@@ -351,6 +351,16 @@ def expand_user(path: Path, error: Callable[[str], Exception]) -> Path:
         raise error(f"{head!r} names no user's home directory on this machine") from None
 
 
+def user_path(path: str | Path) -> Path:
+    """``Path(path).expanduser()`` for a path a user gave; ``~nouser/...`` is a
+    SourceNotFoundError naming it (not pathlib's RuntimeError)."""
+    from zoo.errors import SourceNotFoundError
+
+    return expand_user(
+        Path(path), lambda why: SourceNotFoundError(f"{path}: {why}", source=str(path))
+    )
+
+
 def split_locations(value: str, sep: str = os.pathsep) -> list[str]:
     """Split a ``ZOO_REGISTRY`` value on ``sep``, keeping URLs (``https://h:8443/x``) whole."""
     pieces = value.split(sep)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import keras
 
+from zoo import settings
 from zoo.errors import FinetuneError, TrainingDivergedError
 from zoo.finetune import interrupts
 from zoo.finetune.result import PhaseResult
@@ -200,7 +201,7 @@ def _contents(ref: object, base_dir: str | None) -> str | None:
     from zoo.download.cache import file_sha256
     from zoo.download.trees import tree_digest
 
-    path = Path(ref).expanduser()
+    path = settings.user_path(ref)
     if not path.is_absolute() and base_dir is not None:
         path = Path(base_dir) / path
     try:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from zoo import settings
 from zoo.errors import (
     FetchError,
     InvalidModelError,
@@ -182,7 +182,7 @@ def _weights(spec: ModelSpec) -> str | None:
         # Weights are data (an .h5 / .weights.h5 of arrays): fetched, pinned by the entry's
         # sha256 or zoo.lock, and cached; Keras reads them from the cache.
         return str(fetch(weights, sha256=spec.sha256, name=spec.name, kind="weights"))
-    path = Path(weights).expanduser()
+    path = settings.user_path(weights)
     if not path.is_file():
         raise SourceNotFoundError(
             f"weights file for {spec.name!r} not found: {weights}", provider="keras", source=weights

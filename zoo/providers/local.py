@@ -39,6 +39,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from zoo import settings
 from zoo.errors import InvalidModelError, InvalidOptionError, SourceNotFoundError, ZooWarning
 from zoo.host.hookspecs import hookimpl
 from zoo.host.provider import Provider
@@ -105,7 +106,7 @@ class LocalProvider(Provider):
             or os.sep in text
         )
         if looks_like_path or Path(text).exists():
-            return str(Path(text).expanduser().absolute())
+            return str(settings.user_path(text).absolute())
         return None
 
     def load_object(self, obj: object, spec: ModelSpec) -> Backbone:
@@ -153,7 +154,7 @@ def _path_of(spec: ModelSpec) -> Path:
     from zoo.savedmodel.handles import normalize_handle
 
     path = Path(normalize_handle(spec.source) if spec.source.startswith("file:") else spec.source)
-    path = path.expanduser()
+    path = settings.user_path(path)
     if not path.is_absolute():
         path = Path(spec.base_dir or Path.cwd()) / path
     return path
@@ -197,7 +198,7 @@ def _weights_path(spec: ModelSpec, path: Path) -> Path | None:
     """The weights file named with ``weights=``, relative paths next to the architecture."""
     if spec.weights is None:
         return None
-    weights = Path(spec.weights).expanduser()
+    weights = settings.user_path(spec.weights)
     if not weights.is_absolute():
         beside = path.parent / weights
         weights = beside if beside.exists() else Path.cwd() / weights

@@ -66,7 +66,7 @@ def normalize_handle(source: str) -> str:
         return str(_file_uri_path(handle))
     if is_remote(handle):
         return handle
-    return str(Path(handle).expanduser().absolute())
+    return str(settings.user_path(handle).absolute())
 
 
 def is_remote(handle: str) -> bool:
@@ -224,7 +224,7 @@ def _file_uri_path(uri: str) -> Path:
             f"{parts.netloc!r}",
             source=uri,
         )
-    return Path(unquote(parts.path)).expanduser().absolute()
+    return settings.user_path(unquote(parts.path)).absolute()
 
 
 def _mirror(source_dir: Path, dest: Path, handle: str, *, replace: bool = False) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from zoo import settings
 from zoo.errors import DataError, SourceNotFoundError
 
 __all__ = ["IMAGE_SUFFIXES", "ImageItem", "batches", "collect", "counter", "decode", "fit"]
@@ -50,7 +51,7 @@ def collect(inputs: str | os.PathLike[str] | np.ndarray | Sequence[Any]) -> list
         if isinstance(entry, np.ndarray):
             items += _array_items(entry, "array")
             continue
-        path = Path(entry).expanduser()
+        path = settings.user_path(entry)
         if path.is_dir():
             found = sorted(
                 p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from zoo import settings
 from zoo.errors import InvalidModelError, InvalidOptionError, SourceNotFoundError, ZooWarning
 from zoo.workflows.model_files import (
     Parts,
@@ -142,7 +143,7 @@ def open_model(
             f"cannot run {type(model).__name__}: give an export directory or file, a "
             "FinetuneResult or a keras.Model"
         )
-    path = Path(model).expanduser()
+    path = settings.user_path(model)
     if not path.exists():
         published = _published(str(model), session)
         if published is not None:
@@ -203,7 +204,7 @@ def _load_keras_file(path: Path, trust: bool) -> Any:
 def _check_scalable(model: Any) -> None:
     """InvalidOptionError unless ``model`` is a model file or SavedModel that is not a tfzoo
     export (an export takes raw pixels and scales them itself)."""
-    path = Path(model).expanduser() if isinstance(model, (str, Path)) else None
+    path = settings.user_path(model) if isinstance(model, (str, Path)) else None
     model_dir = path is not None and path.is_dir() and (path / "saved_model.pb").is_file()
     if path is None or (path.is_dir() and not model_dir) or (path.suffix == "" and not model_dir):
         what = path.name if path is not None else type(model).__name__
