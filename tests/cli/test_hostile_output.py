@@ -142,3 +142,26 @@ def test_trust_and_untrust_escape_the_prefix() -> None:
     untrusted = _run("untrust", prefix)
     assert untrusted.exit_code == 0, untrusted.output
     _assert_escaped(untrusted, f"untrusted: {shown}")
+
+
+def test_cache_listings_escape_leftover_names() -> None:
+    """A leftover's file name comes from whatever wrote into the cache."""
+    import os
+    import time
+
+    from zoo.download.fetcher import cache_root
+
+    blobs = cache_root() / "blobs"
+    blobs.mkdir(parents=True, exist_ok=True)
+    leftover = blobs / f".{TITLE}{CLEAR}.part"
+    leftover.write_bytes(b"half a download")
+    old = time.time() - 7 * 86400  # stale: clean removes it
+    os.utime(leftover, (old, old))
+    shown = "\\x1b]0;OWNED\\x07\\x1b[2J"
+    listed = _run("cache", "info")
+    assert listed.exit_code == 0, listed.output
+    _assert_escaped(listed, shown)
+    cleaned = _run("cache", "clean")
+    assert cleaned.exit_code == 0, cleaned.output
+    _assert_escaped(cleaned, shown)
+    assert not leftover.exists()

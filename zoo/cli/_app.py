@@ -258,7 +258,7 @@ def echo_columns(headers: Sequence[str], columns: Sequence[list[str]], title: st
         else:
             padded.append([value.ljust(width) for value in col])
         widths.append(width)
-    lines = [title] if title else []
+    lines = [safe_text(title)] if title else []  # a title names models and folders
     lines.append("  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip())
     lines.extend(map(str.rstrip, map("  ".join, zip(*padded, strict=True))))
     click.echo("\n".join(lines))

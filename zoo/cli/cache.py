@@ -6,7 +6,7 @@ import json
 
 import click
 
-from zoo.cli._app import main
+from zoo.cli._app import main, safe_text
 
 
 @main.group("cache")
@@ -52,7 +52,7 @@ def info_cmd(as_json: bool) -> None:
         }
         click.echo(json.dumps(data, indent=2))
         return
-    click.echo(f"cache: {root} ({_human(total)})")
+    click.echo(f"cache: {safe_text(root)} ({_human(total)})")
     for name, size in sections.items():
         click.echo(f"  {name:<10} {_human(size)}")
     if not leftovers:
@@ -63,7 +63,7 @@ def info_cmd(as_json: bool) -> None:
         state = "stale" if item.stale else "in use"
         if item.stale and item.resumable:
             state += ", resumable"
-        click.echo(f"  {item.kind:<17} {_human(item.size):>10}  {state:<17} {item.path}")
+        click.echo(f"  {item.kind:<17} {_human(item.size):>10}  {state:<17} {safe_text(item.path)}")
     if any(i.stale for i in leftovers):
         click.echo("`zoo cache clean` removes the stale ones")
 
@@ -77,5 +77,5 @@ def clean_cmd() -> None:
     removed = clean_stale(cache_root(), keep_resumable=None)
     freed = sum(item.size for item in removed)
     for item in removed:
-        click.echo(f"removed {item.kind}: {item.path}")
+        click.echo(f"removed {item.kind}: {safe_text(item.path)}")
     click.echo(f"freed {_human(freed)} ({len(removed)} leftovers)")

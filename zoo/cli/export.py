@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from zoo.cli._app import echo_json, echo_table, main, quiet_tensorflow
+from zoo.cli._app import echo_json, echo_table, main, quiet_tensorflow, safe_text
 from zoo.errors import ExportError, InvalidModelError, SourceNotFoundError, ZooWarning
 from zoo.export.names import DEFAULT_FORMATS, FORMATS, QUANTIZATIONS
 from zoo.export.report import ExportReport
@@ -83,11 +83,11 @@ def print_report(report: Any) -> None:
     )
     for item in report.formats:
         if item.path:
-            click.echo(f"{item.format:>14}: {item.path}")
-    click.echo(f"{'report':>14}: {report.paths['report']}")
+            click.echo(f"{item.format:>14}: {safe_text(item.path)}")
+    click.echo(f"{'report':>14}: {safe_text(report.paths['report'])}")
     for item in report.formats:
         if not item.ok:
-            click.echo(f"FAILED {item.format}: {'; '.join(item.problems)}")
+            click.echo(f"FAILED {item.format}: {safe_text('; '.join(item.problems))}")
     if not report.ok:
         click.echo("(the files are written all the same; see the report)")
 
