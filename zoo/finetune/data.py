@@ -12,7 +12,6 @@ outside ``[0, num_classes)``, NaN pixels, an empty set, x and y of different len
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import os
 import warnings
@@ -25,10 +24,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from zoo.errors import DataError, InvalidOptionError, ZooWarning
-from zoo.finetune.recipe import AUGMENTATION_LAYERS
 
 if TYPE_CHECKING:
-    import keras
     import tensorflow as tf
 
     from zoo.finetune.recipe import Recipe
@@ -37,7 +34,6 @@ if TYPE_CHECKING:
 __all__ = [
     "LABEL_CHECK",
     "Data",
-    "augmentation_layers",
     "data_fingerprint",
     "label_errors",
     "load_data",
@@ -173,36 +169,6 @@ def one_hot(data: Data, num_classes: int) -> Data:
     return replace(
         data, x=data.x.map(lambda x, y: (x, tf.one_hot(tf.cast(y, tf.int32), num_classes)))
     )
-
-
-def augmentation_layers(items: Sequence[Any], seed: int | None) -> list[keras.layers.Layer]:
-    """Keras random-augmentation layers for the recipe's ``augmentation`` entries.
-
-    Raises:
-        InvalidOptionError: a name that is not one of ``AUGMENTATION_LAYERS``.
-    """
-    import keras
-
-    layers: list[keras.layers.Layer] = []
-    for item in items:
-        if isinstance(item, str):
-            pairs: list[tuple[Any, Any]] = [(item, None)]
-        elif isinstance(item, dict) or hasattr(item, "items"):
-            pairs = list(item.items())
-        else:  # a Keras layer
-            layers.append(item)
-            continue
-        for name, strength in pairs:
-            if name not in AUGMENTATION_LAYERS:
-                close = difflib.get_close_matches(str(name), list(AUGMENTATION_LAYERS), n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise InvalidOptionError(
-                    f"unknown augmentation {name!r}{hint}; known: {', '.join(AUGMENTATION_LAYERS)}"
-                )
-            default, make = AUGMENTATION_LAYERS[name]
-            factor = float(default if strength is None else strength)
-            layers.append(make(keras.layers, factor, seed))
-    return layers
 
 
 # -- loading -----------------------------------------------------------------------------------
@@ -376,8 +342,20 @@ def _directory(
         raise DataError(f"{role}: cannot read images from {path}: {exc}") from None
     names = tuple(train_ds.class_names)
     out = [_dataset(ds, role, backbone, recipe.batch_size) for ds in (train_ds, val_ds) if ds]
-    out = [replace(d, class_names=names) for d in out]
+    out = [_in_memory(replace(d, class_names=names), recipe.cache_memory_limit) for d in out]
     return out[0], (out[1] if len(out) > 1 else None)
+
+
+def _in_memory(data: Data, limit: int) -> Data:
+    """A directory's images as arrays when they fit in ``limit`` bytes: Keras then shuffles
+    and batches them as arrays given directly, so a run on a directory is the run on its
+    arrays (the auto search's trials and its final run; recipe.yaml run again) and repeats."""
+    size = 4 * int(np.prod([int(d or 1) for d in data.shape])) * (data.count or 0)
+    if data.is_array or data.count is None or size > limit:
+        return data
+    xs, ys = zip(*data.batches(0), strict=True)
+    x, y = np.concatenate(xs), np.concatenate(ys).astype("int64")
+    return replace(data, x=x.astype("float32", copy=False), y=y, count=len(y))
 
 
 def data_fingerprint(train: object, validation: object = None) -> str:

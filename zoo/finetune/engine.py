@@ -37,10 +37,10 @@ from zoo.export.exporter import refuse_short_calibration
 from zoo.export.report import ExportReport
 from zoo.finetune import callbacks as run_callbacks
 from zoo.finetune import distribute, features, interrupts
+from zoo.finetune.augment import augmentation_layers
 from zoo.finetune.callbacks import RunState, phase_callbacks, recipe_fingerprint, restored_epoch
 from zoo.finetune.data import (
     Data,
-    augmentation_layers,
     data_fingerprint,
     label_errors,
     load_data,
