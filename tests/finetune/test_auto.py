@@ -256,3 +256,28 @@ def test_a_final_run_well_below_its_trial_on_the_users_validation_data_is_said()
     note = drift_note(0.95, {"val_accuracy": 0.8875})
     assert note is not None and "0.8875" in note and "0.9500" in note
     assert "result.recipe reproduces it" in note
+
+
+def test_on_image_directories_the_final_run_scores_what_its_trial_scored(tmp_path: Path) -> None:
+    """Trial 3: the search trained on the arrays it loaded, the final run streamed the
+    directory in another order, and the model delivered scored 0.8875 where its trial,
+    marked chosen, scored 0.9500. Directories that fit in memory are arrays now: with the
+    user's validation folder the final run is its trial again."""
+    import zoo
+    from tests.workflows.conftest import write_png
+
+    x, y = blobs(60, seed=1)
+    xv, yv = blobs(30, seed=2)
+    for root, xs, ys in ((tmp_path / "train", x, y), (tmp_path / "val", xv, yv)):
+        for i, (image, label) in enumerate(zip(xs, ys, strict=True)):
+            write_png(root / str(label) / f"{i}.png", image.astype("uint8"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", zoo.ZooWarning)  # no "final run scored below" note
+        result = zoo.finetune(
+            fixed_backbone(), str(tmp_path / "train"), validation_data=str(tmp_path / "val"),
+            seed=0, verbose=0, batch_size=16,
+        )  # fmt: skip
+    (chosen,) = [t for t in result.trials if t.chosen]
+    assert result.metrics["val_accuracy"] == pytest.approx(chosen.val_accuracy)
+    assert chosen.val_loss is not None  # the same weights, not only the same count right
+    assert result.metrics["val_loss"] == pytest.approx(chosen.val_loss, rel=1e-4)
