@@ -82,8 +82,9 @@ def test_too_few_representative_images_for_int8_says_how_many(tiny: Any, tmp_pat
 def test_a_fine_tune_with_too_few_images_for_int8_keeps_its_other_formats(
     tmp_path: Path,
 ) -> None:
-    """120 images, 96 after the validation split: the fine-tune's check before training sees
-    the dataset's upper bound (2 batches of 64: 128) and lets it train; the export then
+    """120 images, 96 after the validation split, streamed (cache_memory_limit=1: not held as
+    arrays): the fine-tune's check before training sees the dataset's upper bound (2 batches
+    of 64: 128) and lets it train; the export then
     refuses int8 (96 < 100) but still writes and checks the float file, so the trained model
     is not lost (zoo.export(write_others=True))."""
     from tests.export.conftest import write_class_folders
@@ -95,7 +96,7 @@ def test_a_fine_tune_with_too_few_images_for_int8_keeps_its_other_formats(
     with pytest.warns(zoo.ZooWarning, match="at least 100 representative images"):
         result = zoo.finetune(
             str(model), str(folders), recipe="classic", epochs=1, batch_size=64,
-            validation_split=0.2, export_dir=str(out),
+            validation_split=0.2, export_dir=str(out), cache_memory_limit=1,
             export_formats=("tflite", "tflite_int8"), verbose=0,
         )  # fmt: skip
     assert "received 96" in result.export_error and "were written: tflite" in result.export_error
