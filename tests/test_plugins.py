@@ -24,7 +24,7 @@ from zoo.host.manager import PluginHost
 from zoo.session import Session
 
 from .conftest import MemoryPlugin, MemoryProvider
-from .dists import make_plugin_dist
+from .dists import make_plugin_dist, pip_install
 
 
 def test_builtins_are_ordinary_plugins(host: PluginHost) -> None:
@@ -231,22 +231,7 @@ def installed_plugins(tmp_path_factory: pytest.TempPathFactory) -> Path:
     broken = make_plugin_dist(
         root, "zoo-broken", "zoo_broken", "raise ImportError('broken on purpose')\n"
     )
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(target),
-            str(good),
-            str(broken),
-        ],
-        check=True,
-    )
+    pip_install(target, good, broken)
     return target
 
 

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -29,7 +27,7 @@ from zoo.host.manager import PluginHost
 from zoo.session import Session
 
 from .conftest import MemoryProvider
-from .dists import make_plugin_dist
+from .dists import install_plugins, run_zoo_with_plugin
 
 
 def _plugin(provider: zoo.Provider) -> object:
@@ -286,44 +284,12 @@ PLUGINS = {
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The three plugins, pip-installed for real into one target directory."""
-    root = tmp_path_factory.mktemp("claims")
-    target = root / "site"
-    sources = [
-        str(make_plugin_dist(root, f"zoo-{name.replace('_', '-')}", f"zoo_{name}", code))
-        for name, code in PLUGINS.items()
-    ]
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(target),
-            *sources,
-        ],
-        check=True,
-    )
-    return target
+    return install_plugins(tmp_path_factory.mktemp("claims"), PLUGINS)
 
 
 def _zoo(site: Path, plugin: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(site),
-        "ZOO_LOAD_PLUGINS": f"zoo_{plugin}",
-        "ZOO_PLUGIN_TIMEOUT": "1",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "zoo", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,  # a guard against the hang this test is about, not a speed assertion
-    )
+    # the guard is against the hang this test is about, not a speed assertion
+    return run_zoo_with_plugin(site, plugin, *args, plugin_timeout="1", guard=120)
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dists import make_plugin_dist
+from tests.dists import install_plugins, run_zoo_with_plugin
 
 HOOK = """
 import zoo
@@ -47,45 +47,12 @@ def zoo_register_providers(register):
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every hostile plugin, pip-installed for real into one target directory."""
-    root = tmp_path_factory.mktemp("hostile")
-    target = root / "site"
-    sources = [
-        str(make_plugin_dist(root, f"zoo-{name.replace('_', '-')}", f"zoo_{name}", code))
-        for name, code in PLUGINS.items()
-    ]
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(target),
-            *sources,
-        ],
-        check=True,
-    )
-    return target
+    return install_plugins(tmp_path_factory.mktemp("hostile"), PLUGINS)
 
 
 def zoo(site: Path, plugin: str, *args: str) -> subprocess.CompletedProcess[str]:
     """`zoo ARGS` in a fresh process that loads only entry-point plugin ``zoo_<plugin>``."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(site),
-        "ZOO_LOAD_PLUGINS": f"zoo_{plugin}",
-        "ZOO_PLUGIN_TIMEOUT": "2",
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "zoo", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,  # a guard against a hang, not a speed assertion
-    )
+    return run_zoo_with_plugin(site, plugin, *args, plugin_timeout="2", guard=300)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dists import make_plugin_dist
+from tests.dists import make_plugin_dist, pip_install
 
 ENTRY = "  {name}:\n    provider: keras\n    source: ResNet50\n    description: {text}\n"
 
@@ -69,21 +69,7 @@ def zoo_register_models(register):
 
 def _install(root: Path, target: Path, dist: str, module: str, model: str) -> None:
     src = make_plugin_dist(root, dist, module, PLUGIN.format(model=model))
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "-q",
-            "--no-deps",
-            "--no-build-isolation",
-            "--target",
-            str(target),
-            str(src),
-        ],
-        check=True,
-    )
+    pip_install(target, src)
 
 
 @pytest.mark.parametrize("cache", ["1", "0"])
