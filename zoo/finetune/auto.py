@@ -49,7 +49,7 @@ from zoo.errors import FinetuneError, ZooWarning
 from zoo.export.exporter import refuse_short_calibration
 from zoo.finetune import distribute
 from zoo.finetune.choice import Choice, final_recipe, final_run, search_record
-from zoo.finetune.data import Data, load_data
+from zoo.finetune.data import Data, in_memory, load_data
 from zoo.finetune.features import feature_signal, no_signal_message
 from zoo.finetune.result import FinetuneResult, Trial
 from zoo.model.head import fit_layers
@@ -253,19 +253,13 @@ def run_auto(tuner: Finetuner, train_data: object, validation_data: object) -> F
 
 def _arrays(data: Data, recipe: Recipe) -> tuple[np.ndarray, np.ndarray] | str:
     """The images and labels as arrays, or why not (they do not fit in memory)."""
-    if data.y is not None:
-        return np.asarray(data.x), data.y
-    per_image = 4 * math.prod(int(d or 1) for d in data.shape)
-    if data.count is not None and data.count * per_image > recipe.cache_memory_limit:
+    held = in_memory(data, recipe.cache_memory_limit)
+    if held.y is None:
         return (
             f"the auto recipe keeps the training images in memory, but ~{data.count} images "
             f"exceed cache_memory_limit={recipe.cache_memory_limit} bytes"
         )
-    xs, ys = [], []
-    for xb, yb in data.batches(recipe.batch_size):
-        xs.append(np.asarray(xb))
-        ys.append(np.asarray(yb))
-    return np.concatenate(xs), np.concatenate(ys).astype("int64")
+    return np.asarray(held.x), held.y
 
 
 def stratified_splits(y: np.ndarray, seed: int) -> list[_Split] | str:

@@ -35,6 +35,7 @@ __all__ = [
     "LABEL_CHECK",
     "Data",
     "data_fingerprint",
+    "in_memory",
     "label_errors",
     "load_data",
     "one_hot",
@@ -342,16 +343,17 @@ def _directory(
         raise DataError(f"{role}: cannot read images from {path}: {exc}") from None
     names = tuple(train_ds.class_names)
     out = [_dataset(ds, role, backbone, recipe.batch_size) for ds in (train_ds, val_ds) if ds]
-    out = [_in_memory(replace(d, class_names=names), recipe.cache_memory_limit) for d in out]
+    out = [in_memory(replace(d, class_names=names), recipe.cache_memory_limit) for d in out]
     return out[0], (out[1] if len(out) > 1 else None)
 
 
-def _in_memory(data: Data, limit: int) -> Data:
-    """A directory's images as arrays when they fit in ``limit`` bytes: Keras then shuffles
-    and batches them as arrays given directly, so a run on a directory is the run on its
-    arrays (the auto search's trials and its final run; recipe.yaml run again) and repeats."""
+def in_memory(data: Data, limit: int) -> Data:
+    """A directory's (or dataset's) images as arrays when they fit in ``limit`` bytes (of
+    unknown size: read whole). Keras then shuffles and batches them as arrays given
+    directly, so a run on a directory is the run on its arrays (the auto search's trials and
+    its final run; recipe.yaml run again) and repeats."""
     size = 4 * int(np.prod([int(d or 1) for d in data.shape])) * (data.count or 0)
-    if data.is_array or data.count is None or size > limit:
+    if data.is_array or size > limit:
         return data
     xs, ys = zip(*data.batches(0), strict=True)
     x, y = np.concatenate(xs), np.concatenate(ys).astype("int64")

@@ -212,11 +212,16 @@ def _check_scalable(model: Any) -> None:
             f"preprocessing applies to a model file or SavedModel that takes scaled pixels; "
             f"{what} is not one (exports and fine-tune results take raw pixels)"
         )
-    if any((folder / "export_report.json").is_file() for folder in (path.parent, path)):
+    if _is_export(path):
         raise InvalidOptionError(
             f"{path} is a tfzoo export: it takes raw pixels and scales them itself, so "
             "preprocessing would scale them twice; drop it"
         )
+
+
+def _is_export(path: Path) -> bool:
+    """A file or SavedModel tfzoo exported: ``export_report.json`` beside it (or in it)."""
+    return any((folder / "export_report.json").is_file() for folder in (path.parent, path))
 
 
 def _file_runner(
@@ -233,10 +238,8 @@ def _file_runner(
             )
         scale = _scaling(preprocessing, parts.input_shape[-1])
         call = lambda x: parts.call(scale(x))  # noqa: E731
-    elif not (parts.integer_input or parts.tfzoo_export or parts.scales_input):
-        exported = any((f / "export_report.json").is_file() for f in (path.parent, path))
-        if not exported:
-            _warn_unscaled(path, parts)
+    elif not (parts.integer_input or parts.tfzoo_export or parts.scales_input or _is_export(path)):
+        _warn_unscaled(path, parts)
     runner = Runner(str(path), kind, parts.input_shape, call, labels or parts.labels)
     runner.tolerance = parts.tolerance
     runner._keep = parts.keep  # type: ignore[attr-defined]  # a SavedModel's variables
@@ -267,7 +270,7 @@ def _warn_if_unscaled(model: Any, path: Path) -> None:
     from zoo.model.scaling import unscaled_entry
 
     entry = unscaled_entry(model)
-    if entry is None or (path.parent / "export_report.json").is_file():
+    if entry is None or _is_export(path):
         return
     warnings.warn(
         f"{path.name}: nothing in the model scales its input (the image goes straight into "
