@@ -172,6 +172,30 @@ def test_conflicting_content_lengths_are_refused(raw: Callable[..., RawServer]) 
     assert _nothing_stored()
 
 
+def test_an_answer_that_is_not_http_is_not_called_no_network(
+    raw: Callable[..., RawServer],
+) -> None:
+    """A malformed status line means a server answered: saying "no network" sends the user
+    to check a network that works."""
+    server = raw(lambda c: c.sendall(b"SSH-2.0-OpenSSH_9.2\x1b[2J\r\n\r\n"))
+    with pytest.raises(FetchError) as info:
+        fetch(server.url + "/w.bin")
+    message = str(info.value)
+    assert not message.startswith("no network"), message
+    assert "with something that is not HTTP (BadStatusLine:" in message
+    assert "\x1b" not in message  # the server's bytes are escaped, not printed
+    assert _nothing_stored()
+
+
+def test_a_hang_up_before_any_answer_says_so(raw: Callable[..., RawServer]) -> None:
+    server = raw(lambda c: None)  # reads the request, closes without a byte
+    with pytest.raises(FetchError) as info:
+        fetch(server.url + "/w.bin")
+    message = str(info.value)
+    assert "closed the connection without answering the request" in message
+    assert not message.startswith("no network"), message
+
+
 @pytest.mark.parametrize(
     ("location", "reason"),
     [("http://[::1/x", "Invalid IPv6 URL"), ("http://127.0.0.1:99999999/x", "Port out of range")],

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import http.client
 import re
 import socket
 from collections.abc import Iterator, Mapping
@@ -161,10 +162,27 @@ def disk_error(url: str, where: Path, exc: OSError) -> FetchError:
 
 
 def no_network(url: str, exc: BaseException, t: Target) -> FetchError:
-    """A short error for a connection that could not be made (not urllib3's 400 characters)."""
+    """A short error for a connection that could not be made (not urllib3's 400 characters).
+
+    A connection that was made, to a server whose answer is not HTTP (a malformed status
+    line, or a hang-up before any answer), is said as that: the network is there.
+    """
     reason, todo = "the connection failed", [exc]
+    host = urlsplit(url).netloc
     while todo:
         e = todo.pop(0)
+        if isinstance(e, http.client.RemoteDisconnected):
+            return FetchError(
+                f"{host} closed the connection without answering the request for {url}; "
+                "the server (or a proxy before it) is failing: retry later",
+                url=url,
+            )
+        if isinstance(e, http.client.HTTPException):
+            return FetchError(
+                f"{host} answered the request for {url} with something that is not HTTP "
+                f"({type(e).__name__}: {brief(str(e))}); is this address a web server?",
+                url=url,
+            )
         if isinstance(e, socket.gaierror):
             reason = "the host name does not resolve"
             break
@@ -176,7 +194,6 @@ def no_network(url: str, exc: BaseException, t: Target) -> FetchError:
             break
         todo += [x for x in (e.__cause__, e.__context__, getattr(e, "reason", None)) if x]
         todo += [a for a in e.args if isinstance(a, BaseException)]
-    host = urlsplit(url).netloc
     model = t.name or "NAME"
     todo_text = (
         f"pass weights=None, a local weights file, or prefetch with `zoo fetch {model}`"
