@@ -259,6 +259,41 @@ def test_a_damaged_history_log_is_a_finetune_error(tmp_path: Path, text: str) ->
     assert isinstance(info.value, ZooError)
 
 
+def test_a_damaged_history_log_stops_the_resumed_run_before_it_trains(tmp_path: Path) -> None:
+    """The log of the interrupted phase is checked when the directory is opened, not when
+    that phase ends (after its training was spent)."""
+    import keras
+
+    from tests.finetune.util import FAST, blobs, fixed_backbone
+
+    class Interrupted(Exception):
+        pass
+
+    class Calls(keras.callbacks.Callback):  # type: ignore[misc]
+        def __init__(self, stop_at: int | None = None) -> None:
+            super().__init__()
+            self.stop_at, self.begun = stop_at, 0
+
+        def on_train_begin(self, logs: object = None) -> None:
+            self.begun += 1
+
+        def on_epoch_end(self, epoch: int, logs: object = None) -> None:
+            if epoch == self.stop_at:
+                raise Interrupted
+
+    x, y = blobs(32)
+    run = {**FAST, "epochs": 4, "checkpoint_dir": str(tmp_path / "ck")}
+    with pytest.raises(Interrupted):
+        zoo.finetune(fixed_backbone(), (x, y), callbacks=[Calls(stop_at=1)], **run)
+    log = tmp_path / "ck" / "head_history.csv"
+    assert log.read_text().count("\n") == 3  # the header and epochs 0 and 1
+    log.write_text(log.read_text().replace("\n1,", "\n1,oops", 1))
+    again = Calls()
+    with pytest.raises(FinetuneError, match=r"head_history\.csv is not a history log"):
+        zoo.finetune(fixed_backbone(), (x, y), callbacks=[again], **run)
+    assert again.begun == 0
+
+
 def test_a_history_log_that_is_not_utf8_is_a_finetune_error(tmp_path: Path) -> None:
     from zoo.finetune.callbacks import RunState
 

@@ -247,6 +247,12 @@ class RunState:
             except (ValueError, OSError, RecursionError) as exc:
                 raise self._damaged(f"state.json is unreadable ({exc})") from None
             self._check_shape()
+        # the log of a phase a run will resume: found damaged now, not when that phase ends
+        # (after its training was spent); a finished phase's record is in state.json
+        for log in sorted(directory.glob("*_history.csv")):
+            phase = log.name.removesuffix("_history.csv")
+            if self.finished(phase) is None:
+                self.history(phase)
         if fingerprint is not None:
             self._check(dict(fingerprint))
 
