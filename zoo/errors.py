@@ -52,6 +52,7 @@ Example:
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 __all__ = [
@@ -98,6 +99,37 @@ def brief(value: object, limit: int = 80) -> str:  # a helper, not part of __all
     short.maxstring = short.maxother = short.maxlong = limit
     text = short.repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_LISTED = 2000  # directory entries a path hint looks at, at most
+
+
+def path_hint(path: str | os.PathLike[str]) -> str:  # a helper, not part of __all__
+    """``"; did you mean '.../model.keras'?"`` for a path that does not exist (or ``""``).
+
+    The first missing part of ``path`` is compared with the names in the directory above it
+    (at most ``_LISTED`` of them, so a huge directory costs no more than a small one); the
+    names are quoted with :func:`brief`, so none prints a control character.
+    """
+    import difflib
+    import itertools
+    from pathlib import Path
+
+    try:
+        given = Path(path)
+        missing, parent, rest = given.name, given.parent, Path()
+        while not parent.exists() and parent != parent.parent:
+            missing, parent, rest = parent.name, parent.parent, Path(missing) / rest
+        if not missing or not parent.is_dir():
+            return ""
+        with os.scandir(parent) as entries:
+            names = [e.name for e in itertools.islice(entries, _LISTED)]
+    except (OSError, TypeError, ValueError):
+        return ""
+    close = difflib.get_close_matches(missing, names, n=2, cutoff=0.6)
+    if not close:
+        return ""
+    return "; did you mean " + " or ".join(brief(str(parent / c / rest)) for c in close) + "?"
 
 
 class ZooError(Exception):

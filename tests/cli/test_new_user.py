@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from .conftest import Zoo
 
@@ -21,6 +22,42 @@ def test_list_without_a_wildcard_hints_at_one(zoo_cli: Zoo) -> None:
 def test_info_of_a_missing_file_fails(zoo_cli: Zoo, tmp_path: Path) -> None:
     result = zoo_cli("info", str(tmp_path / "nofile.keras"), code=1)
     assert "no such file or directory" in result.stderr
+
+
+def test_a_misspelt_path_gets_the_names_beside_it(zoo_cli: Zoo, tmp_path: Path) -> None:
+    """`zoo info`, `zoo predict` and `zoo.load_backbone` on a typo name the file meant."""
+    import keras
+
+    import zoo
+    from zoo.errors import SourceNotFoundError, path_hint
+
+    tiny = keras.Sequential([keras.Input((8, 8, 3)), keras.layers.Flatten(), keras.layers.Dense(2)])
+    tiny.save(tmp_path / "model.keras")
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "cat.png").write_bytes(b"x")
+    meant = str(tmp_path / "model.keras")
+    assert (
+        f"did you mean {meant!r}?" in zoo_cli("info", str(tmp_path / "modle.keras"), code=1).stderr
+    )
+    result = zoo_cli("predict", str(tmp_path / "modle.keras"), str(tmp_path), code=1)
+    assert f"did you mean {meant!r}?" in result.stderr
+    result = zoo_cli("predict", meant, str(tmp_path / "imagse" / "cat.png"), code=1)
+    assert f"did you mean {str(tmp_path / 'images' / 'cat.png')!r}?" in result.stderr
+    try:
+        zoo.load_backbone(str(tmp_path / "modle.keras"))
+    except SourceNotFoundError as exc:
+        assert f"did you mean {meant!r}?" in str(exc)
+    else:
+        raise AssertionError("zoo.load_backbone of a missing file did not fail")
+    with pytest.raises(zoo.DataError, match=r"did you mean .*images'\?"):
+        zoo.finetune(meant, str(tmp_path / "imagse"), epochs=1)
+    # nothing close, nothing said; a name with a control character is quoted, not printed
+    assert path_hint(tmp_path / "zzzzzz.keras") == ""
+    assert path_hint(tmp_path / "no" / "such" / "dir") == ""
+    (tmp_path / "mo\x1bdel.h5").write_bytes(b"x")
+    assert "\x1b" not in path_hint(tmp_path / "model.h5") and "\\x1b" in path_hint(
+        tmp_path / "model.h5"
+    )
 
 
 def test_a_misspelt_override_is_refused_without_load(zoo_cli: Zoo) -> None:

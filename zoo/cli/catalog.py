@@ -23,7 +23,7 @@ from zoo.cli._app import (
     session,
     shape_text,
 )
-from zoo.errors import PluginError, SourceNotFoundError
+from zoo.errors import PluginError, SourceNotFoundError, path_hint
 
 
 @main.command("list")
@@ -81,7 +81,9 @@ def info_cmd(name: str, load: bool, overrides: dict[str, Any], as_json: bool) ->
     adhoc_path = session().registry.find(name) is None and spec.provider == "local"
     if adhoc_path and not Path(spec.source).exists():
         raise SourceNotFoundError(
-            f"no such file or directory: {spec.source}", source=spec.source, provider="local"
+            f"no such file or directory: {spec.source}{path_hint(spec.source)}",
+            source=spec.source,
+            provider="local",
         )
     data: dict[str, Any] = {"spec": spec.to_dict()}
     if load:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from zoo.errors import DataError, InvalidOptionError, ZooWarning
+from zoo.errors import DataError, InvalidOptionError, ZooWarning, path_hint
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -306,6 +306,8 @@ def _directory(
 ) -> tuple[Data, Data | None]:
     import keras
 
+    if not path.exists():
+        raise DataError(f"{role}: {path}: no such file or directory{path_hint(path)}")
     if not path.is_dir():
         raise DataError(f"{role}: {path} is not a directory of class sub-directories")
     classes = sorted(p for p in path.iterdir() if p.is_dir())

@@ -40,7 +40,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from zoo import settings
-from zoo.errors import InvalidModelError, InvalidOptionError, SourceNotFoundError, ZooWarning
+from zoo.errors import (
+    InvalidModelError,
+    InvalidOptionError,
+    SourceNotFoundError,
+    ZooWarning,
+    path_hint,
+)
 from zoo.host.hookspecs import hookimpl
 from zoo.host.provider import Provider
 from zoo.registry import slug
@@ -124,7 +130,7 @@ class LocalProvider(Provider):
         if not path.exists():
             raise SourceNotFoundError(
                 f"{source}: no such file or directory (looked for {path}); tfzoo loads .keras, "
-                ".h5/.hdf5 files and SavedModel directories",
+                f".h5/.hdf5 files and SavedModel directories{path_hint(path)}",
                 provider=self.name,
                 source=source,
             )

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from zoo import settings
-from zoo.errors import DataError, SourceNotFoundError
+from zoo.errors import DataError, SourceNotFoundError, path_hint
 
 __all__ = ["IMAGE_SUFFIXES", "ImageItem", "batches", "collect", "counter", "decode", "fit"]
 
@@ -66,7 +66,9 @@ def collect(inputs: str | os.PathLike[str] | np.ndarray | Sequence[Any]) -> list
         elif path.is_file():
             items.append(ImageItem(str(path), path=path))
         else:
-            raise SourceNotFoundError(f"{path}: no such file or directory", source=str(path))
+            raise SourceNotFoundError(
+                f"{path}: no such file or directory{path_hint(path)}", source=str(path)
+            )
     return items
 
 

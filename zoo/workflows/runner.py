@@ -26,7 +26,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from zoo import settings
-from zoo.errors import InvalidModelError, InvalidOptionError, SourceNotFoundError, ZooWarning
+from zoo.errors import (
+    InvalidModelError,
+    InvalidOptionError,
+    SourceNotFoundError,
+    ZooWarning,
+    path_hint,
+)
 from zoo.workflows.model_files import (
     Parts,
     check_output,
@@ -149,7 +155,8 @@ def open_model(
         if published is not None:
             return open_model(published, format=format, trust=trust)
         raise SourceNotFoundError(
-            f"{path}: no such file or directory, nor a published model name in the registry",
+            f"{path}: no such file or directory, nor a published model name in the registry"
+            f"{path_hint(path)}",
             source=str(path),
         )
     if path.is_dir() and not (path / "saved_model.pb").is_file():
