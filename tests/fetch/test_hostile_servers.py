@@ -131,6 +131,25 @@ def test_a_drip_outside_the_body_hits_the_deadline(
     assert _nothing_stored()
 
 
+@pytest.mark.parametrize("scheme", ["http", "https"])  # a forwarded request; a CONNECT tunnel
+def test_a_proxy_that_drips_its_answer_is_cut_off_too(
+    raw: Callable[..., RawServer], monkeypatch: pytest.MonkeyPatch, scheme: str
+) -> None:
+    """A configured proxy is not address-checked (it is the user's), but its connections
+    are watched: before, a dripping proxy held the fetch until it gave up itself."""
+    monkeypatch.setenv("ZOO_FETCH_MIN_RATE", "0")  # only the deadline can fire
+    monkeypatch.setenv("ZOO_FETCH_DEADLINE", "1.5")
+    proxy = raw(drip(HEADER_DRIP))
+    monkeypatch.setenv(f"{scheme.upper()}_PROXY", proxy.url)
+    monkeypatch.setenv("NO_PROXY", "")
+    started = time.monotonic()
+    with pytest.raises(FetchError, match=r"deadline of 1\.5 s passed \(ZOO_FETCH_DEADLINE\)"):
+        fetch(f"{scheme}://models.example.com/w.bin", allow_http=True)
+    assert time.monotonic() - started < GIVE_UP - 1
+    assert proxy.hung_up.wait(GIVE_UP / 2), "the client never hung up on the proxy"
+    assert _nothing_stored()
+
+
 def test_a_close_delimited_body_cut_at_the_deadline_is_not_stored(
     raw: Callable[..., RawServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:

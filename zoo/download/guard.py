@@ -12,7 +12,8 @@ between a check and the connection (rebinding) cannot reach a refused address:
   at a private or loopback host (a mirror on your own network), never after a public one.
 
 The first connection of a fetch fixes which of the three its origin is. A configured HTTP
-proxy is yours: connections to it are not checked (the target's spelling still is). A host
+proxy is yours: connections to it are not checked (the target's spelling still is), but
+they are watched like the others, so a proxy that drips its answer is cut off too. A host
 name the resolver cannot even encode (an empty label, one over 63 characters) fails as a
 name that does not resolve. Every socket connected is also handed to the session's
 :class:`~zoo.download.watchdog.Watchdog`, when it has one (F28).
@@ -127,6 +128,25 @@ def _connection_classes(guard: PeerGuard, watchdog: Watchdog | None) -> tuple[ty
     return guarded_http, guarded_https
 
 
+def _watched_classes(watchdog: Watchdog) -> tuple[type[Any], type[Any]]:
+    """Connection classes for a configured proxy: urllib3's own connect, then watched."""
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+
+    def watched(base: type[Any]) -> type[Any]:
+        def new_conn(self: Any) -> socket.socket:
+            sock: socket.socket = base._new_conn(self)
+            try:
+                watchdog.watch(self, sock)
+            except OSError:  # no descriptor left for the duplicate
+                sock.close()
+                raise
+            return sock
+
+        return type(f"Watched{base.__name__}", (base,), {"_new_conn": new_conn})
+
+    return watched(HTTPConnection), watched(HTTPSConnection)
+
+
 def guarded_session(guard: PeerGuard, watchdog: Watchdog | None = None) -> requests.Session:
     """A requests Session whose direct connections all pass ``guard`` (and are watched by
     ``watchdog``, closed with the session); it follows no redirect."""
@@ -137,11 +157,26 @@ def guarded_session(guard: PeerGuard, watchdog: Watchdog | None = None) -> reque
     http_conn, https_conn = _connection_classes(guard, watchdog)
     http_pool = type("GuardedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": http_conn})
     https_pool = type("GuardedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": https_conn})
+    proxy_pools: dict[str, type[Any]] | None = None
+    if watchdog is not None:
+        proxy_http, proxy_https = _watched_classes(watchdog)
+        proxy_pools = {
+            "http": type("WatchedHTTPPool", (HTTPConnectionPool,), {"ConnectionCls": proxy_http}),
+            "https": type(
+                "WatchedHTTPSPool", (HTTPSConnectionPool,), {"ConnectionCls": proxy_https}
+            ),
+        }
 
     class GuardedAdapter(HTTPAdapter):
         def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
             super().init_poolmanager(*args, **kwargs)
             self.poolmanager.pool_classes_by_scheme = {"http": http_pool, "https": https_pool}
+
+        def proxy_manager_for(self, proxy: str, **kwargs: Any) -> Any:
+            manager = super().proxy_manager_for(proxy, **kwargs)
+            if watchdog is not None and proxy_pools is not None:
+                manager.pool_classes_by_scheme = proxy_pools
+            return manager
 
         def close(self) -> None:
             super().close()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import http.client
 import re
 import socket
 from collections.abc import Iterator, Mapping
@@ -167,6 +166,8 @@ def no_network(url: str, exc: BaseException, t: Target) -> FetchError:
     A connection that was made, to a server whose answer is not HTTP (a malformed status
     line, or a hang-up before any answer), is said as that: the network is there.
     """
+    import http.client  # not at import: it imports ssl (the offline test's socket trap)
+
     reason, todo = "the connection failed", [exc]
     host = urlsplit(url).netloc
     while todo:
