@@ -79,6 +79,17 @@ def _resolve(host: str, port: int) -> list[tuple[Any, IPAddress, tuple[Any, ...]
     return out
 
 
+def _watch(watchdog: Watchdog | None, connection: Any, sock: socket.socket) -> socket.socket:
+    """``sock``, handed to ``watchdog`` first (closed if it cannot be watched)."""
+    if watchdog is not None:
+        try:
+            watchdog.watch(connection, sock)
+        except OSError:  # no descriptor left for the duplicate
+            sock.close()
+            raise
+    return sock
+
+
 def _connection_classes(guard: PeerGuard, watchdog: Watchdog | None) -> tuple[type[Any], type[Any]]:
     from urllib3.connection import HTTPConnection, HTTPSConnection
     from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
@@ -114,13 +125,7 @@ def _connection_classes(guard: PeerGuard, watchdog: Watchdog | None) -> tuple[ty
                 last = exc
                 continue
             sys.audit("http.client.connect", self, self.host, self.port)
-            if watchdog is not None:
-                try:
-                    watchdog.watch(self, sock)
-                except OSError:  # no descriptor left for the duplicate
-                    sock.close()
-                    raise
-            return sock
+            return _watch(watchdog, self, sock)
         raise NewConnectionError(self, f"Failed to establish a new connection: {last}") from last
 
     guarded_http = type("GuardedHTTPConnection", (HTTPConnection,), {"_new_conn": new_conn})
@@ -134,13 +139,7 @@ def _watched_classes(watchdog: Watchdog) -> tuple[type[Any], type[Any]]:
 
     def watched(base: type[Any]) -> type[Any]:
         def new_conn(self: Any) -> socket.socket:
-            sock: socket.socket = base._new_conn(self)
-            try:
-                watchdog.watch(self, sock)
-            except OSError:  # no descriptor left for the duplicate
-                sock.close()
-                raise
-            return sock
+            return _watch(watchdog, self, base._new_conn(self))
 
         return type(f"Watched{base.__name__}", (base,), {"_new_conn": new_conn})
 
