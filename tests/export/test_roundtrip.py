@@ -3,6 +3,9 @@ predictions when read back by hand (not through zoo.export's own verification)."
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import warnings
 from pathlib import Path
 
 import keras
@@ -11,7 +14,7 @@ import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
 import zoo
-from tests.finetune.util import FAST, blobs, fixed_backbone
+from tests.finetune.util import FAST, blobs, fixed_backbone, small_cnn
 
 
 def _tflite_predict(path: Path, x: np.ndarray) -> np.ndarray:
@@ -71,3 +74,47 @@ def test_only_the_formats_asked_for(tmp_path: Path) -> None:
         result.model.predict(x[:3], verbose=0),
         atol=1e-4,
     )
+
+
+_PLAIN_KERAS = """
+import sys
+import keras
+import numpy as np
+model = keras.saving.load_model(sys.argv[1])
+np.save(sys.argv[3], model.predict(np.load(sys.argv[2]), verbose=0))
+assert not [m for m in sys.modules if m == "zoo" or m.startswith("zoo.")], "tfzoo was imported"
+"""
+
+
+def test_the_keras_file_loads_in_plain_keras_without_tfzoo(tmp_path: Path) -> None:
+    """`model.keras` is run "with keras.saving.load_model" (docs/finetune.md): in a process
+    that never imports tfzoo. Before, it held tfzoo's Preprocess and ConvertChannels layers,
+    and Keras refused it there ("Could not locate class 'Preprocess'"). Grayscale images
+    into an RGB network in caffe mode: the channel repeat, the RGB -> BGR swap and the
+    per-channel mean all become Keras layers, computing the same numbers."""
+    x, y = blobs(48, (12, 12, 1))
+    source = tmp_path / "net.keras"
+    small_cnn().save(source)
+    result = zoo.finetune(
+        str(source), (x, y), preprocessing="caffe", epochs=1, export_dir=tmp_path / "out", **FAST
+    )
+    assert {"channels", "preprocess"} <= {layer.name for layer in result.model.layers}
+    probe = tmp_path / "x.npy"
+    np.save(probe, x[:8])
+    out = tmp_path / "p.npy"
+    keras_file = str(result.exports["keras"])
+    done = subprocess.run(
+        [sys.executable, "-c", _PLAIN_KERAS, keras_file, str(probe), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    np.testing.assert_allclose(np.load(out), result.model.predict(x[:8], verbose=0), atol=1e-6)
+    assert result.export_report is not None and result.export_report.ok
+    # read back by tfzoo, the frozen 1x1 convolutions are its own channel map and scaling,
+    # not a network that takes unscaled pixels
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", zoo.ZooWarning)
+        backbone = zoo.load_backbone(keras_file)
+    assert backbone.input_spec.mode == "raw"

@@ -18,6 +18,7 @@ import numpy as np
 
 from zoo.errors import ExportError, UnsupportedOpError
 from zoo.export.flatbuffer import compact, float_edges
+from zoo.export.portable import builtin_copy
 from zoo.export.runtimes import require
 
 if TYPE_CHECKING:
@@ -30,8 +31,10 @@ ONNX_OPSET = 17
 
 
 def write_keras(model: keras.Model, path: Path) -> None:
-    """``model.keras``: the Keras 3 archive (``keras.saving.load_model``)."""
-    model.save(path)
+    """``model.keras``: the Keras 3 archive, of Keras layers only
+    (:func:`~zoo.export.portable.builtin_copy`), so ``keras.saving.load_model`` loads it
+    without tfzoo."""
+    builtin_copy(model).save(path)
 
 
 def _input_spec(model: keras.Model) -> Any:

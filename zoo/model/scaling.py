@@ -56,14 +56,28 @@ def unscaled_entry(model: Any) -> Any | None:
     """
     for layer in getattr(model, "layers", ()):
         kind = type(layer).__name__
-        if kind in _PASS or kind.startswith("Random"):
+        exported = _exported(layer)
+        if kind in _PASS or kind.startswith("Random") or exported == "channels":
             continue
+        if exported == "preprocess":
+            return None
         if kind in _COMPUTE:
             return layer
         if getattr(layer, "layers", None):  # a nested Functional / Sequential model
             return unscaled_entry(layer)
         return None
     return None
+
+
+def _exported(layer: Any) -> str | None:
+    """``"channels"`` or ``"preprocess"`` for the frozen 1x1 convolutions a tfzoo ``.keras``
+    export holds in place of its ConvertChannels and caffe-mode Preprocess layers
+    (``zoo.export.portable``): a channel map, and the scaling."""
+    if type(layer).__name__ != "Conv2D" or layer.trainable:
+        return None
+    if tuple(getattr(layer, "kernel_size", ())) != (1, 1):
+        return None
+    return layer.name if layer.name in ("channels", "preprocess") else None
 
 
 def unscaled_message(name: str, layer: Any) -> str:
