@@ -102,6 +102,7 @@ def brief(value: object, limit: int = 80) -> str:  # a helper, not part of __all
 
 
 _LISTED = 2000  # directory entries a path hint looks at, at most
+_PATH_CHARS = 1024  # a suggested path is quoted whole up to this length
 
 
 def path_hint(path: str | os.PathLike[str]) -> str:  # a helper, not part of __all__
@@ -129,7 +130,8 @@ def path_hint(path: str | os.PathLike[str]) -> str:  # a helper, not part of __a
     close = difflib.get_close_matches(missing, names, n=2, cutoff=0.6)
     if not close:
         return ""
-    return "; did you mean " + " or ".join(brief(str(parent / c / rest)) for c in close) + "?"
+    shown = (brief(str(parent / c / rest), _PATH_CHARS) for c in close)
+    return "; did you mean " + " or ".join(shown) + "?"
 
 
 class ZooError(Exception):

@@ -49,7 +49,7 @@ X, Y = blobs(32)
         ((X, Y + 0.5), "integer class ids"),
         ((np.where(X > 200, np.nan, X), Y), "NaN"),
         ((X, Y - 1), "labels must be"),
-        ("/no/such/dir", "not a directory"),
+        ("/no/such/dir", "no such file or directory"),
         ({"x": X}, "must be an"),
     ],
 )
