@@ -571,16 +571,18 @@ def export(
     from zoo.errors import InvalidOptionError
     from zoo.export.exporter import export as _export
     from zoo.model.head import pixels_model
+    from zoo.model.scaling import unknown_scaling
     from zoo.workflows.runner import labels_beside
 
     keras_model: Any = model
+    unknown: str | None = None
     if preprocessing is not None and not isinstance(model, str | Path):
         raise InvalidOptionError(f"preprocessing= is for model files; got {type(model).__name__}")
     if isinstance(model, str | Path):
         scaled = {"preprocessing": preprocessing} if preprocessing is not None else {}
-        keras_model = pixels_model(
-            _session(session).load_backbone(str(model), trust=trust, **scaled)
-        )
+        backbone = _session(session).load_backbone(str(model), trust=trust, **scaled)
+        keras_model = pixels_model(backbone)
+        unknown = unknown_scaling(backbone)
         class_names = class_names if class_names is not None else labels_beside(Path(model))
     elif hasattr(model, "recipe") and hasattr(model, "model"):  # a FinetuneResult
         if class_names is None and getattr(model, "class_names", None):
@@ -588,6 +590,7 @@ def export(
         keras_model = model.model
     elif hasattr(model, "features") and hasattr(model, "model"):  # a Backbone
         keras_model = pixels_model(cast("Backbone", model))  # exports take raw pixels
+        unknown = unknown_scaling(cast("Backbone", model))
     return _export(
         keras_model,
         directory,
@@ -595,5 +598,6 @@ def export(
         data=data,
         validation_data=validation_data,
         class_names=class_names,
+        unknown_scaling=unknown,
         **options,
     )

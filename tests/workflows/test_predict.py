@@ -199,3 +199,49 @@ def test_preprocessing_scales_raw_pixels_for_a_model_file_trained_on_scaled_ones
         open_model(tmp_path / "export" / "model.keras", preprocessing="tf")
     with pytest.raises(zoo.InvalidOptionError, match="export is not one"):
         open_model(tmp_path / "export", preprocessing="tf")
+
+
+def test_an_export_of_a_model_of_unknown_range_keeps_warning_and_takes_preprocessing(
+    tmp_path: Path,
+) -> None:
+    """Trial 4 (fer's emotion model): `zoo export` of a file nothing scales, without
+    --preprocessing, wrote files that then ran without a warning and refused the mode that
+    would fix them, so every face came out "angry" at 1.000. The report now says the range
+    is unknown, and the files behave like the file they came from."""
+    import warnings
+
+    import keras
+
+    from zoo.workflows.runner import open_model
+
+    inputs = keras.Input((8, 8, 3))
+    dense = keras.layers.Dense(2, name="first")
+    x = keras.layers.GlobalAveragePooling2D()(dense(inputs))
+    model = keras.Model(inputs, keras.layers.Activation("softmax")(x), name="net")
+    dense.set_weights([np.array([[-10.0, 10.0]] * 3), np.zeros(2)])  # dark: class 0 in [-1, 1]
+    model.save(tmp_path / "net.keras")
+    images = np.random.default_rng(0).uniform(0, 255, (40, 8, 8, 3)).astype("float32")
+    dark = np.full((1, 8, 8, 3), 40.0, "float32")
+    with pytest.warns(zoo.ZooWarning, match="nothing in the model scales"):
+        report = zoo.export(tmp_path / "net.keras", tmp_path / "raw", ["tflite"], data=images)
+    assert report.input_scaling == "unknown"
+    assert any(n.startswith("input scaling unknown") for n in report.notes)
+    assert zoo.ExportReport.read(tmp_path / "raw").input_scaling == "unknown"
+    tflite = tmp_path / "raw" / "model.tflite"
+    with pytest.warns(zoo.ZooWarning, match="input_scaling: unknown"):
+        open_model(tflite)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", zoo.ZooWarning)
+        scaled = open_model(tflite, preprocessing="tf")
+        assert np.argmax(scaled(dark)) == 0  # 40 -> -0.69: dark, as the model was trained
+        open_model(tmp_path / "raw", preprocessing="tf")  # the export directory too
+
+    settled = zoo.export(
+        tmp_path / "net.keras", tmp_path / "tf", ["tflite"], data=images, preprocessing="tf"
+    )
+    assert settled.input_scaling == "known" and not settled.notes
+    with pytest.raises(zoo.InvalidOptionError, match=r"tfzoo export.*scale them twice"):
+        open_model(tmp_path / "tf" / "model.tflite", preprocessing="tf")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", zoo.ZooWarning)
+        assert np.argmax(open_model(tmp_path / "tf" / "model.tflite")(dark)) == 0

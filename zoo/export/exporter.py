@@ -70,6 +70,7 @@ def export(
     seed: int = 0,
     keep_tensor_names: bool = False,
     write_others: bool = False,
+    unknown_scaling: str | None = None,
 ) -> ExportReport:
     """Write ``model`` in each format into ``directory``, check each against ``model``.
 
@@ -100,6 +101,8 @@ def export(
         write_others: when int8 has too few images to calibrate on, write and check the
             other formats before raising (a fine-tune's export: its model exists nowhere
             else); by default nothing is written.
+        unknown_scaling: why the pixel range the model takes is unknown (a file nothing
+            said it of, see ``zoo.model.scaling``): a note, and ``input_scaling="unknown"``.
 
     Returns:
         The ExportReport (also written as ``export_report.json``); ``report.ok`` is False
@@ -184,7 +187,8 @@ def export(
         reference=ref,
         formats=[reports[n] for n in names],
         representative=len(calibration) if calibration is not None else None,
-        notes=notes,
+        notes=[*notes, *([unknown_scaling] if unknown_scaling else [])],
+        input_scaling="unknown" if unknown_scaling else "known",
     )
     report.write()
     if errors:

@@ -62,6 +62,10 @@ class ExportReport:
     representative: int | None = None  # images int8 calibration used
     #: what was done to the model before export (outputs turned into probabilities ...)
     notes: list[str] = field(default_factory=list)
+    #: "unknown" when the model came from a file whose pixel range nobody said and nothing
+    #: in it scales its input: the files take what it took, and ``zoo predict`` keeps
+    #: warning and accepts ``--preprocessing`` for them
+    input_scaling: str = "known"
 
     @property
     def ok(self) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["unscaled_entry", "unscaled_message"]
+__all__ = ["unknown_scaling", "unscaled_entry", "unscaled_message"]
 
 # Layers that move or reshape pixels without changing their scale: walked past.
 _PASS = frozenset(
@@ -89,4 +89,23 @@ def unscaled_message(name: str, layer: Any) -> str:
         "read from files). If it was trained on scaled pixels, say which: preprocessing='unit' "
         "for [0, 1], 'tf' for [-1, 1], 'torch' or 'caffe', or a mapping of scale/offset/mean/"
         "std; preprocessing='raw' keeps this choice and silences this warning"
+    )
+
+
+def unknown_scaling(backbone: Any) -> str | None:
+    """Why the pixel range ``backbone`` takes is unknown, or None: a model file (local
+    provider) loaded without ``preprocessing=`` whose model has no scaling of its own, so
+    ``raw`` was a guess. An export of it records this (``ExportReport.input_scaling``)."""
+    spec = getattr(backbone, "spec", None)
+    model = getattr(backbone, "model", None)
+    if spec is None or model is None or spec.provider != "local" or spec.preprocessing:
+        return None
+    entry = unscaled_entry(model)
+    if entry is None:
+        return None
+    return (
+        f"input scaling unknown: nothing in {spec.name} scales its input (the image goes "
+        f"straight into {type(entry).__name__} {entry.name!r}) and no preprocessing was "
+        "given, so these files take the pixels it took, whatever range that was; export "
+        "with --preprocessing MODE (zoo.export(..., preprocessing=...)) to settle it"
     )

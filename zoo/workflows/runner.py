@@ -160,7 +160,8 @@ def open_model(
             source=str(path),
         )
     if path.is_dir() and not (path / "saved_model.pb").is_file():
-        return open_model(_choose(path, format), trust=trust, session=session)
+        chosen = _choose(path, format)
+        return open_model(chosen, trust=trust, session=session, preprocessing=preprocessing)
     if format is not None and format not in FORMATS:
         raise InvalidOptionError(f"format is one of {', '.join(FORMATS)}; received {format!r}")
     labels = labels_beside(path)
@@ -213,13 +214,15 @@ def _check_scalable(model: Any) -> None:
     export (an export takes raw pixels and scales them itself)."""
     path = settings.user_path(model) if isinstance(model, (str, Path)) else None
     model_dir = path is not None and path.is_dir() and (path / "saved_model.pb").is_file()
+    if path is not None and path.is_dir() and not model_dir and _scaling_unknown(path):
+        return  # an export directory of a model of unknown range: its files take what it took
     if path is None or (path.is_dir() and not model_dir) or (path.suffix == "" and not model_dir):
         what = path.name if path is not None else type(model).__name__
         raise InvalidOptionError(
             f"preprocessing applies to a model file or SavedModel that takes scaled pixels; "
             f"{what} is not one (exports and fine-tune results take raw pixels)"
         )
-    if _is_export(path):
+    if _is_export(path) and not _scaling_unknown(path):
         raise InvalidOptionError(
             f"{path} is a tfzoo export: it takes raw pixels and scales them itself, so "
             "preprocessing would scale them twice; drop it"
@@ -229,6 +232,27 @@ def _check_scalable(model: Any) -> None:
 def _is_export(path: Path) -> bool:
     """A file or SavedModel tfzoo exported: ``export_report.json`` beside it (or in it)."""
     return any((folder / "export_report.json").is_file() for folder in (path.parent, path))
+
+
+def _scaling_unknown(path: Path) -> bool:
+    """Whether the export's report says nobody knew the pixel range of the model it came
+    from (``ExportReport.input_scaling``): such files scale nothing tfzoo chose."""
+    import json
+
+    for folder in (path.parent, path):
+        report = folder / "export_report.json"
+        if report.is_file():
+            try:
+                data = json.loads(report.read_text(encoding="utf-8"))
+            except (OSError, ValueError, RecursionError):
+                return False
+            return isinstance(data, dict) and data.get("input_scaling") == "unknown"
+    return False
+
+
+def _known_scaling_export(path: Path, tfzoo_export: bool = False) -> bool:
+    """A tfzoo export whose pixel range was settled when it was made (no warning due)."""
+    return (tfzoo_export or _is_export(path)) and not _scaling_unknown(path)
 
 
 def _file_runner(
@@ -245,7 +269,9 @@ def _file_runner(
             )
         scale = _scaling(preprocessing, parts.input_shape[-1])
         call = lambda x: parts.call(scale(x))  # noqa: E731
-    elif not (parts.integer_input or parts.tfzoo_export or parts.scales_input or _is_export(path)):
+    elif not (
+        parts.integer_input or parts.scales_input or _known_scaling_export(path, parts.tfzoo_export)
+    ):
         _warn_unscaled(path, parts)
     runner = Runner(str(path), kind, parts.input_shape, call, labels or parts.labels)
     runner.tolerance = parts.tolerance
@@ -260,8 +286,14 @@ def _warn_unscaled(path: Path, parts: Parts) -> None:
         if parts.scales_input is False
         else "tfzoo cannot tell whether its graph scales its input"
     )
+    what = (
+        "is a tfzoo export of a model whose pixel range was not given (its "
+        "export_report.json says input_scaling: unknown)"
+        if _is_export(path) or parts.tfzoo_export
+        else f"is not a tfzoo export and {seen}"
+    )
     warnings.warn(
-        f"{path.name} is not a tfzoo export and {seen}, so tfzoo cannot tell what pixel range "
+        f"{path.name} {what}, so tfzoo cannot tell what pixel range "
         "it was trained on: it is fed pixels unchanged (0-255). "
         "If it was trained on scaled pixels, say which: preprocessing='unit' for [0, 1] (TF "
         "Hub's convention), 'tf' for [-1, 1], 'torch' or 'caffe' (zoo predict / zoo evaluate "
@@ -277,7 +309,7 @@ def _warn_if_unscaled(model: Any, path: Path) -> None:
     from zoo.model.scaling import unscaled_entry
 
     entry = unscaled_entry(model)
-    if entry is None or _is_export(path):
+    if entry is None or _known_scaling_export(path):
         return
     warnings.warn(
         f"{path.name}: nothing in the model scales its input (the image goes straight into "
