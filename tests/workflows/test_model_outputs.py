@@ -193,7 +193,7 @@ def test_a_tflite_file_is_run_by_predict_and_refused_as_a_backbone_with_why(
     """A .tflite file has no layers to cut or train: loading it as a backbone says so and
     points at predict / evaluate, which run it (not "neither .keras nor .h5")."""
     out, _ = exported
-    with pytest.raises(zoo.InvalidModelError, match=r"TFLITE file: a compiled model.*predict"):
+    with pytest.raises(zoo.InvalidModelError, match=r"a TFLite file: a compiled model.*predict"):
         zoo.load_backbone(str(out / "model.tflite"))
     report = zoo.predict(out / "model.tflite", np.full((1, 32, 32, 3), 100.0), top_k=1)
     assert len(report.predictions) == 1
@@ -250,7 +250,7 @@ def test_damaged_and_compiled_files_say_what_they_are(
     with_metadata = tmp_path / "meta.tflite"
     with_metadata.write_bytes((out / "model.tflite").read_bytes() + packed.getvalue())
     assert zipfile.is_zipfile(with_metadata)
-    with pytest.raises(zoo.InvalidModelError, match="TFLITE file: a compiled model"):
+    with pytest.raises(zoo.InvalidModelError, match="a TFLite file: a compiled model"):
         zoo.load_backbone(str(with_metadata))
 
     model.save(tmp_path / "whole.keras")

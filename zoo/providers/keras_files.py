@@ -63,10 +63,11 @@ def load_keras_file(path: Path, spec: ModelSpec, *, weights: Path | None) -> tup
     if path.suffix.lower() in (".tflite", ".onnx"):
         raise _fail(
             source,
-            f"{source} is a {path.suffix.lower()[1:].upper()} file: a compiled model, not a "
-            "Keras one, so it has no layers to cut, freeze or train; zoo predict and zoo "
-            "evaluate run it as it is. To fine-tune, start from the .keras / .h5 / SavedModel "
-            "it was converted from",
+            f"{source} is a {'TFLite' if path.suffix.lower() == '.tflite' else 'an ONNX'} "
+            "file: a compiled model, not a Keras one, so it has no layers to cut, freeze or "
+            "train (nor a Keras model for zoo doctor to inspect); zoo predict and zoo "
+            "evaluate run it as it is, with --preprocessing MODE when it needs scaled pixels. "
+            "To fine-tune, start from the .keras / .h5 / SavedModel it was converted from",
         )
     if zipfile.is_zipfile(path):
         kind, config = ".keras", _keras_config(path, source)
