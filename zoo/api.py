@@ -575,29 +575,22 @@ def export(
     from zoo.workflows.runner import labels_beside
 
     keras_model: Any = model
-    unknown: str | None = None
+    backbone: Any = None  # a file's or the given Backbone: exported with its preprocessing
     if preprocessing is not None and not isinstance(model, str | Path):
         raise InvalidOptionError(f"preprocessing= is for model files; got {type(model).__name__}")
     if isinstance(model, str | Path):
         scaled = {"preprocessing": preprocessing} if preprocessing is not None else {}
         backbone = _session(session).load_backbone(str(model), trust=trust, **scaled)
-        keras_model = pixels_model(backbone)
-        unknown = unknown_scaling(backbone)
         class_names = class_names if class_names is not None else labels_beside(Path(model))
     elif hasattr(model, "recipe") and hasattr(model, "model"):  # a FinetuneResult
         if class_names is None and getattr(model, "class_names", None):
             class_names = list(getattr(model, "class_names", ()))
         keras_model = model.model
     elif hasattr(model, "features") and hasattr(model, "model"):  # a Backbone
-        keras_model = pixels_model(cast("Backbone", model))  # exports take raw pixels
-        unknown = unknown_scaling(cast("Backbone", model))
+        backbone = model
+    if backbone is not None:
+        keras_model = pixels_model(cast("Backbone", backbone))  # exports take raw pixels
     return _export(
-        keras_model,
-        directory,
-        formats,
-        data=data,
-        validation_data=validation_data,
-        class_names=class_names,
-        unknown_scaling=unknown,
-        **options,
-    )
+        keras_model, directory, formats, data=data, validation_data=validation_data,
+        class_names=class_names, unknown_scaling=unknown_scaling(backbone), **options,
+    )  # fmt: skip
