@@ -245,3 +245,23 @@ def test_an_export_of_a_model_of_unknown_range_keeps_warning_and_takes_preproces
     with warnings.catch_warnings():
         warnings.simplefilter("error", zoo.ZooWarning)
         assert np.argmax(open_model(tmp_path / "tf" / "model.tflite")(dark)) == 0
+
+
+def test_arrays_scaled_to_unit_range_get_a_warning(tmp_path: Path) -> None:
+    """Trial 4: `zoo predict MODEL arr.npy` with values in [0, 1] ran silently (doctor and
+    the fine-tune say so); every runner takes raw 0-255 pixels."""
+    import warnings
+
+    import keras
+
+    layers = [keras.Input((8, 8, 3)), keras.layers.Rescaling(1 / 255), keras.layers.Flatten()]
+    model = keras.Sequential([*layers, keras.layers.Dense(2, activation="softmax")])
+    model.save(tmp_path / "net.keras")
+    unit = np.random.default_rng(0).uniform(0, 1, (3, 8, 8, 3)).astype("float32")
+    np.save(tmp_path / "unit.npy", unit)
+    with pytest.warns(zoo.ZooWarning, match=r"arrays lie in \[0.000\d*, 1\], as if scaled"):
+        zoo.predict(tmp_path / "net.keras", tmp_path / "unit.npy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", zoo.ZooWarning)
+        zoo.predict(tmp_path / "net.keras", unit * 255)  # raw pixels: nothing to say
+        zoo.predict(tmp_path / "net.keras", unit, preprocessing="raw")  # said so

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -11,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from zoo.download.progress import progress_enabled
-from zoo.errors import DataError, InvalidOptionError
+from zoo.errors import DataError, InvalidOptionError, ZooWarning
 from zoo.workflows.images import ImageItem, batches, collect, counter
 from zoo.workflows.runner import Runner, open_model
 
@@ -98,6 +99,26 @@ def run_images(
     return done, probs, skipped
 
 
+def _check_unit_arrays(items: Sequence[ImageItem]) -> None:
+    """Warn when the arrays given all lie in [0, 1]: every runner takes raw [0, 255] pixels
+    (an export scales them itself; ``preprocessing=`` scales them for a foreign file), so
+    unit-scaled arrays would be scaled again, or read as nearly black."""
+    arrays = [i.array for i in items if i.array is not None and i.array.dtype.kind == "f"]
+    if not arrays or any(a.size == 0 for a in arrays):
+        return
+    low = min(float(np.min(a)) for a in arrays)
+    high = max(float(np.max(a)) for a in arrays)
+    if low >= 0.0 and 0.0 < high <= 1.0:
+        warnings.warn(
+            f"the image arrays lie in [{low:.3g}, {high:.3g}], as if scaled to [0, 1], but "
+            "zoo predict takes raw [0, 255] pixels (the model or preprocessing= scales "
+            "them): pass images * 255. If a model file (not an export) takes these values "
+            "as they are, pass preprocessing='raw' to say so and silence this warning",
+            ZooWarning,
+            stacklevel=3,
+        )
+
+
 def predict(
     model: Any,
     images: Any,
@@ -122,6 +143,8 @@ def predict(
         )
     )
     items = collect(images)
+    if preprocessing != "raw":
+        _check_unit_arrays(items)
     done, probs, skipped = run_images(
         runner, items, batch_size=batch_size, strict=strict, progress=progress
     )
