@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -101,3 +102,22 @@ def test_doctor_bad_inputs(zoo_cli: Zoo, tmp_path: Path) -> None:
             zoo.load_backbone("vgg16", weights=None, input_shape=(32, 32, 3)),
             np.zeros((8, 8, 2), "uint8"),
         )
+
+
+def test_doctor_strict_fails_a_model_file_of_unknown_range(zoo_cli: Zoo, tmp_path: Path) -> None:
+    """Trial 4: `zoo doctor emotion_model.hdf5 --strict` passed (exit 0, "ok" only): the
+    one thing doctor is for, a range nothing in the file says, went to stderr alone."""
+    import keras
+
+    inputs = keras.Input((16, 16, 1))
+    x = keras.layers.Conv2D(4, 3, name="first")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    outputs = keras.layers.Dense(3, activation="softmax")(x)
+    keras.Model(inputs, outputs).save(tmp_path / "net.keras")
+    result = zoo_cli("doctor", str(tmp_path / "net.keras"), "--strict", "--json", code=1)
+    data = json.loads(result.stdout)
+    unknown = [f for f in data["findings"] if "scales its input" in f["message"]]
+    assert unknown and unknown[0]["level"] == "warn"
+    assert "-o preprocessing=unit|tf|torch|caffe" in unknown[0]["message"]
+    said = zoo_cli.json("doctor", str(tmp_path / "net.keras"), "-o", "preprocessing=tf")
+    assert not [f for f in said["findings"] if "scales its input" in f["message"]]

@@ -187,7 +187,7 @@ def export(
         reference=ref,
         formats=[reports[n] for n in names],
         representative=len(calibration) if calibration is not None else None,
-        notes=[*notes, *([unknown_scaling] if unknown_scaling else [])],
+        notes=[*notes, *([_unknown_note(unknown_scaling)] if unknown_scaling else [])],
         input_scaling="unknown" if unknown_scaling else "known",
     )
     report.write()
@@ -401,3 +401,11 @@ def _class_names(
             continue
         source.labels = np.array([names.index(c) for c in folder_names])[source.labels]
     return names
+
+
+def _unknown_note(why: str) -> str:
+    return (
+        f"input scaling unknown: {why}, so these files take the pixels it took, whatever "
+        "range that was; export with --preprocessing MODE (zoo.export(..., "
+        "preprocessing=...)) to settle it"
+    )

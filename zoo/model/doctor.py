@@ -199,9 +199,21 @@ def diagnose(backbone: Backbone, image: np.ndarray, source: str = "array") -> Di
     """
     import numpy as np
 
+    from zoo.model.scaling import unknown_scaling
+
     spec = backbone.input_spec
     low, high = spec.value_range
     findings: list[Finding] = []
+    unknown = unknown_scaling(backbone)
+    if unknown is not None:  # raw is a guess: the range checks below assume it is right
+        findings.append(
+            Finding(
+                "warn",
+                f"{unknown}, so tfzoo feeds it raw pixels (0-255), a guess the checks below "
+                "rely on: say what it was trained on, -o preprocessing=unit|tf|torch|caffe "
+                "(or raw)",
+            )
+        )
     given = _stats(image if image.ndim == 3 else image[..., None])
     kind = _kind(given["min"], given["max"])
     given.update(source=source, kind=kind)

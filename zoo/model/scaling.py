@@ -95,7 +95,8 @@ def unscaled_message(name: str, layer: Any) -> str:
 def unknown_scaling(backbone: Any) -> str | None:
     """Why the pixel range ``backbone`` takes is unknown, or None: a model file (local
     provider) loaded without ``preprocessing=`` whose model has no scaling of its own, so
-    ``raw`` was a guess. An export of it records this (``ExportReport.input_scaling``)."""
+    ``raw`` was a guess. An export of it records this (``ExportReport.input_scaling``), and
+    ``zoo doctor`` makes it a finding."""
     spec = getattr(backbone, "spec", None)
     model = getattr(backbone, "model", None)
     if spec is None or model is None or spec.provider != "local" or spec.preprocessing:
@@ -104,8 +105,6 @@ def unknown_scaling(backbone: Any) -> str | None:
     if entry is None:
         return None
     return (
-        f"input scaling unknown: nothing in {spec.name} scales its input (the image goes "
-        f"straight into {type(entry).__name__} {entry.name!r}) and no preprocessing was "
-        "given, so these files take the pixels it took, whatever range that was; export "
-        "with --preprocessing MODE (zoo.export(..., preprocessing=...)) to settle it"
+        f"nothing in {spec.name} scales its input (the image goes straight into "
+        f"{type(entry).__name__} {entry.name!r}) and no preprocessing was given"
     )
