@@ -92,6 +92,7 @@ def test_an_undecodable_image_is_reported_and_skipped_unless_strict(
     # what is wrong, without TensorFlow's op wrapping ("{{function_node __wrapped__...}}")
     assert "Unknown image file format" in report.skipped[0][1]
     assert "function_node" not in report.skipped[0][1] and "[Op:" not in report.skipped[0][1]
+    assert str(broken) not in report.skipped[0][1]  # named once, in its own column (trial 4)
     with pytest.raises(DataError, match=r"broken\.png"):
         zoo.predict(out, [good, broken], strict=True)
 

@@ -169,7 +169,7 @@ def batches(
         except DataError as exc:
             if strict:
                 raise DataError(f"{exc} (stopped: strict mode)") from exc
-            skipped.append((item.name, str(exc)))
+            skipped.append((item.name, str(exc).removeprefix(f"{item.name}: ")))  # named once
         if len(arrays) == batch_size:
             yield names, np.stack(arrays)
             names, arrays = [], []
