@@ -85,6 +85,8 @@ def test_early_stopping_stops_and_restores_the_best_weights() -> None:
     # epoch 1's weights were put back, and the result says so (its final val_loss is epoch 1's)
     assert head.kept_epoch == 1
     assert result.metrics["val_loss"] == pytest.approx(head.history["val_loss"][0], rel=1e-5)
+    # and its training loss is epoch 1's too, not the last epoch's beside it (trial 4)
+    assert result.metrics["loss"] == head.history["loss"][0] != head.history["loss"][-1]
     assert "weights of epoch 1, kept by early stopping" in result.summary()
 
 

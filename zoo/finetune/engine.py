@@ -528,12 +528,14 @@ class Finetuner:
     ) -> dict[str, float]:
         """Loss and metrics of the returned model, from the last training phase.
 
-        Training metrics: that phase's last epoch. Validation metrics: its last epoch too when
-        that epoch's weights are the final ones (``current``); otherwise (early stopping
-        restored an earlier epoch, the phase was restored from a checkpoint) the validation
-        set is evaluated once with the final weights.
+        Training metrics: that phase's last epoch, or the epoch early stopping kept (one row
+        of the history, not one epoch's loss beside another's val_loss). Validation metrics:
+        its last epoch too when that epoch's weights are the final ones (``current``);
+        otherwise (early stopping restored an earlier epoch, the phase was restored from a
+        checkpoint) the validation set is evaluated once with the final weights.
         """
-        last = {k: v[-1] for k, v in phase.history.items() if v}
+        at = phase.kept_epoch - 1 if phase.kept_epoch else -1
+        last = {k: v[at] for k, v in phase.history.items() if len(v) > max(at, 0)}
         metrics = {k: v for k, v in last.items() if not k.startswith("val_")}
         if built.val is None:
             return metrics
