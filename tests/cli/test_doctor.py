@@ -121,3 +121,5 @@ def test_doctor_strict_fails_a_model_file_of_unknown_range(zoo_cli: Zoo, tmp_pat
     assert "-o preprocessing=unit|tf|torch|caffe" in unknown[0]["message"]
     said = zoo_cli.json("doctor", str(tmp_path / "net.keras"), "-o", "preprocessing=tf")
     assert not [f for f in said["findings"] if "scales its input" in f["message"]]
+    text = zoo_cli("doctor", str(tmp_path / "net.keras"), "-o", "preprocessing=tf").stdout
+    assert "preprocessing tf (grayscale)" in text  # a 1-channel input is not "(RGB)"

@@ -60,9 +60,10 @@ def doctor_cmd(
 def _print(report: Any) -> None:
     out = console()
     e, i, n = report.expects, report.image, report.network_input
+    order = "grayscale" if (e.get("shape") or [None])[-1] == 1 else e["channel_order"].upper()
     out.print(
         f"[bold]{report.model}[/bold] ({e['provider']}) wants {shape_text(e['shape'])} "
-        f"{e['dtype']}, preprocessing [bold]{e['mode']}[/bold] ({e['channel_order'].upper()}) "
+        f"{e['dtype']}, preprocessing [bold]{e['mode']}[/bold] ({order}) "
         f"-> values in {e['value_range']}"
     )
     out.print(
