@@ -27,18 +27,15 @@ import numpy as np
 if TYPE_CHECKING:
     import keras
 
-__all__ = ["builtin_copy", "custom_layers"]
+__all__ = ["builtin_copy"]
 
 
-def custom_layers(model: keras.Model) -> list[str]:
-    """Names of the layers of tfzoo (at any depth) in ``model``."""
+def _holds_ours(model: keras.Model) -> bool:
+    """Whether ``model`` holds one of tfzoo's layers, at any depth."""
     from zoo.model.layers import ConvertChannels, Preprocess
 
-    return [
-        layer.name
-        for layer in model._flatten_layers(include_self=False)
-        if isinstance(layer, (Preprocess, ConvertChannels))
-    ]
+    layers = model._flatten_layers(include_self=False)
+    return any(isinstance(layer, (Preprocess, ConvertChannels)) for layer in layers)
 
 
 def builtin_copy(model: keras.Model) -> keras.Model:
@@ -46,11 +43,11 @@ def builtin_copy(model: keras.Model) -> keras.Model:
     it has none)."""
     import keras
 
-    if not custom_layers(model):
+    if not _holds_ours(model):
         return model
 
     def swap(layer: Any) -> Any:
-        if isinstance(layer, keras.Model) and custom_layers(layer):
+        if isinstance(layer, keras.Model) and _holds_ours(layer):
             return builtin_copy(layer)
         return _builtin(layer) or layer
 

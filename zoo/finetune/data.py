@@ -528,10 +528,11 @@ def _check_classes(found: np.ndarray, num_classes: int, *, given: bool) -> None:
 
 def _check_scale(x: np.ndarray, role: str) -> None:
     """Warn when float images look scaled to [0, 1]: the model takes raw [0, 255] pixels."""
-    if x.dtype.kind != "f" or x.size == 0:
-        return
-    low, high = float(np.min(x)), float(np.max(x))
-    if low >= 0.0 and 0.0 < high <= 1.0:
+    from zoo.model.scaling import unit_range
+
+    found = unit_range([x])
+    if found is not None:
+        low, high = found
         warnings.warn(
             f"{role}: the images lie in [{low:.3g}, {high:.3g}], as if scaled to [0, 1], but "
             "the model takes raw [0, 255] pixels (its preprocessing is one of its layers). "

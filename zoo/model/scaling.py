@@ -11,9 +11,10 @@ that the provider can say so (see :mod:`zoo.providers.local`).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["unknown_scaling", "unscaled_entry", "unscaled_message"]
+__all__ = ["guessed_entry", "unit_range", "unknown_scaling", "unscaled_entry", "unscaled_message"]
 
 # Layers that move or reshape pixels without changing their scale: walked past.
 _PASS = frozenset(
@@ -92,6 +93,25 @@ def unscaled_message(name: str, layer: Any) -> str:
     )
 
 
+def guessed_entry(model: Any, preprocessing: object) -> Any | None:
+    """:func:`unscaled_entry` when nobody gave ``preprocessing``: the layer that makes
+    ``raw`` a guess (None when the mode was given or the model scales its input)."""
+    return unscaled_entry(model) if preprocessing is None else None
+
+
+def unit_range(arrays: Sequence[Any]) -> tuple[float, float] | None:
+    """``(low, high)`` when float images all lie in [0, 1] (not all zero): pixels scaled to
+    unit range where raw [0, 255] are taken. None otherwise (integers, raw, empty)."""
+    import numpy as np
+
+    floats = [np.asarray(a) for a in arrays]
+    if not floats or any(a.dtype.kind != "f" or a.size == 0 for a in floats):
+        return None
+    low = min(float(np.min(a)) for a in floats)
+    high = max(float(np.max(a)) for a in floats)
+    return (low, high) if low >= 0.0 and 0.0 < high <= 1.0 else None
+
+
 def unknown_scaling(backbone: Any) -> str | None:
     """Why the pixel range ``backbone`` takes is unknown, or None: a model file (local
     provider) loaded without ``preprocessing=`` whose model has no scaling of its own, so
@@ -99,9 +119,9 @@ def unknown_scaling(backbone: Any) -> str | None:
     ``zoo doctor`` makes it a finding."""
     spec = getattr(backbone, "spec", None)
     model = getattr(backbone, "model", None)
-    if spec is None or model is None or spec.provider != "local" or spec.preprocessing:
+    if spec is None or model is None or spec.provider != "local":
         return None
-    entry = unscaled_entry(model)
+    entry = guessed_entry(model, spec.preprocessing)
     if entry is None:
         return None
     return (

@@ -188,11 +188,9 @@ def _backbone(model: Any, spec: ModelSpec, notes: Sequence[str] = ()) -> Backbon
 def _scale_guess(model: Any, spec: ModelSpec) -> tuple[str, ...]:
     """Warn (and note) when ``raw`` preprocessing is a guess: the file's model has no scaling
     of its own and nobody said what it was trained on (:mod:`zoo.model.scaling`)."""
-    if spec.preprocessing is not None:
-        return ()
-    from zoo.model.scaling import unscaled_entry, unscaled_message
+    from zoo.model.scaling import guessed_entry, unscaled_message
 
-    entry = unscaled_entry(model)
+    entry = guessed_entry(model, spec.preprocessing)
     if entry is None:
         return ()
     message = unscaled_message(spec.name, entry)

@@ -103,12 +103,11 @@ def _check_unit_arrays(items: Sequence[ImageItem]) -> None:
     """Warn when the arrays given all lie in [0, 1]: every runner takes raw [0, 255] pixels
     (an export scales them itself; ``preprocessing=`` scales them for a foreign file), so
     unit-scaled arrays would be scaled again, or read as nearly black."""
-    arrays = [i.array for i in items if i.array is not None and i.array.dtype.kind == "f"]
-    if not arrays or any(a.size == 0 for a in arrays):
-        return
-    low = min(float(np.min(a)) for a in arrays)
-    high = max(float(np.max(a)) for a in arrays)
-    if low >= 0.0 and 0.0 < high <= 1.0:
+    from zoo.model.scaling import unit_range
+
+    found = unit_range([i.array for i in items if i.array is not None])
+    if found is not None:
+        low, high = found
         warnings.warn(
             f"the image arrays lie in [{low:.3g}, {high:.3g}], as if scaled to [0, 1], but "
             "zoo predict takes raw [0, 255] pixels (the model or preprocessing= scales "

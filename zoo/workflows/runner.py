@@ -33,6 +33,7 @@ from zoo.errors import (
     ZooWarning,
     path_hint,
 )
+from zoo.export.report import REPORT_NAME
 from zoo.workflows.model_files import (
     Parts,
     check_output,
@@ -211,10 +212,12 @@ def _load_keras_file(path: Path, trust: bool) -> Any:
 
 def _check_scalable(model: Any) -> None:
     """InvalidOptionError unless ``model`` is a model file or SavedModel that is not a tfzoo
-    export (an export takes raw pixels and scales them itself)."""
+    export (an export takes raw pixels and scales them itself), or an export of a model
+    whose range was not given (``input_scaling: unknown``)."""
     path = settings.user_path(model) if isinstance(model, (str, Path)) else None
+    scaling = _export_scaling(path) if path is not None else None
     model_dir = path is not None and path.is_dir() and (path / "saved_model.pb").is_file()
-    if path is not None and path.is_dir() and not model_dir and _scaling_unknown(path):
+    if path is not None and path.is_dir() and not model_dir and scaling == "unknown":
         return  # an export directory of a model of unknown range: its files take what it took
     if path is None or (path.is_dir() and not model_dir) or (path.suffix == "" and not model_dir):
         what = path.name if path is not None else type(model).__name__
@@ -222,37 +225,29 @@ def _check_scalable(model: Any) -> None:
             f"preprocessing applies to a model file or SavedModel that takes scaled pixels; "
             f"{what} is not one (exports and fine-tune results take raw pixels)"
         )
-    if _is_export(path) and not _scaling_unknown(path):
+    if scaling == "known":
         raise InvalidOptionError(
             f"{path} is a tfzoo export: it takes raw pixels and scales them itself, so "
             "preprocessing would scale them twice; drop it"
         )
 
 
-def _is_export(path: Path) -> bool:
-    """A file or SavedModel tfzoo exported: ``export_report.json`` beside it (or in it)."""
-    return any((folder / "export_report.json").is_file() for folder in (path.parent, path))
-
-
-def _scaling_unknown(path: Path) -> bool:
-    """Whether the export's report says nobody knew the pixel range of the model it came
-    from (``ExportReport.input_scaling``): such files scale nothing tfzoo chose."""
+def _export_scaling(path: Path) -> str | None:
+    """For a file or SavedModel tfzoo exported (``export_report.json`` beside it or in it),
+    its report's ``input_scaling``: ``"known"`` (settled when it was made) or ``"unknown"``
+    (nobody gave the range of the model it came from); None when it is not an export."""
     import json
 
     for folder in (path.parent, path):
-        report = folder / "export_report.json"
+        report = folder / REPORT_NAME
         if report.is_file():
             try:
                 data = json.loads(report.read_text(encoding="utf-8"))
             except (OSError, ValueError, RecursionError):
-                return False
-            return isinstance(data, dict) and data.get("input_scaling") == "unknown"
-    return False
-
-
-def _known_scaling_export(path: Path, tfzoo_export: bool = False) -> bool:
-    """A tfzoo export whose pixel range was settled when it was made (no warning due)."""
-    return (tfzoo_export or _is_export(path)) and not _scaling_unknown(path)
+                return "known"  # a damaged report still marks an export
+            unknown = isinstance(data, dict) and data.get("input_scaling") == "unknown"
+            return "unknown" if unknown else "known"
+    return None
 
 
 def _file_runner(
@@ -269,17 +264,17 @@ def _file_runner(
             )
         scale = _scaling(preprocessing, parts.input_shape[-1])
         call = lambda x: parts.call(scale(x))  # noqa: E731
-    elif not (
-        parts.integer_input or parts.scales_input or _known_scaling_export(path, parts.tfzoo_export)
-    ):
-        _warn_unscaled(path, parts)
+    elif not (parts.integer_input or parts.scales_input):
+        scaling = _export_scaling(path) or ("known" if parts.tfzoo_export else None)
+        if scaling != "known":
+            _warn_unscaled(path, parts, exported=scaling == "unknown")
     runner = Runner(str(path), kind, parts.input_shape, call, labels or parts.labels)
     runner.tolerance = parts.tolerance
     runner._keep = parts.keep  # type: ignore[attr-defined]  # a SavedModel's variables
     return runner
 
 
-def _warn_unscaled(path: Path, parts: Parts) -> None:
+def _warn_unscaled(path: Path, parts: Parts, *, exported: bool) -> None:
     seen = (
         f"its graph shows no scaling step before its first layer ({parts.first_layer}; a "
         "converter may have folded one into that layer's weights)"
@@ -289,7 +284,7 @@ def _warn_unscaled(path: Path, parts: Parts) -> None:
     what = (
         "is a tfzoo export of a model whose pixel range was not given (its "
         "export_report.json says input_scaling: unknown)"
-        if _is_export(path) or parts.tfzoo_export
+        if exported
         else f"is not a tfzoo export and {seen}"
     )
     warnings.warn(
@@ -309,7 +304,7 @@ def _warn_if_unscaled(model: Any, path: Path) -> None:
     from zoo.model.scaling import unscaled_entry
 
     entry = unscaled_entry(model)
-    if entry is None or _known_scaling_export(path):
+    if entry is None or _export_scaling(path) == "known":
         return
     warnings.warn(
         f"{path.name}: nothing in the model scales its input (the image goes straight into "
