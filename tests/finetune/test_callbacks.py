@@ -70,6 +70,49 @@ def test_an_interrupted_run_resumes_from_its_checkpoint(tmp_path: Path) -> None:
     assert again.history["head"]["loss"] == head.history["loss"]
 
 
+class EveryEpoch(keras.callbacks.Callback):  # type: ignore[misc]
+    """Keeps the head's weights at the end of every epoch; raises Interrupted after ``stop``."""
+
+    def __init__(self, stop: int) -> None:
+        super().__init__()
+        self.stop, self.weights = stop, []  # type: list[list[np.ndarray]]
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        self.weights.append(self.model.get_layer("classifier").get_weights())
+        if epoch == self.stop:
+            raise Interrupted
+
+
+def test_a_backup_cut_while_it_was_written_resumes_from_the_epoch_before(tmp_path: Path) -> None:
+    """User trial: a run killed while Keras rewrote latest.weights.h5 left it truncated, and
+    the resume failed with h5py's "bad object header version number". The epoch before is
+    kept beside it (double_checkpoint), and the resume starts from there."""
+    x, y = blobs(64)
+    ck = tmp_path / "ck"
+    recipe = {**FAST, "epochs": 4, "checkpoint_dir": str(ck), "cache_features": False}
+    every = EveryEpoch(stop=2)
+    with pytest.raises(Interrupted):
+        zoo.finetune(fixed_backbone(), (x, y), callbacks=[every], **recipe)
+    backup = ck / "head_backup"
+    # as a kill in the middle of epoch 2's save leaves it: the weights file cut short, the
+    # metadata and the history log still at epoch 1
+    latest = backup / "latest.weights.h5"
+    latest.write_bytes(latest.read_bytes()[: latest.stat().st_size // 3])
+    (backup / "training_metadata.json").write_text(
+        (backup / "training_metadata.json.bkp").read_text()
+    )
+    log = ck / "head_history.csv"
+    log.write_text("".join(log.read_text().splitlines(keepends=True)[:-1]))
+
+    first = FirstWeights()
+    resumed = zoo.finetune(fixed_backbone(), (x, y), callbacks=[first], **recipe)
+    assert first.weights is not None
+    for a, b in zip(first.weights, every.weights[1], strict=True):
+        np.testing.assert_array_equal(a, b)  # epoch 1's weights: the last whole backup
+    head = resumed.phase("head")
+    assert head is not None and len(head.history["loss"]) == 4  # epochs 0-1, then 2-3 again
+
+
 def test_early_stopping_stops_and_restores_the_best_weights() -> None:
     x, y = blobs(48)
     result = zoo.finetune(

@@ -126,7 +126,12 @@ def phase_callbacks(
     """
     callbacks: list[keras.callbacks.Callback] = [DivergenceGuard(phase, learning_rate)]
     if checkpoint_dir is not None:
-        callbacks.append(keras.callbacks.BackupAndRestore(str(checkpoint_dir / f"{phase}_backup")))
+        # double_checkpoint: Keras keeps the previous epoch's backup too and falls back to it
+        # when the latest cannot be read (a kill while it was being written: a truncated .h5)
+        backup = keras.callbacks.BackupAndRestore(
+            str(checkpoint_dir / f"{phase}_backup"), double_checkpoint=True
+        )
+        callbacks.append(backup)
         callbacks.append(
             keras.callbacks.CSVLogger(str(checkpoint_dir / f"{phase}_history.csv"), append=True)
         )
