@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -111,6 +112,34 @@ def test_a_backup_cut_while_it_was_written_resumes_from_the_epoch_before(tmp_pat
         np.testing.assert_array_equal(a, b)  # epoch 1's weights: the last whole backup
     head = resumed.phase("head")
     assert head is not None and len(head.history["loss"]) == 4  # epochs 0-1, then 2-3 again
+
+
+@pytest.mark.parametrize("older", ["missing", "cut"])
+def test_an_unreadable_backup_stops_with_the_folder_to_delete(tmp_path: Path, older: str) -> None:
+    """A backup with no readable copy (one written before double_checkpoint, or both copies
+    cut) gave h5py's raw "bad object header version number"; now a FinetuneError names the
+    phase's backup folder and the run can go on once it is deleted."""
+    x, y = blobs(64)
+    ck = tmp_path / "ck"
+    recipe = {**FAST, "epochs": 4, "checkpoint_dir": str(ck), "cache_features": False}
+    with pytest.raises(Interrupted):
+        zoo.finetune(fixed_backbone(), (x, y), callbacks=[EveryEpoch(stop=2)], **recipe)
+    backup = ck / "head_backup"
+    for name in ("latest.weights.h5", "latest.weights.h5.bkp"):
+        path = backup / name
+        if older == "missing" and name.endswith(".bkp"):
+            path.unlink()
+        else:
+            path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
+    with pytest.raises(zoo.FinetuneError, match="'head' phase's backup") as caught:
+        zoo.finetune(fixed_backbone(), (x, y), **recipe)
+    assert f"delete {backup} to restart that phase" in str(caught.value)
+    assert (ck / "state.json").exists()  # nothing else of the run was touched
+
+    shutil.rmtree(backup)  # as the message says: the phase restarts
+    again = zoo.finetune(fixed_backbone(), (x, y), **recipe)
+    head = again.phase("head")
+    assert head is not None and len(head.history["loss"]) == 4
 
 
 def test_early_stopping_stops_and_restores_the_best_weights() -> None:

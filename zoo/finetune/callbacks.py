@@ -128,10 +128,7 @@ def phase_callbacks(
     if checkpoint_dir is not None:
         # double_checkpoint: Keras keeps the previous epoch's backup too and falls back to it
         # when the latest cannot be read (a kill while it was being written: a truncated .h5)
-        backup = keras.callbacks.BackupAndRestore(
-            str(checkpoint_dir / f"{phase}_backup"), double_checkpoint=True
-        )
-        callbacks.append(backup)
+        callbacks.append(_Backup(checkpoint_dir, phase))
         callbacks.append(
             keras.callbacks.CSVLogger(str(checkpoint_dir / f"{phase}_history.csv"), append=True)
         )
@@ -150,6 +147,27 @@ def phase_callbacks(
     callbacks.extend(recipe.callbacks)
     callbacks.append(StopOnInterrupt())  # last: the others handle a batch or epoch first
     return callbacks
+
+
+class _Backup(keras.callbacks.BackupAndRestore):  # type: ignore[misc]
+    """Keras's backup of one phase, whose unreadable files stop the run with a FinetuneError
+    naming the directory (Keras's own error is h5py's "bad object header version number")."""
+
+    def __init__(self, checkpoint_dir: Path, phase: str) -> None:
+        self.folder = checkpoint_dir / f"{phase}_backup"
+        self.phase = phase
+        super().__init__(str(self.folder), double_checkpoint=True)
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        try:
+            super().on_train_begin(logs)
+        except (OSError, ValueError) as exc:  # h5py's errors are OSErrors; bad JSON a ValueError
+            raise FinetuneError(
+                f"checkpoint directory {self.folder.parent}: the {self.phase!r} phase's backup "
+                f"in {self.folder.name}/ cannot be read ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}); delete "
+                f"{self.folder} to restart that phase, or the whole directory to start over"
+            ) from None
 
 
 def restored_epoch(callbacks: list[keras.callbacks.Callback], epochs: list[int]) -> int | None:
@@ -328,6 +346,16 @@ class RunState:
             return int(json.loads(meta.read_text())["epoch"])
         except (OSError, ValueError, KeyError, TypeError):
             return None
+
+    def begin(self, phase: str) -> int | None:
+        """:meth:`backup_epoch`, as ``phase`` starts. Without a backup folder the phase trains
+        from its first epoch, so a history log left beside it (its backup deleted, as a
+        damaged one's error says, or a run stopped before the first save) is removed:
+        appended to, it would mix two runs' epochs."""
+        epoch = self.backup_epoch(phase)
+        if epoch is None and not (self.directory / f"{phase}_backup").exists():
+            (self.directory / f"{phase}_history.csv").unlink(missing_ok=True)
+        return epoch
 
     def weights(self, phase: str) -> Path:
         """Where the full model's weights after ``phase`` are kept."""

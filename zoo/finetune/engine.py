@@ -457,7 +457,7 @@ class Finetuner:
             validation=val is not None,
             checkpoint_dir=state.directory if state is not None else None,
         )
-        resumed_from = state.backup_epoch(name) if state is not None else None
+        resumed_from = state.begin(name) if state is not None else None
         if resumed_from is not None:
             log.info(
                 "resumed: phase %r continues after epoch %d of %d (%s)",
