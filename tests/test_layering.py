@@ -44,6 +44,7 @@ BASE = {
     "zoo._version",
     "zoo.errors",
     "zoo.fields",
+    "zoo.image_folders",
     "zoo.settings",
     "zoo.spec",
     "zoo.startup_cache",

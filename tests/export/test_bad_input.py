@@ -15,7 +15,7 @@ import pytest
 import tensorflow as tf
 
 import zoo
-from tests.export.conftest import SHAPE, tiny_classifier
+from tests.export.conftest import SHAPE, tiny_classifier, write_class_folders
 from tests.finetune.util import blobs
 
 
@@ -77,6 +77,24 @@ def test_too_few_representative_images_for_int8_says_how_many(tiny: Any, tmp_pat
         tiny, tmp_path / "out", ["tflite_int8"], data=(x, y), representative=12, timing_runs=0
     )
     assert report.representative == 12 and report["tflite_int8"].path
+
+
+def test_an_undecodable_image_in_the_data_folder_is_skipped_and_named(
+    tiny: Any, tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """User trial: one damaged file in --data stopped zoo export with "unexpected
+    InvalidArgumentError: Unknown image file format" naming no file. It is skipped with a
+    warning naming it; int8 calibrates on the rest. The converter's and LiteRT's C++ lines
+    ("fully_quantize: 0, ...", "Created TensorFlow Lite XNNPACK delegate") are not printed."""
+    data = write_class_folders(tmp_path / "data", 40)
+    bad = data / "b" / "damaged.png"
+    bad.write_bytes(b"\x89PNG not really")
+    capfd.readouterr()
+    with pytest.warns(zoo.ZooWarning, match=r"export data: skipping 1 image\(s\).*damaged\.png"):
+        report = zoo.export(tiny, tmp_path / "out", ["tflite_int8"], data=str(data), timing_runs=1)
+    assert report.representative == 120 and report["tflite_int8"].status == "ok"
+    err = capfd.readouterr().err
+    assert "fully_quantize" not in err and "XNNPACK delegate" not in err
 
 
 def test_a_fine_tune_with_too_few_images_for_int8_keeps_its_other_formats(

@@ -18,6 +18,7 @@ import numpy as np
 
 from zoo.errors import ExportError, UnsupportedOpError
 from zoo.export.flatbuffer import compact, float_edges
+from zoo.export.native import quiet
 from zoo.export.portable import builtin_copy
 from zoo.export.runtimes import require
 
@@ -137,7 +138,8 @@ def write_tflite(
         # output stay float so the file takes raw pixels like the others
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     try:
-        flat = _int8(converter, samples) if variant == "tflite_int8" else converter.convert()
+        with quiet():  # the converter's C++ lines (zoo.export.native)
+            flat = _int8(converter, samples) if variant == "tflite_int8" else converter.convert()
     except Exception as exc:  # the converter raises many kinds of errors
         ops = _tflite_ops(str(exc))
         if ops:

@@ -21,6 +21,7 @@ import numpy as np
 
 from zoo.errors import MissingDependencyError, ZooWarning
 from zoo.export.names import PIP_EXTRA
+from zoo.export.native import quiet
 
 __all__ = ["Runner", "load_runner", "require"]
 
@@ -121,7 +122,8 @@ def _tflite_runner(path: Path) -> tuple[Runner, str]:
         # resizing reallocates every tensor: only when the batch size changes
         if list(x.shape) != shape:
             interpreter.resize_tensor_input(inp["index"], list(x.shape))
-            interpreter.allocate_tensors()
+            with quiet():  # LiteRT's "Created ... XNNPACK delegate" line
+                interpreter.allocate_tensors()
             shape[:] = list(x.shape)
         interpreter.set_tensor(inp["index"], _quantize(x, inp))
         interpreter.invoke()

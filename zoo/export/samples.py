@@ -74,13 +74,19 @@ def _directory(path: Path, shape: tuple[int, int, int], limit: int, seed: int) -
 
     if not path.is_dir():
         raise InvalidOptionError(f"export data: {path} is not a directory of class folders")
+    from zoo.image_folders import readable_folder
+
     color = {1: "grayscale", 3: "rgb", 4: "rgba"}.get(shape[2])
     if color is None:
         raise InvalidOptionError(f"cannot read images with {shape[2]} channels from {path}")
+    # a file TensorFlow cannot decode is skipped with a warning naming it (it stopped the
+    # export with an "unexpected InvalidArgumentError" naming no file)
+    classes = sorted(p for p in path.iterdir() if p.is_dir())
+    source = readable_folder(path, classes, "export data", stacklevel=6)
     batch = 64
     try:
         ds = keras.utils.image_dataset_from_directory(
-            str(path),
+            str(source),
             labels="inferred",
             label_mode="int",
             color_mode=color,

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from zoo.errors import DataError, InvalidOptionError, ZooWarning, path_hint
+from zoo.image_folders import IMAGE_SUFFIXES, readable_folder
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -50,7 +51,6 @@ LABEL_CHECK = "zoo-label-check"
 MAX_CLASSES = 100_000
 
 #: The files keras.utils.image_dataset_from_directory reads.
-_IMAGE_SUFFIXES = (".bmp", ".gif", ".jpeg", ".jpg", ".png")
 
 
 @dataclass
@@ -312,13 +312,13 @@ def _directory(
         raise DataError(f"{role}: {path} is not a directory of class sub-directories")
     classes = sorted(p for p in path.iterdir() if p.is_dir())
     if not classes:
-        loose = sum(1 for p in path.iterdir() if p.suffix.lower() in _IMAGE_SUFFIXES)
+        loose = sum(1 for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
         found = f"it holds {loose} images but no sub-folder" if loose else "it has no sub-folder"
         raise DataError(
             f"{role}: {path}: expected one sub-folder per class (e.g. {path}/cats/*.jpg, "
             f"{path}/dogs/*.jpg); {found}. The sub-folder names become the class names"
         )
-    path = _without_bad_images(path, classes, role, recipe.skip_bad_images)
+    path = readable_folder(path, classes, role, skip=recipe.skip_bad_images)
     size = recipe.image_size or backbone.input_spec.size
     if size[0] is None or size[1] is None:
         raise InvalidOptionError(
@@ -398,60 +398,6 @@ def _feed(digest: Any, data: object) -> None:
         cardinality = getattr(data, "cardinality", None)
         count = int(cardinality()) if callable(cardinality) else None
         digest.update(f"{type(data).__name__};{spec!r};{count};".encode())
-
-
-def _without_bad_images(path: Path, classes: list[Path], role: str, skip: bool) -> Path:
-    """``path``, or a mirror of it (symbolic links, removed at exit) without the files
-    TensorFlow cannot decode: tf.data fails on one with an error naming no file, at the first
-    epoch that reaches it. Each is named here, and skipped with a ZooWarning
-    (``skip_bad_images=False``: DataError). A class folder of training data with no image
-    that decodes is a DataError: its class would be an output no image trained."""
-    import tensorflow as tf
-
-    bad: list[Path] = []
-    files = [
-        f for c in classes for f in sorted(c.rglob("*")) if f.suffix.lower() in _IMAGE_SUFFIXES
-    ]
-    for f in files:
-        try:
-            tf.io.decode_image(tf.io.read_file(str(f)), expand_animations=False)
-        except (tf.errors.InvalidArgumentError, tf.errors.OpError, ValueError):
-            bad.append(f)
-    good = {f.relative_to(path).parts[0] for f in set(files) - set(bad)}
-    empty = [c.name for c in classes if c.name not in good]
-    if empty and role == "train_data":
-        raise DataError(
-            f"{role}: the class folder(s) {', '.join(empty)} of {path} hold no image that can "
-            f"be read ({', '.join(_IMAGE_SUFFIXES)}); add images or remove the folder(s)"
-        )
-    if not bad:
-        return path
-    listed = ", ".join(map(str, bad[:5])) + (f" and {len(bad) - 5} more" if bad[5:] else "")
-    if not skip:
-        raise DataError(
-            f"{role}: {len(bad)} image(s) cannot be decoded: {listed}; remove or fix them, or "
-            "pass skip_bad_images=True to skip them"
-        )
-    warnings.warn(
-        f"{role}: skipping {len(bad)} image(s) that cannot be decoded: {listed}",
-        ZooWarning,
-        stacklevel=5,
-    )
-    import atexit
-    import shutil
-    import tempfile
-
-    mirror = Path(tempfile.mkdtemp(prefix="zoo-images-"))
-    atexit.register(shutil.rmtree, mirror, True)  # tf.data reads the files lazily
-    skipped = set(bad)
-    for c in classes:
-        (mirror / c.name).mkdir()
-    for f in files:
-        if f not in skipped:
-            target = mirror / f.relative_to(path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.symlink_to(f.resolve())
-    return mirror
 
 
 # -- labels ------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from zoo.errors import InvalidModelError, MissingDependencyError, ZooWarning
+from zoo.export.native import quiet
 
 __all__ = [
     "Parts",
@@ -225,7 +226,8 @@ def tflite_parts(path: Path) -> Parts:
     def invoke(x: np.ndarray) -> np.ndarray:
         if state["batch"] != len(x):
             interpreter.resize_tensor_input(detail["index"], [len(x), *x.shape[1:]])
-            interpreter.allocate_tensors()
+            with quiet():  # LiteRT's "Created ... XNNPACK delegate" line
+                interpreter.allocate_tensors()
             state["batch"] = len(x)
         interpreter.set_tensor(detail["index"], to_input(x))
         interpreter.invoke()
