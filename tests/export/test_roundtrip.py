@@ -118,3 +118,34 @@ def test_the_keras_file_loads_in_plain_keras_without_tfzoo(tmp_path: Path) -> No
         warnings.simplefilter("error", zoo.ZooWarning)
         backbone = zoo.load_backbone(keras_file)
     assert backbone.input_spec.mode == "raw"
+
+
+def test_an_export_of_a_model_file_reads_back_with_its_classifier_and_labels(
+    tmp_path: Path,
+) -> None:
+    """`zoo export net.keras out` wrapped the whole file's model as one nested layer, so
+    `zoo info --load out/model.keras` said "no classifier found at the output" and gave the
+    probabilities as the features (with labels None beside the labels.txt the export wrote).
+    The export is now one flat graph of the same layers; its labels.txt is read back."""
+    source = tmp_path / "net.keras"
+    net = small_cnn(classes=3)
+    net.save(source)
+    x, _ = blobs(24)
+    out = tmp_path / "out"
+    report = zoo.export(
+        str(source), out, ["keras"], preprocessing="unit", class_names=["ant", "bee", "cat"],
+        data=x, timing_runs=0,
+    )  # fmt: skip
+    assert report.ok
+    exported = keras.saving.load_model(out / "model.keras")
+    assert not any(isinstance(layer, keras.Model) for layer in exported.layers)  # flat
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", zoo.ZooWarning)  # no "no classifier found"
+        backbone = zoo.load_backbone(str(out / "model.keras"))
+    assert backbone.classifier is not None and backbone.classifier.name == "predictions"
+    assert backbone.feature_layer == "gap"
+    assert backbone.labels == ("ant", "bee", "cat")
+    assert backbone.input_spec.mode == "raw"  # the export's Rescaling: it takes raw pixels
+    np.testing.assert_allclose(
+        exported.predict(x, verbose=0), net.predict(x / 255.0, verbose=0), atol=1e-6
+    )

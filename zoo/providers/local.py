@@ -55,7 +55,7 @@ from zoo.spec import InputSpec, ModelSpec
 if TYPE_CHECKING:
     from zoo.model.backbone import Backbone
 
-__all__ = ["LocalProvider"]
+__all__ = ["LocalProvider", "labels_beside"]
 
 _MODEL_SUFFIXES = (".keras", ".h5", ".hdf5", ".json", ".yaml", ".yml")
 _ARCH_SUFFIXES = (".json", ".yaml", ".yml")
@@ -152,7 +152,7 @@ class LocalProvider(Provider):
         from zoo.providers.keras_files import load_keras_file  # zipfile: only when loading
 
         model, notes = load_keras_file(path, spec, weights=_weights_path(spec, path))
-        return _backbone(model, spec, (*notes, *_scale_guess(model, spec)))
+        return _backbone(model, spec, (*notes, *_scale_guess(model, spec)), beside=path)
 
 
 def _path_of(spec: ModelSpec) -> Path:
@@ -166,8 +166,16 @@ def _path_of(spec: ModelSpec) -> Path:
     return path
 
 
-def _backbone(model: Any, spec: ModelSpec, notes: Sequence[str] = ()) -> Backbone:
+def _backbone(
+    model: Any, spec: ModelSpec, notes: Sequence[str] = (), beside: Path | None = None
+) -> Backbone:
+    """The file's Backbone; its class names from the spec or else ``labels.txt`` beside the
+    file ``beside`` (an export's), when they fit the classifier."""
     from zoo.model.backbone import Backbone
+
+    labels = spec.labels
+    if labels is None and beside is not None:
+        labels = labels_beside(beside)
 
     pooling = str(spec.options.get("pooling", "avg"))
     return Backbone.from_model(
@@ -178,11 +186,24 @@ def _backbone(model: Any, spec: ModelSpec, notes: Sequence[str] = ()) -> Backbon
         feature_layer=spec.feature_layer,
         classifier_layer=spec.classifier_layer,
         head=spec.options.get("head"),
-        labels=spec.labels,
+        labels=labels,
         spec=spec,
         pooling=pooling,
         notes=notes,
     )
+
+
+def labels_beside(path: Path) -> tuple[str, ...] | None:
+    """``labels.txt`` next to ``path`` (in a directory; above a ``saved_model/``), if any."""
+    folders = [path] if path.is_dir() else [path.parent]
+    if path.is_dir() and path.name == "saved_model":
+        folders.append(path.parent)
+    for folder in folders:
+        candidate = folder / "labels.txt"
+        if candidate.is_file():
+            names = [n.strip() for n in candidate.read_text(encoding="utf8").splitlines()]
+            return tuple(n for n in names if n)
+    return None
 
 
 def _scale_guess(model: Any, spec: ModelSpec) -> tuple[str, ...]:

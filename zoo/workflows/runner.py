@@ -34,6 +34,7 @@ from zoo.errors import (
     path_hint,
 )
 from zoo.export.report import REPORT_NAME
+from zoo.providers.local import labels_beside
 from zoo.workflows.model_files import (
     Parts,
     check_output,
@@ -102,19 +103,6 @@ class Runner:
     def label(self, index: int) -> str:
         """The name of class ``index``."""
         return self.labels[index] if self.labels is not None else str(index)
-
-
-def labels_beside(path: Path) -> tuple[str, ...] | None:
-    """``labels.txt`` next to ``path`` (in a directory; above a ``saved_model/``), if any."""
-    folders = [path] if path.is_dir() else [path.parent]
-    if path.is_dir() and path.name == "saved_model":
-        folders.append(path.parent)
-    for folder in folders:
-        candidate = folder / "labels.txt"
-        if candidate.is_file():
-            names = [n.strip() for n in candidate.read_text(encoding="utf8").splitlines()]
-            return tuple(n for n in names if n)
-    return None
 
 
 def open_model(
