@@ -10,6 +10,7 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 from ai_edge_litert.interpreter import Interpreter
 
@@ -149,3 +150,17 @@ def test_an_export_of_a_model_file_reads_back_with_its_classifier_and_labels(
     np.testing.assert_allclose(
         exported.predict(x, verbose=0), net.predict(x / 255.0, verbose=0), atol=1e-6
     )
+
+
+def test_a_labels_file_that_does_not_fit_the_classifier_is_dropped_out_loud(
+    tmp_path: Path,
+) -> None:
+    """A labels.txt beside a model file with another number of names than the classifier
+    has classes was dropped with no word: the classes came out numbered and nobody said why."""
+    source = tmp_path / "net.keras"
+    small_cnn(classes=3).save(source)
+    (tmp_path / "labels.txt").write_text("ant\nbee\ncat\ndog\n", encoding="utf8")
+    with pytest.warns(zoo.ZooWarning, match="4 class names for a classifier of 3 classes"):
+        backbone = zoo.load_backbone(str(source), preprocessing="unit")
+    assert backbone.labels is None
+    assert backbone.num_classes == 3

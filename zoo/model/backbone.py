@@ -16,10 +16,12 @@ This module imports Keras only inside methods, so ``import zoo`` stays free of T
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from zoo.errors import ZooWarning
 from zoo.spec import InputSpec, ModelSpec
 
 if TYPE_CHECKING:
@@ -144,7 +146,15 @@ class Backbone:
             and found.num_classes is not None
             and len(labels) != found.num_classes
         ):
-            labels = None  # a label list that does not fit the classifier is not the classifier's
+            # a label list that does not fit the classifier is not the classifier's
+            warnings.warn(
+                f"{name}: {len(labels)} class names for a classifier of {found.num_classes}"
+                " classes; the names are dropped and the classes are numbered (pass labels="
+                " with one name per class)",
+                ZooWarning,
+                stacklevel=3,
+            )
+            labels = None
         return cls(
             name=name,
             input_spec=input_spec,
