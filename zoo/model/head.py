@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import keras
 
 from zoo.errors import InvalidOptionError
+from zoo.model.graph import inline
 from zoo.model.layers import ConvertChannels, Preprocess
 
 if TYPE_CHECKING:
@@ -189,30 +190,10 @@ def pixels_model(backbone: Backbone) -> keras.Model:
     if not spec.is_identity:
         x = Preprocess.from_input_spec(spec, name="preprocess")(x)
     name = re.sub(r"[^A-Za-z0-9_]", "_", model.name)
-    inlined = _inline(model, x)
+    inlined = inline(model, x)
     if inlined is not None:
         try:
             return keras.Model(inputs, inlined, name=name)
         except ValueError:  # a layer name the wrapper's own layers also use
             pass
     return keras.Model(inputs, call_model(model, x), name=name)
-
-
-def _inline(model: keras.Model, x: Any) -> Any:
-    """``model``'s own layers called on ``x`` one by one (the same layers and weights), or
-    None when it is not a graph Keras can replay that way (a subclassed model).
-
-    The exported file is then one flat graph: loaded back, its classifier is found at its
-    output. Called as one nested layer, the wrapper's last layer was the whole model, and
-    ``zoo info`` / a fine-tune of the export said "no classifier found at the output" and
-    took its probabilities for the features."""
-    graph = getattr(model, "_functional", None) if isinstance(model, keras.Sequential) else model
-    run = getattr(graph, "_run_through_graph", None)
-    if run is None:
-        return None
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="The structure of `inputs` doesn't match")
-            return run(x, operation_fn=lambda op: op)
-    except (ValueError, TypeError, AttributeError):
-        return None

@@ -14,6 +14,7 @@ from typing import Any
 import keras
 
 from zoo.errors import InvalidModelError, ZooWarning
+from zoo.model.graph import flatten
 
 __all__ = [
     "Head",
@@ -279,6 +280,17 @@ def _layer_names(model: keras.Model, count: int = 5) -> str:
     return ", ".join(repr(layer.name) for layer in model.layers[-count:])
 
 
+def _unnested(model: keras.Model, *refs: str | int | None) -> keras.Model | None:
+    """The flat model (:func:`zoo.model.graph.flatten`) when an output comes out of a nested
+    model (its classifier is inside) and the given layer refs do not name the nesting."""
+    if not any(isinstance(_producer(out), keras.Model) for out in model.outputs):
+        return None
+    names = {layer.name for layer in model.layers}
+    if any(isinstance(ref, int) or (ref is not None and ref in names) for ref in refs):
+        return None
+    return flatten(model)
+
+
 def split_model(
     model: keras.Model,
     *,
@@ -308,6 +320,10 @@ def split_model(
             "classifier; save it as a functional or Sequential model",
         )
     detection: list[str] = []
+    flat = _unnested(model, feature_layer, classifier_layer)
+    if flat is not None:
+        model = flat
+        detection.append("nested models read as one graph of their own layers")
     hints: dict[str, str | int] = {}
     heads: list[Head] = []
     feature_tensor = None

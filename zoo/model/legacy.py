@@ -160,6 +160,9 @@ def _layer_config(cls: str, config: dict[str, Any], conv: Conversion, source: st
         elif key.endswith("_constraint"):
             config[key] = _constraint(config[key], conv)
     if cls == "BatchNormalization":
+        axis = config.get("axis")
+        if isinstance(axis, list) and len(axis) == 1:  # TF 2.x Keras 2 saved [3]; Keras 3: 3
+            config["axis"] = axis[0]
         mode = config.pop("mode", 0)
         if mode not in (0, None):
             raise _fail(
@@ -167,6 +170,17 @@ def _layer_config(cls: str, config: dict[str, Any], conv: Conversion, source: st
                 f"BatchNormalization {config.get('name')!r} uses Keras 1 mode={mode}, which "
                 "Keras 3 has no equivalent for",
             )
+    if cls == "DepthwiseConv2D" and "groups" in config:
+        # Keras 2 saves Conv's groups=1 on DepthwiseConv2D too; Keras 3 refuses the argument
+        # (keras#19441: every Keras 2 MobileNet, every Teachable Machine keras_model.h5)
+        groups = config.pop("groups")
+        if groups not in (1, None):
+            raise _fail(
+                source,
+                f"DepthwiseConv2D {config.get('name')!r} has groups={groups}, which Keras 3's "
+                "DepthwiseConv2D has no equivalent for",
+            )
+        conv.note("DepthwiseConv2D's Keras 2 argument groups=1 dropped (Keras 3 has none)")
     if cls == "LeakyReLU" and "alpha" in config:
         config["negative_slope"] = config.pop("alpha")
     if cls == "ThresholdedReLU":
@@ -212,6 +226,22 @@ def _input_layer(layer_config: dict[str, Any], index: int) -> dict[str, Any]:
     return {"class_name": "InputLayer", "config": input_config}
 
 
+def _keras3_model_module(layer: dict[str, Any], conv: Conversion) -> None:
+    """A nested model's Keras 2 module (``tf_keras.src.engine.functional``) -> Keras 3's."""
+    module = layer.get("module")
+    if not isinstance(module, str) or module == "keras" or module.startswith("keras.src.models"):
+        return
+    conv.note(f"nested {layer['class_name']} of Keras 2 ({module}) -> Keras 3's")
+    if layer["class_name"] == "Sequential":
+        layer.update(module="keras", registered_name=None)
+    else:
+        layer.update(
+            class_name="Functional",
+            module="keras.src.models.functional",
+            registered_name="Functional",
+        )
+
+
 def _convert_model(config: Any, conv: Conversion, source: str, depth: int = 0) -> dict[str, Any]:
     """A model config ({"class_name", "config"} or a bare Sequential list) in Keras 3 form."""
     if isinstance(config, list):
@@ -234,6 +264,7 @@ def _convert_model(config: Any, conv: Conversion, source: str, depth: int = 0) -
         if layer["class_name"] in ("Sequential", "Model", "Functional"):
             nested = _convert_model(layer, conv, source, depth + 1)
             layer = {**layer, "class_name": nested["class_name"], "config": nested["config"]}
+            _keras3_model_module(layer, conv)
         else:
             layer = dict(layer)
             layer["config"] = dict(layer.get("config") or {})
@@ -245,6 +276,12 @@ def _convert_model(config: Any, conv: Conversion, source: str, depth: int = 0) -
     for layer in layers[1:]:
         layer.get("config", {}).pop("batch_input_shape", None)
     inner["layers"] = layers
+    for key in ("input_layers", "output_layers"):
+        # Keras 2 wrote one input / output as [[name, node, tensor]]; Keras 3 builds that as
+        # a list of one, which the next layer of an enclosing Sequential takes for two inputs
+        ends = inner.get(key)
+        if isinstance(ends, list) and len(ends) == 1 and isinstance(ends[0], list):
+            inner[key] = ends[0]
     return {"class_name": cls, "config": inner}
 
 
@@ -273,7 +310,11 @@ def build_model(conv: Conversion, *, custom_objects: dict[str, Any] | None, sour
     try:
         return builder.from_config(conv.config["config"], custom_objects=custom_objects)
     except Exception as exc:  # Keras raises bare ValueError/TypeError for everything
-        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = str(exc).rsplit("Exception encountered:", 1)[-1].strip()  # the innermost cause
+        text = text.splitlines()[0] if text else type(exc).__name__
+        text = text.split(" Full object config:")[0]  # Keras appends the whole config
+        if len(text) > 400:
+            text = text[:400] + " ..."
         raise _fail(source, f"could not build the converted {cls} in Keras 3: {text}") from exc
 
 
@@ -302,8 +343,9 @@ def load_h5_weights(model: Any, group: Any, *, source: str) -> int:
     """Set ``model``'s weights from a Keras 1/2 weights group, matched by layer name.
 
     Each layer group lists its arrays in ``weight_names`` in the order Keras 1/2 kept them
-    (trainable then non-trainable: kernel, bias; gamma, beta, moving mean, moving variance),
-    which is Keras 3's order too. Returns how many layers got weights.
+    (the layer's trainable weights, then its non-trainable ones: kernel, bias; gamma, beta,
+    moving mean, moving variance; for a nested model all its trainable weights first).
+    Returns how many layers got weights.
 
     Raises:
         InvalidModelError: a layer is missing or its arrays do not fit the model.
@@ -326,14 +368,18 @@ def load_h5_weights(model: Any, group: Any, *, source: str) -> int:
                 f"{', '.join(list(by_name)[:8])} ...); these weights belong to another model",
             )
         values = [np.asarray(layer_group[w]) for w in weight_names]
-        expected = [tuple(w.shape) for w in layer.weights]
+        # Keras 2 wrote a layer's trainable weights, then its non-trainable ones; for a
+        # nested model with BatchNormalization that is not Keras 3's layer-by-layer order
+        variables = list(layer.trainable_weights) + list(layer.non_trainable_weights)
+        expected = [tuple(w.shape) for w in variables]
         received = [tuple(v.shape) for v in values]
         if expected != received:
             raise _fail(
                 source,
                 f"layer {name!r} expects weights shaped {expected}, the file holds {received}",
             )
-        layer.set_weights(values)
+        for variable, value in zip(variables, values, strict=True):
+            variable.assign(value)
         loaded += 1
     return loaded
 
