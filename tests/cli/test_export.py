@@ -6,6 +6,7 @@ import json
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from zoo.errors import ZooWarning
@@ -227,3 +228,35 @@ def test_export_of_a_file_trained_on_scaled_pixels_warns_and_takes_preprocessing
         "export", str(tmp_path / "unscaled.keras"), str(tmp_path / "bad"), "--format",
         "tflite", "--preprocessing", "tff", code=1,
     )  # fmt: skip
+
+
+def test_every_command_that_loads_a_model_file_takes_trust(zoo_cli: Zoo, tmp_path: Path) -> None:
+    """The refusal says "--trust on the command line": each command that loads a model file
+    has it (info --load, doctor, finetune and compare had only -o trust=true), and it loads
+    the file the refusal was about."""
+    import click
+    import keras
+
+    from zoo.cli import main
+
+    ctx = click.Context(main, info_name="zoo")
+    for name in ("info", "doctor", "finetune", "compare", "predict", "evaluate", "export"):
+        command = main.get_command(ctx, name)
+        assert command is not None and "trust" in [p.name for p in command.params], name
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 3)),
+            keras.layers.Lambda(lambda x: x * 2.0, name="double"),
+            keras.layers.Flatten(name="flatten"),
+            keras.layers.Dense(2, activation="softmax", name="predictions"),
+        ]
+    )
+    path = tmp_path / "lambda.keras"
+    model.save(path)
+    refused = zoo_cli("info", str(path), "--load", code=1).stderr
+    assert "Lambda layer 'double'" in refused and "`--trust` on the command line" in refused
+    loaded = zoo_cli("info", str(path), "--load", "--trust").stdout
+    assert "predictions" in loaded and "flatten" in loaded
+    image = tmp_path / "x.npy"
+    np.save(image, np.full((8, 8, 3), 100.0, dtype="float32"))
+    assert "network input" in zoo_cli("doctor", str(path), "--image", str(image), "--trust").stdout

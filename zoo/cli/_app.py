@@ -38,6 +38,8 @@ __all__ = [
     "safe_text",
     "session",
     "shape_text",
+    "trust_option",
+    "with_trust",
 ]
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -355,3 +357,16 @@ override_option = click.option(
     callback=parse_overrides,
     help="Override a spec field or provider option, e.g. -o weights=null -o input_shape=[96,96,3].",
 )
+
+#: ``--trust`` on every command that loads a model file (the errors that refuse one name it)
+trust_option = click.option(
+    "--trust",
+    is_flag=True,
+    help="Load a model file that runs Python code when loaded (Lambda layers, custom "
+    "callables, an embedded SavedModel program); only for files you trust.",
+)
+
+
+def with_trust(overrides: dict[str, Any], trust: bool) -> dict[str, Any]:
+    """The ``-o`` overrides with ``trust=True`` added when ``--trust`` was given."""
+    return {**overrides, "trust": True} if trust else overrides

@@ -22,6 +22,8 @@ from zoo.cli._app import (
     safe_text,
     session,
     shape_text,
+    trust_option,
+    with_trust,
 )
 from zoo.errors import PluginError, SourceNotFoundError, path_hint
 
@@ -70,13 +72,15 @@ def _each(values: list[Any], text: Callable[[Any], str]) -> list[str]:
 @click.argument("name")
 @click.option("--load", is_flag=True, help="Load the backbone and show what it really is.")
 @override_option
+@trust_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON: {spec, backbone?}.")
-def info_cmd(name: str, load: bool, overrides: dict[str, Any], as_json: bool) -> None:
+def info_cmd(name: str, load: bool, overrides: dict[str, Any], trust: bool, as_json: bool) -> None:
     """Show what the registry says about NAME; with --load, the loaded backbone too.
 
     NAME is a registry name or alias, or any source `zoo.load_backbone` takes.
     """
-    resolved = session().resolve(name, overrides)  # names, values, options checked before TF
+    # names, values and options are checked before TensorFlow is imported
+    resolved = session().resolve(name, with_trust(overrides, trust))
     spec = resolved.spec
     adhoc_path = session().registry.find(name) is None and spec.provider == "local"
     if adhoc_path and not Path(spec.source).exists():

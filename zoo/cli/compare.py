@@ -15,6 +15,8 @@ from zoo.cli._app import (
     quiet_tensorflow,
     safe_text,
     session,
+    trust_option,
+    with_trust,
 )
 
 
@@ -28,6 +30,7 @@ from zoo.cli._app import (
 @click.option("--time-budget", type=float, help="Seconds for all candidates together.")
 @click.option("--plot", type=click.Path(path_type=Path), help="Write a bar chart PNG.")
 @override_option
+@trust_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def compare_cmd(
     data: Path,
@@ -39,6 +42,7 @@ def compare_cmd(
     time_budget: float | None,
     plot: Path | None,
     overrides: dict[str, Any],
+    trust: bool,
     as_json: bool,
 ) -> None:
     """Rank MODELS (names, globs like 'efficientnet_b*', paths, handles) on DATA.
@@ -53,7 +57,7 @@ def compare_cmd(
     result = api.compare(
         data, list(models), folds=folds, seed=seed, batch_size=batch_size,
         image_size=(image_size[0], image_size[1]) if image_size else None, time_budget=time_budget,
-        plot=plot, session=session(), **overrides,
+        plot=plot, session=session(), **with_trust(overrides, trust),
     )  # fmt: skip
     for image, error in result.skipped:
         click.echo(f"skipped {safe_text(image)}: {safe_text(error)}", err=True)

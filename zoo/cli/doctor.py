@@ -16,6 +16,8 @@ from zoo.cli._app import (
     safe_markup,
     session,
     shape_text,
+    trust_option,
+    with_trust,
 )
 
 _STYLE = {"ok": "[green]ok  [/green]", "info": "[blue]info[/blue]", "warn": "[yellow]warn[/yellow]"}
@@ -30,10 +32,16 @@ _STYLE = {"ok": "[green]ok  [/green]", "info": "[blue]info[/blue]", "warn": "[ye
     "shipped by scikit-learn).",
 )
 @override_option
+@trust_option
 @click.option("--strict", is_flag=True, help="Exit with code 1 when there is a warning.")
 @click.option("--json", "as_json", is_flag=True, help="Print the diagnosis as JSON.")
 def doctor_cmd(
-    name: str, image: Path | None, overrides: dict[str, Any], strict: bool, as_json: bool
+    name: str,
+    image: Path | None,
+    overrides: dict[str, Any],
+    trust: bool,
+    strict: bool,
+    as_json: bool,
 ) -> None:
     """Run an image through NAME's preprocessing and check it against the input spec.
 
@@ -48,7 +56,7 @@ def doctor_cmd(
         array, source = load_image(image), str(image)
     else:
         array, source = reference_image()
-    report = diagnose(session().load_backbone(name, **overrides), array, source)
+    report = diagnose(session().load_backbone(name, **with_trust(overrides, trust)), array, source)
     if as_json:
         echo_json(report.to_dict())
     else:

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from zoo.cli._app import echo_json, echo_table, main, quiet_tensorflow, safe_text, session
+from zoo.cli._app import (
+    echo_json,
+    echo_table,
+    main,
+    quiet_tensorflow,
+    safe_text,
+    session,
+    trust_option,
+)
 from zoo.cli.predict import FORMAT_CHOICE
 
 
@@ -21,7 +29,7 @@ from zoo.cli.predict import FORMAT_CHOICE
 @click.option("--mistakes", type=click.Path(path_type=Path), help="Write the worst-mistakes PNG.")
 @click.option("--max-mistakes", default=16, show_default=True, help="Images on the sheet.")
 @click.option("--strict", is_flag=True, help="Stop at the first image that cannot be decoded.")
-@click.option("--trust", is_flag=True, help="Load a .keras file outside Keras safe mode.")
+@trust_option
 @click.option(
     "--preprocessing",
     metavar="MODE",

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 import click
 
-from zoo.cli._app import echo_json, echo_table, main, quiet_tensorflow, safe_text
+from zoo.cli._app import echo_json, echo_table, main, quiet_tensorflow, safe_text, trust_option
 from zoo.errors import ExportError, InvalidModelError, SourceNotFoundError, ZooWarning
 from zoo.export.names import DEFAULT_FORMATS, FORMATS, QUANTIZATIONS
 from zoo.export.report import ExportReport
@@ -157,9 +157,7 @@ def _tolerance(
     help="Keep every tensor's name in the TFLite files (the TF ops fused into it, for "
     "debuggers and Netron); by default only the input and output keep theirs.",
 )
-@click.option(
-    "--trust", is_flag=True, help="Allow Lambda layers and arbitrary callables in the file."
-)
+@trust_option
 @click.option(
     "--preprocessing",
     metavar="MODE",

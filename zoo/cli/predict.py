@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import click
 
-from zoo.cli._app import echo_json, echo_table, main, quiet_tensorflow, safe_text, session
+from zoo.cli._app import (
+    echo_json,
+    echo_table,
+    main,
+    quiet_tensorflow,
+    safe_text,
+    session,
+    trust_option,
+)
 
 FORMAT_CHOICE = click.Choice(["saved_model", "keras", "tflite", "onnx"])
 
@@ -16,7 +24,7 @@ FORMAT_CHOICE = click.Choice(["saved_model", "keras", "tflite", "onnx"])
 @click.option("--batch-size", "-b", default=32, show_default=True)
 @click.option("--format", "fmt", type=FORMAT_CHOICE, help="Which export of MODEL to run.")
 @click.option("--strict", is_flag=True, help="Stop at the first image that cannot be decoded.")
-@click.option("--trust", is_flag=True, help="Load a .keras file outside Keras safe mode.")
+@trust_option
 @click.option(
     "--preprocessing",
     metavar="MODE",

@@ -16,6 +16,8 @@ from zoo.cli._app import (
     quiet_tensorflow,
     safe_markup,
     session,
+    trust_option,
+    with_trust,
 )
 from zoo.cli.export import export_formats, print_report, quantize_option
 from zoo.cli.recipe_options import recipe_options, recipe_values
@@ -46,6 +48,7 @@ _DIRECTORY = click.Path(exists=True, file_okay=False, readable=True, path_type=P
     help="Write loss/accuracy curves to this PNG.",
 )
 @override_option
+@trust_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (no progress bar).")
 def finetune_cmd(
     name: str,
@@ -55,6 +58,7 @@ def finetune_cmd(
     quantize: tuple[str, ...],
     plot: Path | None,
     overrides: dict[str, Any],
+    trust: bool,
     as_json: bool,
     **recipe: Any,
 ) -> None:
@@ -102,7 +106,7 @@ def finetune_cmd(
         session=session(),
         recipe=recipe_name,
         **options,
-        **overrides,
+        **with_trust(overrides, trust),
     )
     png = None
     if plot is not None:

@@ -130,7 +130,7 @@ def _check_trust(config: Any, source: str, trust: bool, custom_objects: dict[str
     if found:
         raise UntrustedModelError(
             f"{source} would run Python code when loaded: {', '.join(found[:5])}. Load it "
-            "only if you trust where it came from, with trust=True",
+            "only if you trust where it came from: trust=True (`--trust` on the command line)",
             provider="local",
             source=source,
         )
@@ -148,7 +148,7 @@ def _keras_load(path: Path, source: str, trust: bool, custom_objects: dict[str, 
         if "safe_mode" in str(exc):
             raise UntrustedModelError(
                 f"{source}: Keras refused to deserialize code from the file ({text}); pass "
-                "trust=True only if you trust it",
+                "trust=True (`--trust` on the command line) only if you trust it",
                 provider="local",
                 source=source,
             ) from exc
@@ -339,6 +339,21 @@ def embedded_programs(config: Any) -> list[tuple[str, str, str]]:
     return found
 
 
+def _keras2_builtin(module: str, cls: str) -> bool:
+    """A model or layer class of Keras 2 itself that Keras 3 has under the same name.
+
+    ``tf_keras`` (Keras 2 since TF 2.16) writes ``"module": "tf_keras.src.engine.functional"``
+    for a nested model; Keras 3 builds such a class from its own, by name, and imports nothing.
+    """
+    import keras
+
+    if module != "tf_keras" and not module.startswith("tf_keras."):
+        return False
+    return cls in ("Functional", "Sequential", "Model") or isinstance(
+        getattr(keras.layers, cls, None), type
+    )
+
+
 def unsafe_parts(config: Any, *, allowed: set[str] | None = None) -> list[str]:
     """What in a Keras model config would run Python code from the file (F18, F20).
 
@@ -370,6 +385,7 @@ def unsafe_parts(config: Any, *, allowed: set[str] | None = None) -> list[str]:
             known = (
                 module == "keras"
                 or module.startswith("keras.")
+                or _keras2_builtin(module, cls)
                 or cls in allowed
                 or (registered in allowed)
                 or (

@@ -178,24 +178,20 @@ def open_model(
 
 
 def _load_keras_file(path: Path, trust: bool) -> Any:
-    """``keras.saving.load_model``, its failures as InvalidModelError: an HDF5 file without
-    a model (weights only, or other data) is described the way ``zoo info`` describes it."""
-    import keras
+    """The model in a ``.keras`` / ``.h5`` file, loaded as the ``local`` provider loads it:
+    its config checked for code before Keras reads it (F18, F20), a Keras 1/2 file Keras 3
+    refuses converted (:mod:`zoo.model.legacy`), every failure an InvalidModelError."""
+    from zoo.providers.keras_files import load_keras_file
+    from zoo.spec import ModelSpec
 
+    spec = ModelSpec(name=path.stem, provider="local", source=str(path), options={"trust": trust})
     try:
-        return keras.saving.load_model(str(path), compile=False, safe_mode=not trust)
+        model, _ = load_keras_file(path, spec, weights=None)
     except RecursionError:  # a hostile file (F30): no model nests its config that deep
         raise InvalidModelError(
             f"{path}: its config nests too deeply to be a model", source=str(path)
         ) from None
-    except (ValueError, OSError, TypeError) as exc:
-        if path.suffix.lower() != ".keras":
-            from zoo.providers.keras_files import h5_config
-
-            h5_config(path, str(path))  # raises for weights only, not HDF5, no model_config
-        raise InvalidModelError(
-            f"{path}: Keras cannot load it as a model: {exc}", source=str(path)
-        ) from exc
+    return model
 
 
 def _check_scalable(model: Any) -> None:
