@@ -62,12 +62,18 @@ tm = keras.Sequential([
     ], name="sequential_3"),
 ], name="sequential_4")
 tm.build((None, 32, 32, 3))
-rng = np.random.default_rng(1)  # moving statistics that are not 0 / 1, so their order counts
-tm.set_weights([
-    rng.uniform(0.5, 1.5, w.shape).astype("float32") if "variance" in v.name
-    else rng.normal(0, 0.3, w.shape).astype("float32")
-    for v, w in zip(tm.weights, tm.get_weights())
-])
+rng = np.random.default_rng(1)  # BatchNorm values that are not 0 / 1, so their order counts
+def bn_value(name, w):
+    if "moving_variance" in name or "gamma" in name:
+        return rng.uniform(0.7, 1.3, w.shape).astype("float32")
+    if "moving_mean" in name or "beta" in name:
+        return rng.normal(0, 0.1, w.shape).astype("float32")
+    if "depthwise_kernel" in name:  # He-scaled, so the signal lives through 27 layers
+        return rng.normal(0, np.sqrt(2 / np.prod(w.shape[:2])), w.shape).astype("float32")
+    if "kernel" in name:
+        return rng.normal(0, np.sqrt(2 / np.prod(w.shape[:-1])), w.shape).astype("float32")
+    return w
+tm.set_weights([bn_value(v.name, w) for v, w in zip(tm.weights, tm.get_weights())])
 tm.save(os.path.join(out, "teachable.h5"))
 tm_probe = rng.uniform(-1, 1, (2, 32, 32, 3)).astype("float32")
 np.save(os.path.join(out, "teachable_probe.npy"), tm_probe)

@@ -219,6 +219,11 @@ def test_keras2_teachable_machine_h5(keras2_files: Path) -> None:
         np.asarray(backbone.classifier(backbone.features(probe))), expected, rtol=1e-4, atol=1e-5
     )
     check_backbone(backbone)
+    # the layers named as cut points are the backbone model's: the auto recipe cuts there
+    cuts = backbone.cut_points()
+    assert cuts[0] == "dense_Dense1" and "global_average_pooling2d" in cuts, cuts
+    outputs = backbone.cut_features(cuts)(probe)
+    assert [int(o.shape[-1]) for o in outputs][:2] == [8, 256]
 
 
 def test_keras2_lambda_h5_is_refused(keras2_files: Path) -> None:

@@ -135,6 +135,7 @@ class Backbone:
             source=name,
             provider=provider,
         )
+        model = found.model or model  # a nested model is kept flat: its layer names are cuts
         shape = introspect.image_input_shape(model, source=name, provider=provider)
         dtype = introspect.input_dtype(model)
         if input_spec is None:

@@ -70,7 +70,9 @@ def flatten(model: keras.Model) -> keras.Model | None:
     A Teachable Machine file is ``Sequential(Sequential(MobileNet, pooling),
     Sequential(Dense, Dense))``: its classifier is two models deep, where the detection of
     :func:`zoo.model.introspect.split_model`, which reads the top graph, does not see it.
-    The flat model shares the layers (and weights) of ``model``."""
+    The flat model has copies of the layers of ``model`` with their weights (shared layers
+    would keep the nested graphs as their first nodes, whose outputs ``layer.output`` gives).
+    """
     inputs = getattr(model, "inputs", None)
     if not inputs:
         return None
@@ -82,6 +84,12 @@ def flatten(model: keras.Model) -> keras.Model | None:
     if outputs is None:
         return None
     try:
-        return keras.Model(x, outputs, name=model.name)
-    except ValueError:  # two nested models with a layer of the same name
+        shared = keras.Model(x, outputs, name=model.name)
+        # the shared layers' first nodes are still the nested graphs' (``layer.output`` is
+        # theirs, not connected to this input): clone them, one node each, with the weights
+        flat = keras.models.clone_model(shared)
+    except (ValueError, TypeError):  # two nested layers of one name; an unclonable layer
         return None
+    for layer in shared.layers:
+        flat.get_layer(layer.name).set_weights(layer.get_weights())
+    return flat

@@ -79,6 +79,7 @@ class Split:
     heads: list[Head] = field(default_factory=list)  # every classifier, in output order
     detection: list[str] = field(default_factory=list)  # which rules found what, in words
     hints: dict[str, str | int] = field(default_factory=dict)  # overrides to pass when unsure
+    model: keras.Model | None = None  # the model split: the flat one when it was nested
 
 
 def _producer(tensor: Any) -> Any:
@@ -418,6 +419,7 @@ def split_model(
         heads=heads,
         detection=detection,
         hints=dict(sorted(hints.items(), key=lambda item: item[0] != "feature_layer")),
+        model=model,
     )
 
 

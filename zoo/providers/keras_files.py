@@ -115,6 +115,16 @@ def load_keras_file(path: Path, spec: ModelSpec, *, weights: Path | None) -> tup
             except InvalidModelError:
                 raise refused from None
             return model, [*notes, f"Keras 3 refused it ({refused}); built by tfzoo instead"]
+    from zoo.providers.keras_archive import unwrap_nested_ends
+
+    rewritten = unwrap_nested_ends(config)
+    if rewritten is not None:
+        note = (
+            "a nested model's one input / output written as a list of one, as Keras 3.8 and "
+            "earlier wrote it, read as one tensor (this Keras refuses that form, "
+            "keras-team/keras#20084)"
+        )
+        return _keras_load(path, source, trust, custom_objects, rewritten), [note]
     return _keras_load(path, source, trust, custom_objects), []
 
 
@@ -136,10 +146,21 @@ def _check_trust(config: Any, source: str, trust: bool, custom_objects: dict[str
         )
 
 
-def _keras_load(path: Path, source: str, trust: bool, custom_objects: dict[str, Any]) -> Any:
+def _keras_load(
+    path: Path,
+    source: str,
+    trust: bool,
+    custom_objects: dict[str, Any],
+    rewritten: Any = None,
+) -> Any:
+    """``keras.saving.load_model``; of a copy holding ``rewritten`` as its config if given."""
     import keras
 
+    from zoo.providers.keras_archive import load_rewritten
+
     try:
+        if rewritten is not None:
+            return load_rewritten(path, rewritten, trust=trust, custom_objects=custom_objects)
         return keras.saving.load_model(
             str(path), custom_objects=custom_objects or None, compile=False, safe_mode=not trust
         )
